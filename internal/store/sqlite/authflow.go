@@ -1,0 +1,134 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"gatehouse/internal/store"
+)
+
+const authRequestColumns = `id, client_id, redirect_uri, response_mode, scopes, state, nonce,
+	prompt, max_age, login_hint, code_challenge, code_challenge_method, connection, audience,
+	consent_given, denied, created_at, expires_at`
+
+const codeColumns = `id, grant_id, client_id, user_id, session_id, redirect_uri, scopes, nonce,
+	audience, auth_time, code_challenge, code_challenge_method, created_at, expires_at`
+
+// A record is live while now is before its expires_at.
+const (
+	qInsertAuthRequest = `INSERT INTO auth_requests (` + authRequestColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qGetAuthRequest = `SELECT ` + authRequestColumns + ` FROM auth_requests
+		WHERE id = ? AND expires_at > ?`
+	qUpdateAuthRequest = `UPDATE auth_requests SET consent_given = ?, denied = ?
+		WHERE id = ? AND expires_at > ?`
+	qDeleteAuthRequest  = `DELETE FROM auth_requests WHERE id = ?`
+	qConsumeAuthRequest = `DELETE FROM auth_requests WHERE id = ? AND expires_at > ?`
+
+	qInsertCode = `INSERT INTO auth_codes (` + codeColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// qRedeemCode is the whole happy path of RedeemCode.
+	qRedeemCode = `UPDATE auth_codes SET used = 1 WHERE id = ? AND expires_at > ? AND used = 0
+		RETURNING ` + codeColumns
+	qGetLiveCode = `SELECT ` + codeColumns + ` FROM auth_codes WHERE id = ? AND expires_at > ?`
+)
+
+func scanAuthRequest(sc scanner) (store.AuthRequest, error) {
+	var r store.AuthRequest
+	err := sc.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.ResponseMode, jsonCol{&r.Scopes},
+		&r.State, &r.Nonce, jsonCol{&r.Prompt}, &r.MaxAge, &r.LoginHint, &r.CodeChallenge,
+		&r.CodeChallengeMethod, &r.Connection, &r.Audience, &r.ConsentGiven, &r.Denied,
+		timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt})
+	return r, err
+}
+
+func scanCode(sc scanner) (store.AuthCode, error) {
+	var c store.AuthCode
+	err := sc.Scan(&c.ID, &c.GrantID, &c.ClientID, &c.UserID, &c.SessionID, &c.RedirectURI,
+		jsonCol{&c.Scopes}, &c.Nonce, &c.Audience, timeCol{&c.AuthTime}, &c.CodeChallenge,
+		&c.CodeChallengeMethod, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt})
+	return c, err
+}
+
+// CreateAuthRequest stores r; ErrConflict when its ID is taken.
+func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error {
+	_, err := db.exec(ctx, qInsertAuthRequest, r.ID, r.ClientID, r.RedirectURI, r.ResponseMode,
+		listJSON(r.Scopes), r.State, r.Nonce, listJSON(r.Prompt), r.MaxAge, r.LoginHint,
+		r.CodeChallenge, r.CodeChallengeMethod, r.Connection, r.Audience, r.ConsentGiven, r.Denied,
+		millis(r.CreatedAt), millis(r.ExpiresAt))
+	return fail("create auth request", err)
+}
+
+// GetAuthRequest returns a live request; ErrNotFound for unknown or expired
+// ones.
+func (db *DB) GetAuthRequest(ctx context.Context, id string) (store.AuthRequest, error) {
+	r, err := scanAuthRequest(db.queryRow(ctx, qGetAuthRequest, id, millis(db.now())))
+	if err != nil {
+		return store.AuthRequest{}, fail("get auth request", err)
+	}
+	return r, nil
+}
+
+// UpdateAuthRequest sets ConsentGiven and Denied of a live request;
+// ErrNotFound.
+func (db *DB) UpdateAuthRequest(ctx context.Context, r store.AuthRequest) error {
+	return fail("update auth request", changed(db.exec(ctx, qUpdateAuthRequest,
+		r.ConsentGiven, r.Denied, r.ID, millis(db.now()))))
+}
+
+// DeleteAuthRequest removes the request, if it is there.
+func (db *DB) DeleteAuthRequest(ctx context.Context, id string) error {
+	_, err := db.exec(ctx, qDeleteAuthRequest, id)
+	return fail("delete auth request", err)
+}
+
+// ConsumeAuthRequestForCode deletes the live request and stores the code in
+// one transaction; ErrNotFound when the request is gone or expired.
+func (db *DB) ConsumeAuthRequestForCode(ctx context.Context, requestID string, c store.AuthCode) error {
+	err := db.inTx(ctx, func(t tx) error {
+		if err := changed(t.exec(ctx, qConsumeAuthRequest, requestID, millis(db.now()))); err != nil {
+			return err
+		}
+		_, err := t.exec(ctx, qInsertCode, c.ID, c.GrantID, c.ClientID, c.UserID, c.SessionID,
+			c.RedirectURI, listJSON(c.Scopes), c.Nonce, c.Audience, millis(c.AuthTime),
+			c.CodeChallenge, c.CodeChallengeMethod, millis(c.CreatedAt), millis(c.ExpiresAt))
+		return err
+	})
+	return fail("consume auth request for code", err)
+}
+
+// RedeemCode marks a live code used and returns it. A code used before is
+// returned with ErrAlreadyUsed after every token of its grant has been
+// revoked (RFC 6749 §4.1.2); the used code stays until it expires so that
+// every further attempt is caught too.
+func (db *DB) RedeemCode(ctx context.Context, id string, now time.Time) (store.AuthCode, error) {
+	var code store.AuthCode
+	var reused bool
+	err := db.inTx(ctx, func(t tx) error {
+		c, err := scanCode(t.queryRow(ctx, qRedeemCode, id, millis(now)))
+		if err == nil {
+			code = c
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// Unknown, expired or used: a live code that was not updated is used.
+		c, err = scanCode(t.queryRow(ctx, qGetLiveCode, id, millis(now)))
+		if err != nil {
+			return err
+		}
+		code, reused = c, true
+		return revokeGrant(ctx, t, c.GrantID)
+	})
+	if err != nil {
+		return store.AuthCode{}, fail("redeem code", err)
+	}
+	if reused {
+		return code, fmt.Errorf("redeem code: %w", store.ErrAlreadyUsed)
+	}
+	return code, nil
+}

@@ -1,0 +1,239 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"gatehouse/internal/store"
+	"gatehouse/internal/store/storetest"
+)
+
+// newStore opens a fresh store in a new directory that Open must create.
+func newStore(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "data", "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
+}
+
+func TestConcurrency(t *testing.T) {
+	storetest.RunConcurrency(t, func(t *testing.T) store.Store { return newStore(t) })
+}
+
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	type applied struct {
+		version   int
+		name      string
+		appliedAt int64
+	}
+	read := func(db *DB) []applied {
+		t.Helper()
+		rows, err := db.read.QueryContext(ctx, `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var as []applied
+		for rows.Next() {
+			var a applied
+			if err := rows.Scan(&a.version, &a.name, &a.appliedAt); err != nil {
+				t.Fatal(err)
+			}
+			as = append(as, a)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return as
+	}
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := read(db)
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != len(ms) {
+		t.Fatalf("first open applied %d migrations, want %d", len(first), len(ms))
+	}
+	client := store.Client{ID: "client-1", Name: "App", Callbacks: []string{"https://app.example/cb"}, CreatedAt: time.UnixMilli(1e12).UTC()}
+	if err := db.CreateClient(ctx, client); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	time.Sleep(2 * time.Millisecond) // a second application would record a later applied_at
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer db.Close()
+	if again := read(db); fmt.Sprint(again) != fmt.Sprint(first) {
+		t.Fatalf("schema_migrations after reopen = %v, want %v", again, first)
+	}
+	got, err := db.GetClient(ctx, client.ID)
+	if err != nil {
+		t.Fatalf("get client after reopen: %v", err)
+	}
+	if got.Name != client.Name || !got.CreatedAt.Equal(client.CreatedAt) || len(got.Callbacks) != 1 {
+		t.Fatalf("client after reopen = %+v, want %+v", got, client)
+	}
+}
+
+func TestOpenRejectsNewerSchema(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.write.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := Open(ctx, path); err == nil {
+		db.Close()
+		t.Fatal("opening a database with a newer schema: got no error")
+	}
+}
+
+func TestOpenBadPath(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"", ":memory:", "file:x.db", filepath.Join(file, "gatehouse.db")} {
+		t.Run(fmt.Sprintf("%q", path), func(t *testing.T) {
+			if db, err := Open(t.Context(), path); err == nil {
+				db.Close()
+				t.Fatalf("Open(%q): got no error", path)
+			}
+		})
+	}
+}
+
+func TestFixedWindow(t *testing.T) {
+	tests := []struct {
+		name       string
+		window     time.Duration
+		now        time.Time
+		start, end int64
+	}{
+		{"on a boundary", time.Minute, time.UnixMilli(120_000), 120_000, 180_000},
+		{"inside", time.Minute, time.UnixMilli(179_999), 120_000, 180_000},
+		{"before 1970", time.Minute, time.UnixMilli(-1), -60_000, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start, end, err := fixedWindow(tc.window, tc.now)
+			if err != nil || start != tc.start || end != tc.end {
+				t.Fatalf("fixedWindow(%v, %v) = %d, %d, %v; want %d, %d, nil", tc.window, tc.now, start, end, err, tc.start, tc.end)
+			}
+		})
+	}
+	if _, _, err := fixedWindow(time.Microsecond, time.Now()); err == nil {
+		t.Fatal("fixedWindow with a sub-millisecond window: got no error")
+	}
+}
+
+func TestConflictKeepsDriverDetail(t *testing.T) {
+	db := newStore(t)
+	c := store.Client{ID: "client-1"}
+	if err := db.CreateClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	err := db.CreateClient(t.Context(), c)
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("got %v, want ErrConflict", err)
+	}
+	const want = "create client: already exists"
+	if msg := err.Error(); len(msg) <= len(want) || msg[:len(want)] != want {
+		t.Fatalf("error %q: want it to start with %q and name the key", msg, want)
+	}
+}
+
+func BenchmarkRedeemCode(b *testing.B) {
+	db := newStore(b)
+	ctx := b.Context()
+	now := time.Now()
+	i := 0
+	for b.Loop() {
+		i++
+		reqID, codeID := fmt.Sprintf("req-%d", i), fmt.Sprintf("code-%d", i)
+		req := store.AuthRequest{ID: reqID, ClientID: "client-1", Scopes: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+		if err := db.CreateAuthRequest(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		code := store.AuthCode{ID: codeID, GrantID: "grant-" + codeID, ClientID: "client-1", UserID: "gatehouse|ada",
+			Scopes: []string{"openid", "profile"}, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+		if err := db.ConsumeAuthRequestForCode(ctx, reqID, code); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.RedeemCode(ctx, codeID, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRotateRefreshToken(b *testing.B) {
+	db := newStore(b)
+	ctx := b.Context()
+	now := time.Now()
+	token := func(i int) store.RefreshToken {
+		return store.RefreshToken{ID: fmt.Sprintf("rt-%d", i), FamilyID: "grant-1", ClientID: "client-1",
+			UserID: "gatehouse|ada", Scopes: []string{"openid", "offline_access"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	}
+	if err := db.CreateRefreshToken(ctx, token(0)); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		if _, err := db.RotateRefreshToken(ctx, token(i).ID, token(i+1), now); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkGetAccessTokenParallel(b *testing.B) {
+	db := newStore(b)
+	ctx := b.Context()
+	now := time.Now()
+	at := store.AccessToken{ID: "at-1", GrantID: "grant-1", ClientID: "client-1", UserID: "gatehouse|ada",
+		Scopes: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := db.CreateAccessToken(ctx, at); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := db.GetAccessToken(ctx, at.ID, now); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,155 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"gatehouse/internal/store"
+)
+
+const accessTokenColumns = `id, grant_id, client_id, user_id, scopes, audience, created_at, expires_at`
+
+const refreshTokenColumns = `id, family_id, client_id, user_id, session_id, scopes, audience,
+	auth_time, created_at, expires_at, used_at, revoked`
+
+const (
+	qInsertAccessToken = `INSERT INTO access_tokens (` + accessTokenColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qGetAccessToken = `SELECT ` + accessTokenColumns + ` FROM access_tokens
+		WHERE id = ? AND expires_at > ?`
+	// Revoking an access token deletes it: nothing needs to recognise a
+	// revoked access token later.
+	qRevokeAccessToken = `DELETE FROM access_tokens WHERE id = ?`
+	qRevokeGrantAccess = `DELETE FROM access_tokens WHERE grant_id = ?`
+
+	qInsertRefreshToken = `INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qGetRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE id = ?`
+	// qRotateRefreshToken marks a live, unused, unrevoked token used: the
+	// happy path of RotateRefreshToken in one statement.
+	qRotateRefreshToken = `UPDATE refresh_tokens SET used_at = ?
+		WHERE id = ? AND used_at IS NULL AND revoked = 0 AND expires_at > ?
+		RETURNING ` + refreshTokenColumns
+	qRevokeGrantRefresh = `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`
+)
+
+func scanAccessToken(sc scanner) (store.AccessToken, error) {
+	var a store.AccessToken
+	err := sc.Scan(&a.ID, &a.GrantID, &a.ClientID, &a.UserID, jsonCol{&a.Scopes}, &a.Audience,
+		timeCol{&a.CreatedAt}, timeCol{&a.ExpiresAt})
+	return a, err
+}
+
+func scanRefreshToken(sc scanner) (store.RefreshToken, error) {
+	var r store.RefreshToken
+	err := sc.Scan(&r.ID, &r.FamilyID, &r.ClientID, &r.UserID, &r.SessionID, jsonCol{&r.Scopes},
+		&r.Audience, timeCol{&r.AuthTime}, timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt},
+		timePtrCol{&r.UsedAt}, &r.Revoked)
+	return r, err
+}
+
+func refreshTokenArgs(r store.RefreshToken) []any {
+	return []any{r.ID, r.FamilyID, r.ClientID, r.UserID, r.SessionID, listJSON(r.Scopes),
+		r.Audience, millis(r.AuthTime), millis(r.CreatedAt), millis(r.ExpiresAt),
+		nullMillisPtr(r.UsedAt), r.Revoked}
+}
+
+// CreateAccessToken stores a; ErrConflict when its ID is taken.
+func (db *DB) CreateAccessToken(ctx context.Context, a store.AccessToken) error {
+	_, err := db.exec(ctx, qInsertAccessToken, a.ID, a.GrantID, a.ClientID, a.UserID,
+		listJSON(a.Scopes), a.Audience, millis(a.CreatedAt), millis(a.ExpiresAt))
+	return fail("create access token", err)
+}
+
+// GetAccessToken returns a live token; ErrNotFound for unknown, revoked or
+// expired ones.
+func (db *DB) GetAccessToken(ctx context.Context, id string, now time.Time) (store.AccessToken, error) {
+	a, err := scanAccessToken(db.queryRow(ctx, qGetAccessToken, id, millis(now)))
+	if err != nil {
+		return store.AccessToken{}, fail("get access token", err)
+	}
+	return a, nil
+}
+
+// RevokeAccessToken revokes the token, if it is there (RFC 7009 §2.2: an
+// unknown token is no error).
+func (db *DB) RevokeAccessToken(ctx context.Context, id string) error {
+	_, err := db.exec(ctx, qRevokeAccessToken, id)
+	return fail("revoke access token", err)
+}
+
+// CreateRefreshToken stores r; ErrConflict when its ID is taken.
+func (db *DB) CreateRefreshToken(ctx context.Context, r store.RefreshToken) error {
+	_, err := db.exec(ctx, qInsertRefreshToken, refreshTokenArgs(r)...)
+	return fail("create refresh token", err)
+}
+
+// GetRefreshToken returns the token as stored, used, revoked or expired;
+// ErrNotFound.
+func (db *DB) GetRefreshToken(ctx context.Context, id string) (store.RefreshToken, error) {
+	r, err := scanRefreshToken(db.queryRow(ctx, qGetRefreshToken, id))
+	if err != nil {
+		return store.RefreshToken{}, fail("get refresh token", err)
+	}
+	return r, nil
+}
+
+// RotateRefreshToken marks old used and stores next in one transaction, and
+// returns old as it was. A token rotated before means it was stolen or
+// replayed (RFC 9700 §4.14.2): the whole family and its access tokens are
+// revoked and ErrReused returned.
+func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, now time.Time) (store.RefreshToken, error) {
+	var old store.RefreshToken
+	var reused bool
+	err := db.inTx(ctx, func(t tx) error {
+		r, err := scanRefreshToken(t.queryRow(ctx, qRotateRefreshToken, millis(now), oldID, millis(now)))
+		if err == nil {
+			r.UsedAt = nil // as it was before this rotation
+			old = r
+			_, err := t.exec(ctx, qInsertRefreshToken, refreshTokenArgs(next)...)
+			return err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// Unknown, expired, revoked or used: find out which.
+		r, err = scanRefreshToken(t.queryRow(ctx, qGetRefreshToken, oldID))
+		switch {
+		case err != nil:
+			return err
+		case r.ExpiresAt.UnixMilli() <= now.UnixMilli():
+			return store.ErrNotFound
+		case r.Revoked:
+			return store.ErrRevoked
+		}
+		old, reused = r, true
+		return revokeGrant(ctx, t, r.FamilyID)
+	})
+	if err != nil {
+		return store.RefreshToken{}, fail("rotate refresh token", err)
+	}
+	if reused {
+		return old, fmt.Errorf("rotate refresh token: %w", store.ErrReused)
+	}
+	return old, nil
+}
+
+// RevokeGrant revokes every refresh and access token of the grant (the
+// family of its refresh tokens).
+func (db *DB) RevokeGrant(ctx context.Context, grantID string) error {
+	err := db.inTx(ctx, func(t tx) error {
+		return revokeGrant(ctx, t, grantID)
+	})
+	return fail("revoke grant", err)
+}
+
+func revokeGrant(ctx context.Context, t tx, grantID string) error {
+	if _, err := t.exec(ctx, qRevokeGrantRefresh, grantID); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, qRevokeGrantAccess, grantID)
+	return err
+}

@@ -1,0 +1,197 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"gatehouse/internal/store"
+)
+
+// userFieldColumns are the user columns that UpdateUser replaces: all but
+// id and created_at.
+const userFieldColumns = `connection, email, email_verified, password_hash, name, nickname,
+	picture, given_name, family_name, blocked, logins_count, last_login, app_metadata,
+	user_metadata, updated_at`
+
+// userSelect reads users with their identities, one row per identity (or
+// one row with NULL identity columns), in one statement so that a user and
+// its identities come from the same snapshot.
+const userSelect = `SELECT u.id, u.created_at, u.connection, u.email, u.email_verified,
+	u.password_hash, u.name, u.nickname, u.picture, u.given_name, u.family_name, u.blocked,
+	u.logins_count, u.last_login, u.app_metadata, u.user_metadata, u.updated_at,
+	i.connection, i.provider, i.provider_user_id
+	FROM users u LEFT JOIN identities i ON i.user_id = u.id`
+
+const (
+	qInsertUser = `INSERT INTO users (id, created_at, ` + userFieldColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpdateUser = `UPDATE users SET (` + userFieldColumns + `)
+		= (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`
+	qGetUser = userSelect + ` WHERE u.id = ? ORDER BY i.position`
+	// email <> '' lets SQLite use the partial unique index, and keeps
+	// users without an email from matching an empty lookup.
+	qGetUserByEmail = userSelect + ` WHERE u.connection = ? AND u.email = ? AND u.email <> ''
+		ORDER BY i.position`
+	qListUsers        = userSelect + ` ORDER BY u.id, i.position`
+	qRecordLogin      = `UPDATE users SET logins_count = logins_count + 1, last_login = ? WHERE id = ?`
+	qInsertIdentity   = `INSERT INTO identities (user_id, position, connection, provider, provider_user_id) VALUES (?, ?, ?, ?, ?)`
+	qDeleteIdentities = `DELETE FROM identities WHERE user_id = ?`
+)
+
+// userFields returns the arguments for userFieldColumns.
+func userFields(u store.User) ([]any, error) {
+	app, err := mapJSON(u.AppMetadata)
+	if err != nil {
+		return nil, fmt.Errorf("encode app metadata: %w", err)
+	}
+	user, err := mapJSON(u.UserMetadata)
+	if err != nil {
+		return nil, fmt.Errorf("encode user metadata: %w", err)
+	}
+	return []any{u.Connection, u.Email, u.EmailVerified, u.PasswordHash, u.Name, u.Nickname,
+		u.Picture, u.GivenName, u.FamilyName, u.Blocked, u.LoginsCount, nullMillis(u.LastLogin),
+		app, user, millis(u.UpdatedAt)}, nil
+}
+
+func insertIdentities(ctx context.Context, t tx, userID string, ids []store.Identity) error {
+	for i, id := range ids {
+		if _, err := t.exec(ctx, qInsertIdentity, userID, i, id.Connection, id.Provider, id.UserID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanUsers reads the rows of userSelect, which come grouped by user.
+func scanUsers(rows *sql.Rows) ([]store.User, error) {
+	defer rows.Close()
+	var users []store.User
+	for rows.Next() {
+		var u store.User
+		var conn, provider, providerUserID sql.NullString
+		if err := rows.Scan(&u.ID, timeCol{&u.CreatedAt}, &u.Connection, &u.Email, &u.EmailVerified,
+			&u.PasswordHash, &u.Name, &u.Nickname, &u.Picture, &u.GivenName, &u.FamilyName, &u.Blocked,
+			&u.LoginsCount, timeCol{&u.LastLogin}, jsonCol{&u.AppMetadata}, jsonCol{&u.UserMetadata},
+			timeCol{&u.UpdatedAt}, &conn, &provider, &providerUserID); err != nil {
+			return nil, err
+		}
+		if n := len(users); n == 0 || users[n-1].ID != u.ID {
+			users = append(users, u)
+		}
+		if conn.Valid {
+			last := &users[len(users)-1]
+			last.Identities = append(last.Identities, store.Identity{
+				Connection: conn.String, Provider: provider.String, UserID: providerUserID.String,
+			})
+		}
+	}
+	return users, rows.Err()
+}
+
+func (db *DB) getUser(ctx context.Context, q string, args ...any) (store.User, error) {
+	rows, err := db.query(ctx, q, args...)
+	if err != nil {
+		return store.User{}, err
+	}
+	users, err := scanUsers(rows)
+	if err != nil {
+		return store.User{}, err
+	}
+	if len(users) == 0 {
+		return store.User{}, store.ErrNotFound
+	}
+	return users[0], nil
+}
+
+// CreateUser stores u and its identities; ErrConflict when its ID, its
+// (connection, email) or one of its identities is taken.
+func (db *DB) CreateUser(ctx context.Context, u store.User) error {
+	fields, err := userFields(u)
+	if err != nil {
+		return fail("create user", err)
+	}
+	err = db.inTx(ctx, func(t tx) error {
+		args := append([]any{u.ID, millis(u.CreatedAt)}, fields...)
+		if _, err := t.exec(ctx, qInsertUser, args...); err != nil {
+			return err
+		}
+		return insertIdentities(ctx, t, u.ID, u.Identities)
+	})
+	return fail("create user", err)
+}
+
+// GetUser returns the user with the ID; ErrNotFound.
+func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
+	u, err := db.getUser(ctx, qGetUser, id)
+	return u, fail("get user", err)
+}
+
+// GetUserByEmail returns the user with the email in the connection;
+// ErrNotFound, also for an empty email.
+func (db *DB) GetUserByEmail(ctx context.Context, connection, email string) (store.User, error) {
+	u, err := db.getUser(ctx, qGetUserByEmail, connection, email)
+	return u, fail("get user by email", err)
+}
+
+// ListUsers returns every user, by ID.
+func (db *DB) ListUsers(ctx context.Context) ([]store.User, error) {
+	rows, err := db.query(ctx, qListUsers)
+	if err != nil {
+		return nil, fail("list users", err)
+	}
+	users, err := scanUsers(rows)
+	if err != nil {
+		return nil, fail("list users", err)
+	}
+	return users, nil
+}
+
+// UpdateUser replaces every field of the user but ID and CreatedAt,
+// identities included; ErrNotFound, ErrConflict.
+func (db *DB) UpdateUser(ctx context.Context, u store.User) error {
+	fields, err := userFields(u)
+	if err != nil {
+		return fail("update user", err)
+	}
+	err = db.inTx(ctx, func(t tx) error {
+		if err := changed(t.exec(ctx, qUpdateUser, append(fields, u.ID)...)); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, qDeleteIdentities, u.ID); err != nil {
+			return err
+		}
+		return insertIdentities(ctx, t, u.ID, u.Identities)
+	})
+	return fail("update user", err)
+}
+
+// RecordLogin counts a login at the time; ErrNotFound.
+func (db *DB) RecordLogin(ctx context.Context, userID string, at time.Time) error {
+	return fail("record login", changed(db.exec(ctx, qRecordLogin, millis(at), userID)))
+}
+
+// DeleteUser removes the user, its identities and everything issued to it;
+// ErrNotFound.
+func (db *DB) DeleteUser(ctx context.Context, id string) error {
+	err := db.inTx(ctx, func(t tx) error {
+		// Identities go with the user (ON DELETE CASCADE).
+		if err := changed(t.exec(ctx, `DELETE FROM users WHERE id = ?`, id)); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM sessions WHERE user_id = ?`,
+			`DELETE FROM grants WHERE user_id = ?`,
+			`DELETE FROM auth_codes WHERE user_id = ?`,
+			`DELETE FROM access_tokens WHERE user_id = ?`,
+			`DELETE FROM refresh_tokens WHERE user_id = ?`,
+		} {
+			if _, err := t.exec(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return fail("delete user", err)
+}

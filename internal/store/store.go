@@ -1,0 +1,287 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors returned by every Store implementation. Callers test them
+// with errors.Is; backends wrap them with the operation that failed.
+var (
+	// ErrNotFound means the record does not exist (or has expired, where the
+	// method says so).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a unique key (client id, email, name) is taken.
+	ErrConflict = errors.New("already exists")
+	// ErrAlreadyUsed means a single-use value (authorization code,
+	// authorization request) was consumed before.
+	ErrAlreadyUsed = errors.New("already used")
+	// ErrReused means a refresh token that had already been rotated was
+	// presented again; the backend has revoked its whole family.
+	ErrReused = errors.New("refresh token reused")
+	// ErrRevoked means the record was revoked.
+	ErrRevoked = errors.New("revoked")
+)
+
+// DefaultDatabaseConnection is the name of the built-in username/password
+// connection.
+const DefaultDatabaseConnection = "Username-Password-Authentication"
+
+// Client is a registered application (an OAuth 2.0 client).
+type Client struct {
+	ID                 string
+	SecretHash         string // argon2id/SHA-256 hash of the secret; never the secret itself
+	Name               string
+	Type               string   // "regular_web"
+	Callbacks          []string // allowed redirect URIs, matched exactly
+	LogoutURLs         []string
+	GrantTypes         []string
+	FirstParty         bool
+	AllowOfflineAccess bool
+	CreatedAt          time.Time
+}
+
+// Identity links a user to an account at one connection.
+type Identity struct {
+	Connection string
+	Provider   string
+	UserID     string // the provider's id for the user
+}
+
+// User is an end user.
+type User struct {
+	ID            string // "<provider>|<id>", e.g. "gatehouse|3f2a…"
+	Connection    string // the connection the user was created in
+	Email         string // lower-cased; unique per connection when set
+	EmailVerified bool
+	PasswordHash  string // PHC-formatted argon2id hash; empty for social users
+	Name          string
+	Nickname      string
+	Picture       string
+	GivenName     string
+	FamilyName    string
+	Blocked       bool
+	LoginsCount   int
+	LastLogin     time.Time
+	AppMetadata   map[string]any
+	UserMetadata  map[string]any
+	Identities    []Identity
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// AuthRequest is a validated /authorize request waiting for the user to log
+// in and consent. It is the hand-off between the protocol endpoints and the
+// hosted pages: both read it by ID.
+type AuthRequest struct {
+	ID                  string
+	ClientID            string
+	RedirectURI         string
+	ResponseMode        string
+	Scopes              []string
+	State               string
+	Nonce               string
+	Prompt              []string
+	MaxAge              int // seconds; -1 when absent
+	LoginHint           string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Connection          string
+	Audience            string
+	ConsentGiven        bool // the user approved the consent page for this request
+	Denied              bool // the user denied consent
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+}
+
+// AuthCode is an issued authorization code. ID is the SHA-256 hash of the
+// code handed to the client; the code itself is never stored.
+type AuthCode struct {
+	ID                  string // hash of the code
+	GrantID             string // ties the tokens issued for this code together
+	ClientID            string
+	UserID              string
+	SessionID           string
+	RedirectURI         string
+	Scopes              []string
+	Nonce               string
+	Audience            string
+	AuthTime            time.Time
+	CodeChallenge       string
+	CodeChallengeMethod string
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+}
+
+// RefreshToken is one link of a rotating refresh-token family. ID is the
+// SHA-256 hash of the token handed to the client.
+type RefreshToken struct {
+	ID        string // hash of the token
+	FamilyID  string // the grant ID of the code that started the family
+	ClientID  string
+	UserID    string
+	SessionID string
+	Scopes    []string
+	Audience  string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time  // absolute expiry of this token
+	UsedAt    *time.Time // set when the token has been rotated
+	Revoked   bool
+}
+
+// AccessToken is an opaque access token. ID is the SHA-256 hash of the
+// token handed to the client.
+type AccessToken struct {
+	ID        string // hash of the token
+	GrantID   string // the code grant or refresh family it belongs to
+	ClientID  string
+	UserID    string
+	Scopes    []string
+	Audience  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Session is a user's single-sign-on session with the hosted pages. ID is
+// the SHA-256 hash of the cookie value.
+type Session struct {
+	ID        string // hash of the cookie value
+	UserID    string
+	AuthTime  time.Time
+	Methods   []string // authentication methods references, e.g. "pwd"
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Grant is a user's remembered consent to a client for an audience.
+type Grant struct {
+	UserID    string
+	ClientID  string
+	Audience  string // "" for the userinfo-only audience
+	Scopes    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// SigningKey is one JWT signing key. The private key is stored encrypted by
+// the caller; the store only keeps the bytes.
+type SigningKey struct {
+	ID               string // the JWK "kid"
+	Algorithm        string // "RS256", "ES256", "EdDSA"
+	State            string // KeyNext, KeyCurrent or KeyPrevious
+	PrivateEncrypted []byte
+	PublicJWK        []byte // JSON of the public JWK
+	CreatedAt        time.Time
+	// RetireAt is when a previous key stops being published: after the last
+	// token it signed has expired. Zero for next and current keys.
+	RetireAt time.Time
+}
+
+// Signing key states. JWKS publishes all three; only the current key signs.
+const (
+	KeyNext     = "next"
+	KeyCurrent  = "current"
+	KeyPrevious = "previous"
+)
+
+// Store is the persistence interface of Gatehouse. Every implementation
+// passes the conformance suite in package storetest. Each method is atomic;
+// read-modify-write sequences run inside one backend transaction.
+type Store interface {
+	// Clients.
+	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID
+	GetClient(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+	DeleteClient(ctx context.Context, id string) error // ErrNotFound
+
+	// Users.
+	CreateUser(ctx context.Context, u User) error // ErrConflict on a taken ID or (connection, email)
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByEmail(ctx context.Context, connection, email string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	UpdateUser(ctx context.Context, u User) error // replaces every field but ID and CreatedAt; ErrNotFound
+	// RecordLogin increments the login count and sets the last login time.
+	RecordLogin(ctx context.Context, userID string, at time.Time) error
+	// DeleteUser removes the user and everything issued to them (sessions,
+	// grants, codes, tokens).
+	DeleteUser(ctx context.Context, id string) error
+
+	// Authorization requests.
+	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	// GetAuthRequest returns ErrNotFound for unknown or expired requests.
+	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
+	// UpdateAuthRequest sets ConsentGiven and Denied. ErrNotFound.
+	UpdateAuthRequest(ctx context.Context, r AuthRequest) error
+	// ConsumeAuthRequestForCode deletes the request and stores the code in
+	// one transaction; ErrNotFound when the request is gone (already used
+	// or expired), so one request yields at most one code.
+	ConsumeAuthRequestForCode(ctx context.Context, requestID string, code AuthCode) error
+	// DeleteAuthRequest removes a request (after an error response).
+	DeleteAuthRequest(ctx context.Context, id string) error
+
+	// Authorization codes.
+	// RedeemCode marks the code used and returns it, atomically. A code
+	// redeemed before returns ErrAlreadyUsed (with the code, so the caller
+	// knows the grant) and the backend revokes every token of its grant; an
+	// unknown or expired code returns ErrNotFound.
+	RedeemCode(ctx context.Context, id string, now time.Time) (AuthCode, error)
+
+	// Access tokens.
+	CreateAccessToken(ctx context.Context, t AccessToken) error
+	// GetAccessToken returns ErrNotFound for unknown, revoked or expired tokens.
+	GetAccessToken(ctx context.Context, id string, now time.Time) (AccessToken, error)
+	RevokeAccessToken(ctx context.Context, id string) error
+
+	// Refresh tokens.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	GetRefreshToken(ctx context.Context, id string) (RefreshToken, error)
+	// RotateRefreshToken marks old used and stores next, atomically.
+	// ErrNotFound: unknown or expired; ErrRevoked: family revoked;
+	// ErrReused: old had been rotated before — the whole family (and its
+	// access tokens) is now revoked.
+	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, now time.Time) (RefreshToken, error)
+	// RevokeGrant revokes every refresh and access token of a grant/family.
+	RevokeGrant(ctx context.Context, grantID string) error
+
+	// Sessions.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns ErrNotFound for unknown or expired sessions.
+	GetSession(ctx context.Context, id string, now time.Time) (Session, error)
+	DeleteSession(ctx context.Context, id string) error
+
+	// Consent grants.
+	// UpsertGrant stores the consent, adding scopes to any earlier consent
+	// of the same user, client and audience.
+	UpsertGrant(ctx context.Context, g Grant) error
+	GetGrant(ctx context.Context, userID, clientID, audience string) (Grant, error)
+
+	// Throttling.
+	// AddFailure counts one failed attempt for key in the fixed window that
+	// contains now and returns the count in that window after the increment.
+	AddFailure(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
+	// Failures returns the count in the window that contains now.
+	Failures(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
+	// ResetFailures clears the counter for key.
+	ResetFailures(ctx context.Context, key string) error
+
+	// Signing keys.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// RotateSigningKeys applies one rotation atomically: the current key
+	// becomes previous (retiring at retireAt), the next key becomes current,
+	// and newNext is stored as next. With no keys at all (first start) it
+	// stores current and newNext, with current supplied as initial. Keys
+	// whose RetireAt is before now are deleted. It returns ErrConflict when
+	// expectCurrent is not the current key's ID (another process rotated
+	// first), so concurrent rotations never skip a key.
+	RotateSigningKeys(ctx context.Context, expectCurrent string, initial *SigningKey, newNext SigningKey, retireAt, now time.Time) error
+
+	// DeleteExpired removes expired requests, codes, sessions, tokens and
+	// throttle windows, and returns how many rows went.
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+
+	// Ping checks that the database is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,224 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse/internal/store"
+)
+
+// RunConcurrency runs the races every backend must settle atomically: many
+// goroutines presenting one single-use value, or writing one unique key, at
+// once. newStore has the same contract as in Run.
+func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s store.Store)
+	}{
+		{"RedeemCode", raceRedeemCode},
+		{"RotateRefreshToken", raceRotateRefreshToken},
+		{"CreateUser", raceCreateUser},
+		{"UpsertGrant", raceUpsertGrant},
+		{"ConsumeAuthRequestForCode", raceConsumeAuthRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, newStore(t))
+		})
+	}
+}
+
+// race runs f(0) … f(n-1) in n goroutines released at the same moment and
+// returns their errors by index.
+func race(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// tally counts the errors of a race: nil under "ok", sentinel errors under
+// their own text, anything else under "other".
+func tally(errs []error, sentinels ...error) map[string]int {
+	m := make(map[string]int)
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			m["ok"]++
+		default:
+			key := "other"
+			for _, s := range sentinels {
+				if errors.Is(err, s) {
+					key = s.Error()
+					break
+				}
+			}
+			m[key]++
+		}
+	}
+	return m
+}
+
+// firstOther returns the first error that is none of the sentinels, for the
+// failure message.
+func firstOther(errs []error, sentinels ...error) error {
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		known := false
+		for _, s := range sentinels {
+			known = known || errors.Is(err, s)
+		}
+		if !known {
+			return err
+		}
+	}
+	return nil
+}
+
+func raceRedeemCode(t *testing.T, s store.Store) {
+	const n = 50
+	code := newCode("code-1", "grant-1", "gatehouse|ada")
+	issueCode(t, s, code)
+	at := newAccessToken("at-1", code.GrantID, code.UserID)
+	must(t, s.CreateAccessToken(t.Context(), at), "create access token")
+
+	got := make([]store.AuthCode, n)
+	errs := race(n, func(i int) error {
+		var err error
+		got[i], err = s.RedeemCode(t.Context(), code.ID, t0.Add(time.Second))
+		return err
+	})
+	c := tally(errs, store.ErrAlreadyUsed)
+	if c["ok"] != 1 || c[store.ErrAlreadyUsed.Error()] != n-1 {
+		t.Fatalf("%d concurrent redeems: %v (first unexpected error: %v); want 1 ok, %d already used",
+			n, c, firstOther(errs, store.ErrAlreadyUsed), n-1)
+	}
+	for i, err := range errs {
+		if got[i].GrantID != code.GrantID {
+			t.Errorf("redeem %d (error %v): GrantID = %q, want %q", i, err, got[i].GrantID, code.GrantID)
+		}
+	}
+	_, err := s.GetAccessToken(t.Context(), at.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "get access token of a reused code")
+}
+
+func raceRotateRefreshToken(t *testing.T, s store.Store) {
+	const n = 20
+	old := newRefreshToken("rt-old", "grant-1", "gatehouse|ada")
+	at := newAccessToken("at-1", old.FamilyID, old.UserID)
+	must(t, s.CreateRefreshToken(t.Context(), old), "create refresh token")
+	must(t, s.CreateAccessToken(t.Context(), at), "create access token")
+
+	next := func(i int) store.RefreshToken {
+		return newRefreshToken(fmt.Sprintf("rt-next-%02d", i), old.FamilyID, old.UserID)
+	}
+	errs := race(n, func(i int) error {
+		_, err := s.RotateRefreshToken(t.Context(), old.ID, next(i), t0.Add(time.Second))
+		return err
+	})
+	allowed := []error{store.ErrReused, store.ErrRevoked, store.ErrNotFound}
+	c := tally(errs, allowed...)
+	if c["ok"] != 1 || c["other"] != 0 {
+		t.Fatalf("%d concurrent rotations: %v (first unexpected error: %v); want 1 ok, the rest reused, revoked or not found",
+			n, c, firstOther(errs, allowed...))
+	}
+
+	winner := -1
+	for i, err := range errs {
+		_, getErr := s.GetRefreshToken(t.Context(), next(i).ID)
+		switch {
+		case err == nil:
+			winner = i
+			must(t, getErr, "get next token of the winning rotation")
+		default:
+			wantErr(t, getErr, store.ErrNotFound, "get next token of a refused rotation")
+		}
+	}
+	if c[store.ErrReused.Error()] == 0 {
+		// Every loser saw the family already revoked or the token gone,
+		// which needs a reuse first; a backend may still report it so.
+		t.Logf("no rotation reported reuse: %v", c)
+		return
+	}
+	wantRefreshRevoked(t, s, old.ID, true)
+	wantRefreshRevoked(t, s, next(winner).ID, true)
+	_, err := s.GetAccessToken(t.Context(), at.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "get access token of a revoked family")
+}
+
+func raceCreateUser(t *testing.T, s store.Store) {
+	const n = 20
+	errs := race(n, func(i int) error {
+		return s.CreateUser(t.Context(), newUser(fmt.Sprintf("gatehouse|u%02d", i), "same@example.com"))
+	})
+	c := tally(errs, store.ErrConflict)
+	if c["ok"] != 1 || c[store.ErrConflict.Error()] != n-1 {
+		t.Fatalf("%d concurrent creates with one email: %v (first unexpected error: %v); want 1 ok, %d conflicts",
+			n, c, firstOther(errs, store.ErrConflict), n-1)
+	}
+	users, err := s.ListUsers(t.Context())
+	must(t, err, "list users")
+	if len(users) != 1 {
+		t.Fatalf("users after race: %d, want 1", len(users))
+	}
+	got, err := s.GetUserByEmail(t.Context(), store.DefaultDatabaseConnection, "same@example.com")
+	must(t, err, "get user by email")
+	if got.ID != users[0].ID {
+		t.Fatalf("user by email = %q, want the listed %q", got.ID, users[0].ID)
+	}
+}
+
+func raceUpsertGrant(t *testing.T, s store.Store) {
+	const n = 20
+	want := []string{"openid"}
+	for i := range n {
+		want = append(want, fmt.Sprintf("scope:%02d", i))
+	}
+	errs := race(n, func(i int) error {
+		return s.UpsertGrant(t.Context(), newGrant("gatehouse|ada", "client-1", "https://api.example", "openid", fmt.Sprintf("scope:%02d", i)))
+	})
+	if c := tally(errs); c["ok"] != n {
+		t.Fatalf("%d concurrent upserts: %v (first error: %v); want all ok", n, c, firstOther(errs))
+	}
+	got, err := s.GetGrant(t.Context(), "gatehouse|ada", "client-1", "https://api.example")
+	must(t, err, "get grant")
+	wantSameScopes(t, got.Scopes, want, "grant after concurrent upserts")
+}
+
+func raceConsumeAuthRequest(t *testing.T, s store.Store) {
+	const n = 20
+	req := newAuthRequest("req-1", wallNow().Add(10*time.Minute))
+	must(t, s.CreateAuthRequest(t.Context(), req), "create request")
+	code := func(i int) store.AuthCode {
+		return newCode(fmt.Sprintf("code-%02d", i), fmt.Sprintf("grant-%02d", i), "gatehouse|ada")
+	}
+	errs := race(n, func(i int) error {
+		return s.ConsumeAuthRequestForCode(t.Context(), req.ID, code(i))
+	})
+	c := tally(errs, store.ErrNotFound)
+	if c["ok"] != 1 || c[store.ErrNotFound.Error()] != n-1 {
+		t.Fatalf("%d concurrent consumes: %v (first unexpected error: %v); want 1 ok, %d not found",
+			n, c, firstOther(errs, store.ErrNotFound), n-1)
+	}
+	for i, err := range errs {
+		_, redeemErr := s.RedeemCode(t.Context(), code(i).ID, t0)
+		if err == nil {
+			must(t, redeemErr, "redeem the one issued code")
+		} else {
+			wantErr(t, redeemErr, store.ErrNotFound, "redeem a code of a refused consume")
+		}
+	}
+}

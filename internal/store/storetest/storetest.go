@@ -1,0 +1,347 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"gatehouse/internal/store"
+)
+
+// Run runs the conformance suite against a backend.
+//
+// newStore must return a new, empty store on every call and close it when
+// the test ends (with t.Cleanup). The suite closes one store itself, so Close
+// must tolerate being called twice.
+//
+// The suite pins the behaviour the Store interface leaves open, so that every
+// backend agrees with the others:
+//   - a Create* method returns ErrConflict for a taken primary key;
+//   - DeleteUser and RecordLogin return ErrNotFound for an unknown user;
+//   - DeleteAuthRequest, RevokeAccessToken, DeleteSession, RevokeGrant and
+//     ResetFailures succeed for unknown keys (they are idempotent);
+//   - a record is live while now is before its ExpiresAt;
+//   - GetRefreshToken returns used, revoked and expired tokens as they are;
+//   - lists may come back in any order, and nil and empty slices and maps are
+//     interchangeable; times come back in UTC, equal to at least the
+//     millisecond.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s store.Store)
+	}{
+		{"Clients", testClients},
+		{"Users", testUsers},
+		{"UpdateUser", testUpdateUser},
+		{"RecordLogin", testRecordLogin},
+		{"DeleteUser", testDeleteUser},
+		{"AuthRequests", testAuthRequests},
+		{"ConsumeAuthRequestForCode", testConsumeAuthRequest},
+		{"RedeemCode", testRedeemCode},
+		{"AccessTokens", testAccessTokens},
+		{"RefreshTokens", testRefreshTokens},
+		{"RotateRefreshToken", testRotateRefreshToken},
+		{"RevokeGrant", testRevokeGrant},
+		{"Sessions", testSessions},
+		{"Grants", testGrants},
+		{"Throttle", testThrottle},
+		{"SigningKeys", testSigningKeys},
+		{"DeleteExpired", testDeleteExpired},
+		{"TimePrecision", testTimePrecision},
+		{"PingClose", testPingClose},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, newStore(t))
+		})
+	}
+}
+
+// t0 is the suite's clock for the methods that take a now argument. It is
+// millisecond-aligned so that backends may keep milliseconds only.
+var t0 = time.Date(2031, time.March, 14, 15, 9, 26, 535_000_000, time.UTC)
+
+// elsewhere is the zone of every time the suite stores, so a backend that
+// hands back the caller's zone instead of UTC fails.
+var elsewhere = time.FixedZone("UTC+05:30", 5*3600+30*60)
+
+// wallNow is the clock for auth requests, whose methods have no now argument
+// and so compare ExpiresAt with the backend's wall clock.
+func wallNow() time.Time {
+	return time.Now().Truncate(time.Millisecond)
+}
+
+// must fails the test when err is not nil.
+func must(t *testing.T, err error, op string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: unexpected error: %v", op, err)
+	}
+}
+
+// wantErr fails the test unless errors.Is(err, want).
+func wantErr(t *testing.T, err, want error, op string) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got error %v, want %v", op, err, want)
+	}
+}
+
+// wantEqual fails the test when got differs from want, and checks that every
+// time in got is in UTC.
+func wantEqual[T any](t *testing.T, got, want T, op string) {
+	t.Helper()
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("%s: mismatch (-want +got):\n%s", op, diff)
+	}
+	checkUTC(t, reflect.ValueOf(got), op)
+}
+
+// wantSameScopes compares scope lists as sets and rejects duplicates.
+func wantSameScopes(t *testing.T, got, want []string, op string) {
+	t.Helper()
+	seen := make(map[string]bool, len(got))
+	for _, s := range got {
+		if seen[s] {
+			t.Fatalf("%s: scope %q appears twice in %q", op, s, got)
+		}
+		seen[s] = true
+	}
+	g, w := sorted(got), sorted(want)
+	if diff := cmp.Diff(w, g, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("%s: scopes mismatch (-want +got):\n%s", op, diff)
+	}
+}
+
+func sorted(s []string) []string {
+	s = append([]string(nil), s...)
+	sort.Strings(s)
+	return s
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// checkUTC walks v and reports every time.Time that is not in UTC.
+func checkUTC(t *testing.T, v reflect.Value, path string) {
+	t.Helper()
+	switch {
+	case !v.IsValid():
+	case v.Type() == timeType:
+		if loc := v.Interface().(time.Time).Location(); loc != time.UTC {
+			t.Errorf("%s: time in %v, want UTC", path, loc)
+		}
+	case v.Kind() == reflect.Pointer:
+		if !v.IsNil() {
+			checkUTC(t, v.Elem(), path)
+		}
+	case v.Kind() == reflect.Struct:
+		for i := range v.NumField() {
+			checkUTC(t, v.Field(i), path+"."+v.Type().Field(i).Name)
+		}
+	case v.Kind() == reflect.Slice:
+		for i := range v.Len() {
+			checkUTC(t, v.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+	}
+}
+
+// Fixtures. Each returns a record with every field set, so that a backend
+// that drops a column fails the round trip.
+
+func newClient(id string) store.Client {
+	return store.Client{
+		ID:                 id,
+		SecretHash:         "sha256:" + id,
+		Name:               "App " + id,
+		Type:               "regular_web",
+		Callbacks:          []string{"https://app.example/callback", "http://localhost:3000/cb?x=1"},
+		LogoutURLs:         []string{"https://app.example/"},
+		GrantTypes:         []string{"authorization_code", "refresh_token"},
+		FirstParty:         true,
+		AllowOfflineAccess: true,
+		CreatedAt:          t0.In(elsewhere),
+	}
+}
+
+// newUser returns a database user whose one identity is derived from id, so
+// users with different ids never share an identity.
+func newUser(id, email string) store.User {
+	return store.User{
+		ID:            id,
+		Connection:    store.DefaultDatabaseConnection,
+		Email:         email,
+		EmailVerified: true,
+		PasswordHash:  "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2g",
+		Name:          "Ada Lovelace",
+		Nickname:      "ada",
+		Picture:       "https://img.example/ada.png",
+		GivenName:     "Ada",
+		FamilyName:    "Lovelace",
+		Blocked:       true,
+		LoginsCount:   3,
+		LastLogin:     t0.Add(-time.Hour).In(elsewhere),
+		// JSON values only: numbers are float64, lists []any.
+		AppMetadata: map[string]any{
+			"plan":  "pro",
+			"seats": float64(5),
+			"flags": []any{"beta", true, nil},
+			"org":   map[string]any{"id": "o1", "roles": []any{"admin"}},
+		},
+		UserMetadata: map[string]any{"theme": "dark", "lang": "ünïcødé"},
+		Identities: []store.Identity{{
+			Connection: store.DefaultDatabaseConnection,
+			Provider:   "gatehouse",
+			UserID:     strings.TrimPrefix(id, "gatehouse|"),
+		}},
+		CreatedAt: t0.Add(-24 * time.Hour).In(elsewhere),
+		UpdatedAt: t0.Add(-2 * time.Hour).In(elsewhere),
+	}
+}
+
+func newAuthRequest(id string, expires time.Time) store.AuthRequest {
+	return store.AuthRequest{
+		ID:                  id,
+		ClientID:            "client-1",
+		RedirectURI:         "https://app.example/callback",
+		ResponseMode:        "query",
+		Scopes:              []string{"openid", "profile", "email", "offline_access"},
+		State:               "state-" + id,
+		Nonce:               "nonce-" + id,
+		Prompt:              []string{"login", "consent"},
+		MaxAge:              -1,
+		LoginHint:           "ada@example.com",
+		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		CodeChallengeMethod: "S256",
+		Connection:          store.DefaultDatabaseConnection,
+		Audience:            "https://api.example",
+		ConsentGiven:        false,
+		Denied:              false,
+		CreatedAt:           expires.Add(-10 * time.Minute).In(elsewhere),
+		ExpiresAt:           expires.In(elsewhere),
+	}
+}
+
+// newCode returns a code that is live from t0 for one minute.
+func newCode(id, grantID, userID string) store.AuthCode {
+	return store.AuthCode{
+		ID:                  id,
+		GrantID:             grantID,
+		ClientID:            "client-1",
+		UserID:              userID,
+		SessionID:           "session-" + userID,
+		RedirectURI:         "https://app.example/callback",
+		Scopes:              []string{"openid", "profile", "offline_access"},
+		Nonce:               "nonce-" + id,
+		Audience:            "https://api.example",
+		AuthTime:            t0.Add(-time.Minute).In(elsewhere),
+		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		CodeChallengeMethod: "S256",
+		CreatedAt:           t0.In(elsewhere),
+		ExpiresAt:           t0.Add(time.Minute).In(elsewhere),
+	}
+}
+
+// newAccessToken returns a token that is live from t0 for one hour.
+func newAccessToken(id, grantID, userID string) store.AccessToken {
+	return store.AccessToken{
+		ID:        id,
+		GrantID:   grantID,
+		ClientID:  "client-1",
+		UserID:    userID,
+		Scopes:    []string{"openid", "profile"},
+		Audience:  "https://api.example",
+		CreatedAt: t0.In(elsewhere),
+		ExpiresAt: t0.Add(time.Hour).In(elsewhere),
+	}
+}
+
+// newRefreshToken returns a token that is live from t0 for thirty days.
+func newRefreshToken(id, familyID, userID string) store.RefreshToken {
+	return store.RefreshToken{
+		ID:        id,
+		FamilyID:  familyID,
+		ClientID:  "client-1",
+		UserID:    userID,
+		SessionID: "session-" + userID,
+		Scopes:    []string{"openid", "offline_access"},
+		Audience:  "https://api.example",
+		AuthTime:  t0.Add(-time.Minute).In(elsewhere),
+		CreatedAt: t0.In(elsewhere),
+		ExpiresAt: t0.Add(30 * 24 * time.Hour).In(elsewhere),
+	}
+}
+
+// newSession returns a session that is live from t0 for one day.
+func newSession(id, userID string) store.Session {
+	return store.Session{
+		ID:        id,
+		UserID:    userID,
+		AuthTime:  t0.Add(-time.Minute).In(elsewhere),
+		Methods:   []string{"pwd", "otp"},
+		CreatedAt: t0.In(elsewhere),
+		ExpiresAt: t0.Add(24 * time.Hour).In(elsewhere),
+	}
+}
+
+func newGrant(userID, clientID, audience string, scopes ...string) store.Grant {
+	return store.Grant{
+		UserID:    userID,
+		ClientID:  clientID,
+		Audience:  audience,
+		Scopes:    scopes,
+		CreatedAt: t0.In(elsewhere),
+		UpdatedAt: t0.In(elsewhere),
+	}
+}
+
+func newSigningKey(id string) store.SigningKey {
+	return store.SigningKey{
+		ID:               id,
+		Algorithm:        "RS256",
+		PrivateEncrypted: []byte("sealed\x00\xff" + id),
+		PublicJWK:        []byte(`{"kty":"RSA","kid":"` + id + `","n":"AQAB","e":"AQAB"}`),
+		CreatedAt:        t0.In(elsewhere),
+	}
+}
+
+// issueCode stores c the only way the Store allows: through a live auth
+// request that is consumed for it.
+func issueCode(t *testing.T, s store.Store, c store.AuthCode) {
+	t.Helper()
+	reqID := "req-for-" + c.ID
+	must(t, s.CreateAuthRequest(t.Context(), newAuthRequest(reqID, wallNow().Add(10*time.Minute))), "create auth request")
+	must(t, s.ConsumeAuthRequestForCode(t.Context(), reqID, c), "consume auth request for code")
+}
+
+// wantLiveAccessToken fails unless the token is live at t0.
+func wantLiveAccessToken(t *testing.T, s store.Store, want store.AccessToken) {
+	t.Helper()
+	got, err := s.GetAccessToken(t.Context(), want.ID, t0)
+	must(t, err, "get access token "+want.ID)
+	wantEqual(t, got, want, "get access token "+want.ID)
+}
+
+// wantRefreshRevoked fails unless the refresh token is stored, marked
+// revoked, and refuses to rotate.
+func wantRefreshRevoked(t *testing.T, s store.Store, id string, revoked bool) {
+	t.Helper()
+	got, err := s.GetRefreshToken(t.Context(), id)
+	must(t, err, "get refresh token "+id)
+	if got.Revoked != revoked {
+		t.Fatalf("refresh token %s: Revoked = %v, want %v", id, got.Revoked, revoked)
+	}
+	if !revoked {
+		return
+	}
+	_, err = s.RotateRefreshToken(t.Context(), id, newRefreshToken(id+"-probe", got.FamilyID, got.UserID), t0.Add(time.Second))
+	wantErr(t, err, store.ErrRevoked, "rotate revoked refresh token "+id)
+	_, err = s.GetRefreshToken(t.Context(), id+"-probe")
+	wantErr(t, err, store.ErrNotFound, "get refresh token stored by a refused rotation")
+}

@@ -1,0 +1,314 @@
+package storetest
+
+import (
+	"cmp"
+	"slices"
+	"testing"
+	"time"
+
+	"gatehouse/internal/store"
+)
+
+func testClients(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c1 := newClient("client-1")
+	c2 := newClient("client-2")
+	c2.Callbacks, c2.LogoutURLs, c2.GrantTypes = nil, []string{}, []string{"authorization_code"}
+	c2.FirstParty, c2.AllowOfflineAccess = false, false
+
+	_, err := s.GetClient(ctx, c1.ID)
+	wantErr(t, err, store.ErrNotFound, "get client before create")
+	list, err := s.ListClients(ctx)
+	must(t, err, "list clients of empty store")
+	if len(list) != 0 {
+		t.Fatalf("list clients of empty store: got %d clients", len(list))
+	}
+
+	must(t, s.CreateClient(ctx, c1), "create client-1")
+	must(t, s.CreateClient(ctx, c2), "create client-2")
+	got, err := s.GetClient(ctx, c1.ID)
+	must(t, err, "get client-1")
+	wantEqual(t, got, c1, "get client-1")
+
+	dup := newClient(c1.ID)
+	dup.Name = "Impostor"
+	wantErr(t, s.CreateClient(ctx, dup), store.ErrConflict, "create client with taken id")
+	got, err = s.GetClient(ctx, c1.ID)
+	must(t, err, "get client-1 after conflict")
+	wantEqual(t, got, c1, "client-1 after conflicting create")
+
+	list, err = s.ListClients(ctx)
+	must(t, err, "list clients")
+	slices.SortFunc(list, func(a, b store.Client) int { return cmp.Compare(a.ID, b.ID) })
+	wantEqual(t, list, []store.Client{c1, c2}, "list clients")
+
+	must(t, s.DeleteClient(ctx, c1.ID), "delete client-1")
+	_, err = s.GetClient(ctx, c1.ID)
+	wantErr(t, err, store.ErrNotFound, "get deleted client")
+	wantErr(t, s.DeleteClient(ctx, c1.ID), store.ErrNotFound, "delete client twice")
+	wantErr(t, s.DeleteClient(ctx, "no-such-client"), store.ErrNotFound, "delete unknown client")
+	list, err = s.ListClients(ctx)
+	must(t, err, "list clients after delete")
+	wantEqual(t, list, []store.Client{c2}, "list clients after delete")
+
+	// A deleted id is free again.
+	must(t, s.CreateClient(ctx, c1), "recreate client-1")
+}
+
+func testUsers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ada := newUser("gatehouse|ada", "ada@example.com")
+	ada.Identities = append(ada.Identities, store.Identity{Connection: "github", Provider: "github", UserID: "1815"})
+
+	_, err := s.GetUser(ctx, ada.ID)
+	wantErr(t, err, store.ErrNotFound, "get user before create")
+	must(t, s.CreateUser(ctx, ada), "create ada")
+
+	got, err := s.GetUser(ctx, ada.ID)
+	must(t, err, "get ada")
+	wantEqual(t, got, ada, "get ada")
+	got, err = s.GetUserByEmail(ctx, ada.Connection, ada.Email)
+	must(t, err, "get ada by email")
+	wantEqual(t, got, ada, "get ada by email")
+
+	for _, tc := range []struct {
+		name              string
+		connection, email string
+	}{
+		{"other connection", "github", ada.Email},
+		{"unknown email", ada.Connection, "nobody@example.com"},
+		{"empty email", ada.Connection, ""},
+	} {
+		t.Run("GetUserByEmail/"+tc.name, func(t *testing.T) {
+			_, err := s.GetUserByEmail(t.Context(), tc.connection, tc.email)
+			wantErr(t, err, store.ErrNotFound, "get user by email")
+		})
+	}
+
+	conflicts := []struct {
+		name string
+		user store.User
+	}{
+		{"taken id", newUser(ada.ID, "other@example.com")},
+		{"taken email in connection", newUser("gatehouse|ada2", ada.Email)},
+		{"taken identity", func() store.User {
+			u := newUser("gatehouse|thief", "thief@example.com")
+			u.Identities = append(u.Identities, store.Identity{Connection: "github", Provider: "github", UserID: "1815"})
+			return u
+		}()},
+	}
+	for _, tc := range conflicts {
+		t.Run("CreateUser/"+tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			wantErr(t, s.CreateUser(ctx, tc.user), store.ErrConflict, "create user")
+			if tc.user.ID != ada.ID {
+				// Nothing of a refused user may stay behind.
+				_, err := s.GetUser(ctx, tc.user.ID)
+				wantErr(t, err, store.ErrNotFound, "get refused user")
+			}
+			got, err := s.GetUser(ctx, ada.ID)
+			must(t, err, "get ada after conflict")
+			wantEqual(t, got, ada, "ada after conflicting create")
+		})
+	}
+	// The refused "thief" did not keep its database identity either.
+	must(t, s.CreateUser(ctx, newUser("gatehouse|thief", "thief@example.com")), "create user with identity of a refused user")
+
+	// The same email in another connection is a different user.
+	social := newUser("github|42", ada.Email)
+	social.Connection = "github"
+	social.PasswordHash = ""
+	social.Identities = []store.Identity{{Connection: "github", Provider: "github", UserID: "42"}}
+	social.AppMetadata, social.UserMetadata = nil, map[string]any{}
+	must(t, s.CreateUser(ctx, social), "create same email in another connection")
+	got, err = s.GetUserByEmail(ctx, "github", ada.Email)
+	must(t, err, "get social user by email")
+	wantEqual(t, got, social, "get social user by email")
+
+	// Users without an email never conflict with each other.
+	noEmail1 := newUser("github|43", "")
+	noEmail1.Connection = "github"
+	noEmail1.Identities = []store.Identity{{Connection: "github", Provider: "github", UserID: "43"}}
+	noEmail2 := newUser("github|44", "")
+	noEmail2.Connection = "github"
+	noEmail2.Identities = nil
+	must(t, s.CreateUser(ctx, noEmail1), "create first user without email")
+	must(t, s.CreateUser(ctx, noEmail2), "create second user without email")
+
+	list, err := s.ListUsers(ctx)
+	must(t, err, "list users")
+	slices.SortFunc(list, func(a, b store.User) int { return cmp.Compare(a.ID, b.ID) })
+	wantEqual(t, list, []store.User{ada, newUser("gatehouse|thief", "thief@example.com"), social, noEmail1, noEmail2}, "list users")
+}
+
+func testUpdateUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ada := newUser("gatehouse|ada", "ada@example.com")
+	bob := newUser("gatehouse|bob", "bob@example.com")
+	must(t, s.CreateUser(ctx, ada), "create ada")
+	must(t, s.CreateUser(ctx, bob), "create bob")
+
+	upd := store.User{
+		ID:            ada.ID,
+		Connection:    "github",
+		Email:         "countess@example.com",
+		EmailVerified: false,
+		PasswordHash:  "",
+		Name:          "Augusta Ada King",
+		Nickname:      "countess",
+		Picture:       "",
+		GivenName:     "Augusta",
+		FamilyName:    "King",
+		Blocked:       false,
+		LoginsCount:   10,
+		LastLogin:     t0.In(elsewhere),
+		AppMetadata:   map[string]any{"plan": "free"},
+		UserMetadata:  nil,
+		Identities: []store.Identity{
+			{Connection: "github", Provider: "github", UserID: "1815"},
+			{Connection: "google-oauth2", Provider: "google-oauth2", UserID: "1852"},
+		},
+		CreatedAt: t0.Add(time.Hour), // must be ignored
+		UpdatedAt: t0.In(elsewhere),
+	}
+	must(t, s.UpdateUser(ctx, upd), "update ada")
+	want := upd
+	want.CreatedAt = ada.CreatedAt
+	got, err := s.GetUser(ctx, ada.ID)
+	must(t, err, "get updated ada")
+	wantEqual(t, got, want, "updated ada")
+
+	_, err = s.GetUserByEmail(ctx, ada.Connection, ada.Email)
+	wantErr(t, err, store.ErrNotFound, "get user by old email")
+	got, err = s.GetUserByEmail(ctx, "github", "countess@example.com")
+	must(t, err, "get user by new email")
+	wantEqual(t, got, want, "get user by new email")
+
+	// Ada's old email and identity are free for a new user.
+	must(t, s.CreateUser(ctx, newUser("gatehouse|ada-again", ada.Email)), "create user with ada's old email")
+	must(t, s.UpdateUser(ctx, func() store.User {
+		u := newUser("gatehouse|ada-again", ada.Email)
+		u.Identities = ada.Identities
+		return u
+	}()), "take ada's old identity")
+
+	t.Run("taken email", func(t *testing.T) {
+		u := bob
+		u.Email = "countess@example.com"
+		u.Connection = "github"
+		wantErr(t, s.UpdateUser(t.Context(), u), store.ErrConflict, "update bob to ada's email")
+		got, err := s.GetUser(t.Context(), bob.ID)
+		must(t, err, "get bob")
+		wantEqual(t, got, bob, "bob after refused update")
+	})
+	t.Run("taken identity", func(t *testing.T) {
+		u := bob
+		u.Identities = append(u.Identities, store.Identity{Connection: "github", Provider: "github", UserID: "1815"})
+		wantErr(t, s.UpdateUser(t.Context(), u), store.ErrConflict, "update bob to ada's identity")
+		got, err := s.GetUser(t.Context(), bob.ID)
+		must(t, err, "get bob")
+		wantEqual(t, got, bob, "bob after refused update")
+	})
+	t.Run("unknown user", func(t *testing.T) {
+		wantErr(t, s.UpdateUser(t.Context(), newUser("gatehouse|nobody", "nobody@example.com")), store.ErrNotFound, "update unknown user")
+		_, err := s.GetUser(t.Context(), "gatehouse|nobody")
+		wantErr(t, err, store.ErrNotFound, "update must not create")
+	})
+}
+
+func testRecordLogin(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ada := newUser("gatehouse|ada", "ada@example.com")
+	ada.LoginsCount, ada.LastLogin = 0, time.Time{}
+	must(t, s.CreateUser(ctx, ada), "create ada")
+	got, err := s.GetUser(ctx, ada.ID)
+	must(t, err, "get ada")
+	if !got.LastLogin.IsZero() {
+		t.Fatalf("LastLogin of a user who never logged in = %v, want zero", got.LastLogin)
+	}
+
+	must(t, s.RecordLogin(ctx, ada.ID, t0.In(elsewhere)), "record first login")
+	must(t, s.RecordLogin(ctx, ada.ID, t0.Add(time.Hour).In(elsewhere)), "record second login")
+	got, err = s.GetUser(ctx, ada.ID)
+	must(t, err, "get ada")
+	want := ada
+	want.LoginsCount, want.LastLogin = 2, t0.Add(time.Hour)
+	wantEqual(t, got, want, "ada after two logins")
+
+	wantErr(t, s.RecordLogin(ctx, "gatehouse|nobody", t0), store.ErrNotFound, "record login of unknown user")
+}
+
+func testDeleteUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	type issued struct {
+		user    store.User
+		session store.Session
+		grant   store.Grant
+		code    store.AuthCode
+		access  store.AccessToken
+		refresh store.RefreshToken
+	}
+	issue := func(id, email string) issued {
+		t.Helper()
+		in := issued{
+			user:    newUser(id, email),
+			session: newSession("session-"+id, id),
+			grant:   newGrant(id, "client-1", "", "openid"),
+			code:    newCode("code-"+id, "grant-"+id, id),
+			access:  newAccessToken("at-"+id, "grant-"+id, id),
+			refresh: newRefreshToken("rt-"+id, "grant-"+id, id),
+		}
+		must(t, s.CreateUser(ctx, in.user), "create user")
+		must(t, s.CreateSession(ctx, in.session), "create session")
+		must(t, s.UpsertGrant(ctx, in.grant), "upsert grant")
+		issueCode(t, s, in.code)
+		must(t, s.CreateAccessToken(ctx, in.access), "create access token")
+		must(t, s.CreateRefreshToken(ctx, in.refresh), "create refresh token")
+		return in
+	}
+	ada := issue("gatehouse|ada", "ada@example.com")
+	bob := issue("gatehouse|bob", "bob@example.com")
+
+	must(t, s.DeleteUser(ctx, ada.user.ID), "delete ada")
+
+	_, err := s.GetUser(ctx, ada.user.ID)
+	wantErr(t, err, store.ErrNotFound, "get deleted user")
+	_, err = s.GetUserByEmail(ctx, ada.user.Connection, ada.user.Email)
+	wantErr(t, err, store.ErrNotFound, "get deleted user by email")
+	_, err = s.GetSession(ctx, ada.session.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "get session of deleted user")
+	_, err = s.GetGrant(ctx, ada.user.ID, "client-1", "")
+	wantErr(t, err, store.ErrNotFound, "get grant of deleted user")
+	_, err = s.RedeemCode(ctx, ada.code.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "redeem code of deleted user")
+	_, err = s.GetAccessToken(ctx, ada.access.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "get access token of deleted user")
+	_, err = s.GetRefreshToken(ctx, ada.refresh.ID)
+	wantErr(t, err, store.ErrNotFound, "get refresh token of deleted user")
+	_, err = s.RotateRefreshToken(ctx, ada.refresh.ID, newRefreshToken("rt-next", "grant-x", ada.user.ID), t0)
+	wantErr(t, err, store.ErrNotFound, "rotate refresh token of deleted user")
+	list, err := s.ListUsers(ctx)
+	must(t, err, "list users")
+	wantEqual(t, list, []store.User{bob.user}, "users after delete")
+
+	// Bob keeps everything.
+	got, err := s.GetUser(ctx, bob.user.ID)
+	must(t, err, "get bob")
+	wantEqual(t, got, bob.user, "bob")
+	sess, err := s.GetSession(ctx, bob.session.ID, t0)
+	must(t, err, "get bob's session")
+	wantEqual(t, sess, bob.session, "bob's session")
+	g, err := s.GetGrant(ctx, bob.user.ID, "client-1", "")
+	must(t, err, "get bob's grant")
+	wantEqual(t, g, bob.grant, "bob's grant")
+	wantLiveAccessToken(t, s, bob.access)
+	wantRefreshRevoked(t, s, bob.refresh.ID, false)
+	code, err := s.RedeemCode(ctx, bob.code.ID, t0)
+	must(t, err, "redeem bob's code")
+	wantEqual(t, code, bob.code, "bob's code")
+
+	// Ada's email and identity are free again.
+	must(t, s.CreateUser(ctx, ada.user), "recreate ada")
+
+	wantErr(t, s.DeleteUser(ctx, "gatehouse|nobody"), store.ErrNotFound, "delete unknown user")
+}
