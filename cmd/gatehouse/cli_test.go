@@ -1,0 +1,97 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCLI(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "g.db")
+	tests := []struct {
+		name     string
+		stdin    string
+		args     []string
+		wantCode int
+		wantOut  string // substring of stdout
+		wantErr  string // substring of stderr
+	}{
+		{name: "no command", args: nil, wantCode: 2, wantErr: "no command given"},
+		{name: "unknown command", args: []string{"frobnicate"}, wantCode: 2, wantErr: `unknown command "frobnicate"`},
+		{name: "help", args: []string{"--help"}, wantCode: 0, wantOut: "apps create"},
+		{name: "serve help", args: []string{"serve", "--help"}, wantCode: 0, wantOut: "-issuer"},
+		{name: "apps create help", args: []string{"apps", "create", "--help"}, wantCode: 0, wantOut: "-allow-offline-access"},
+		{name: "users create help", args: []string{"users", "create", "--help"}, wantCode: 0, wantOut: "-password-stdin"},
+		{name: "apps without subcommand", args: []string{"apps"}, wantCode: 2, wantErr: "needs a subcommand"},
+		{name: "unknown flag", args: []string{"apps", "list", "--db", db, "--bogus"}, wantCode: 2, wantErr: "flag provided but not defined: -bogus"},
+		{name: "apps create ok", args: []string{"apps", "create", "--db", db, "--name", "Web", "--callback", "https://app.example/cb", "--client-id", "web1"},
+			wantCode: 0, wantOut: "client_id: web1\nclient_secret: "},
+		{name: "duplicate client id", args: []string{"apps", "create", "--db", db, "--name", "Web", "--callback", "https://app.example/cb", "--client-id", "web1"},
+			wantCode: 1, wantErr: `client id "web1" already exists`},
+		{name: "malformed callback", args: []string{"apps", "create", "--db", db, "--name", "W", "--callback", "not a url"}, wantCode: 1, wantErr: "not an absolute URL"},
+		{name: "http callback off loopback", args: []string{"apps", "create", "--db", db, "--name", "W", "--callback", "http://app.example/cb"}, wantCode: 1, wantErr: "use https"},
+		{name: "callback with fragment", args: []string{"apps", "create", "--db", db, "--name", "W", "--callback", "https://app.example/cb#x"}, wantCode: 1, wantErr: "fragment"},
+		{name: "short client secret", args: []string{"apps", "create", "--db", db, "--name", "W", "--callback", "https://a.example/cb", "--client-secret", "short"}, wantCode: 1, wantErr: "too short"},
+		{name: "missing name", args: []string{"apps", "create", "--db", db, "--callback", "https://a.example/cb"}, wantCode: 2, wantErr: "--name is required"},
+		{name: "apps list", args: []string{"apps", "list", "--db", db}, wantCode: 0, wantOut: "web1"},
+		{name: "users create", stdin: "a-long-password\n", args: []string{"users", "create", "--db", db, "--email", "Bob@Example.com", "--password-stdin"}, wantCode: 0, wantOut: "user_id: gatehouse|"},
+		{name: "duplicate user", stdin: "a-long-password\n", args: []string{"users", "create", "--db", db, "--email", "bob@example.com", "--password-stdin"}, wantCode: 1, wantErr: "already exists"},
+		{name: "weak password", stdin: "short\n", args: []string{"users", "create", "--db", db, "--email", "c@example.com", "--password-stdin"}, wantCode: 1, wantErr: "password is too short"},
+		{name: "bad email", stdin: "a-long-password\n", args: []string{"users", "create", "--db", db, "--email", "nope", "--password-stdin"}, wantCode: 1, wantErr: "not a valid email"},
+		{name: "empty stdin", stdin: "", args: []string{"users", "create", "--db", db, "--email", "d@example.com", "--password-stdin"}, wantCode: 1, wantErr: "no password"},
+		{name: "password not from stdin", args: []string{"users", "create", "--db", db, "--email", "d@example.com"}, wantCode: 2, wantErr: "--password-stdin is required"},
+		{name: "users list", args: []string{"users", "list", "--db", db}, wantCode: 0, wantOut: "bob@example.com"},
+		{name: "delete unknown app", args: []string{"apps", "delete", "nope", "--db", db}, wantCode: 1, wantErr: `"nope" not found`},
+		{name: "delete app", args: []string{"apps", "delete", "web1", "--db", db}, wantCode: 0, wantOut: "deleted web1"},
+		{name: "delete without id", args: []string{"apps", "delete", "--db", db}, wantCode: 2, wantErr: "exactly one CLIENT_ID"},
+		{name: "unreachable database", args: []string{"apps", "list", "--db", "sqlite:/proc/no/such/dir/g.db"}, wantCode: 1, wantErr: "open database"},
+		{name: "unknown database scheme", args: []string{"apps", "list", "--db", "mysql://x"}, wantCode: 1, wantErr: "unknown database"},
+		{name: "keys list", args: []string{"keys", "list", "--db", db}, wantCode: 0, wantOut: "KID"},
+		{name: "keys rotate", args: []string{"keys", "rotate", "--db", db}, wantCode: 0, wantOut: "current"},
+		{name: "migrate", args: []string{"migrate", "--db", db}, wantCode: 0, wantOut: "up to date"},
+		{name: "serve bad issuer", args: []string{"serve", "--db", db, "--issuer", "ftp://x"}, wantCode: 1, wantErr: "issuer"},
+		{name: "serve http issuer off loopback", args: []string{"serve", "--db", db, "--issuer", "http://id.example.com"}, wantCode: 1, wantErr: "must use https"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, tt.stdin, tt.args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, out, errOut)
+			}
+			if !strings.Contains(out, tt.wantOut) {
+				t.Errorf("stdout %q lacks %q", out, tt.wantOut)
+			}
+			if !strings.Contains(errOut, tt.wantErr) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.wantErr)
+			}
+			if tt.wantCode != 0 && strings.Count(strings.TrimSpace(lastLine(errOut)), "\n") != 0 {
+				t.Errorf("error is not one line: %q", errOut)
+			}
+		})
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// TestCLIEnvironment checks GATEHOUSE_* overrides and the config file.
+func TestCLIEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "env.db")
+	cfgFile := filepath.Join(dir, "gatehouse.yaml")
+	writeFile(t, cfgFile, "db: "+db+"\n")
+	out, errOut, code := runCLI(t, "", "apps", "list", "--config", cfgFile)
+	if code != 0 || !strings.Contains(out, "CLIENT_ID") {
+		t.Fatalf("config file: exit %d %s", code, errOut)
+	}
+	writeFile(t, cfgFile, "db: "+db+"\nbogus_key: 1\n")
+	if _, errOut, code := runCLI(t, "", "apps", "list", "--config", cfgFile); code == 0 || !strings.Contains(errOut, "bogus_key") {
+		t.Fatalf("unknown config key accepted: %d %s", code, errOut)
+	}
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"gatehouse/examples/webapp"
+	"gatehouse/internal/config"
+	"gatehouse/internal/connector/database"
+	"gatehouse/internal/oauth"
+	"gatehouse/internal/store"
+)
+
+// Demo credentials, printed at start.
+const (
+	demoClientID = "demo-app"
+	demoEmail    = "demo@example.com"
+	demoPassword = "gatehouse-demo"
+)
+
+func cmdDemo(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "demo", "demo [--addr ADDR] [--issuer URL] [--app-addr ADDR] [--app-url URL]")
+	addr := fs.String("addr", "127.0.0.1:8080", "provider listen `address`")
+	issuer := fs.String("issuer", "http://localhost:8080", "provider public `URL`")
+	appAddr := fs.String("app-addr", "127.0.0.1:3000", "example web app listen `address`")
+	appURL := fs.String("app-url", "http://localhost:3000", "example web app public `URL`")
+	dataDir := fs.String("data-dir", "", "keep the demo database in this `directory` (default: a fresh temporary one)")
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	dir := *dataDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "gatehouse-demo-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	cfg := config.Default()
+	cfg.Addr, cfg.Issuer, cfg.DataDir = *addr, *issuer, dir
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	log := newLogger(e.stderr, cfg)
+
+	secret, err := seedDemo(ctx, cfg, *appURL)
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan string, 1)
+	serveErr := make(chan error, 1)
+	go func() {
+		serveErr <- serve(ctx, cfg, log, func(a string) { ready <- a })
+	}()
+	select {
+	case <-ready:
+	case err := <-serveErr:
+		return err
+	}
+
+	app, err := webapp.New(ctx, webapp.Config{
+		Issuer: cfg.Issuer, ClientID: demoClientID, ClientSecret: secret, BaseURL: *appURL, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *appAddr)
+	if err != nil {
+		return fmt.Errorf("example app: listen: %w", err)
+	}
+	appSrv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = appSrv.Serve(ln) }()
+
+	fmt.Fprintf(e.stdout, `
+Gatehouse demo is running.
+
+  Open the example app:  %s
+  Log in with:           %s / %s
+
+  Provider (issuer):     %s
+  Demo application:      client_id %s
+  Data directory:        %s
+
+Press Ctrl+C to stop.
+`, *appURL, demoEmail, demoPassword, cfg.Issuer, demoClientID, dir)
+
+	err = <-serveErr
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	_ = appSrv.Shutdown(sctx)
+	return err
+}
+
+// seedDemo registers the demo application and user, and returns the
+// application's secret. Re-running on a kept data directory rotates nothing
+// but the secret.
+func seedDemo(ctx context.Context, cfg config.Config, appURL string) (string, error) {
+	var secret string
+	err := withStore(ctx, cfg, func(st store.Store) error {
+		client, s, err := oauth.NewClient(oauth.NewClientParams{
+			ID:                 demoClientID,
+			Name:               "Gatehouse Demo App",
+			Callbacks:          []string{appURL + "/callback"},
+			LogoutURLs:         []string{appURL + "/"},
+			AllowOfflineAccess: true,
+		})
+		if err != nil {
+			return err
+		}
+		client.CreatedAt = time.Now().UTC()
+		if err := st.DeleteClient(ctx, demoClientID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := st.CreateClient(ctx, client); err != nil {
+			return err
+		}
+		secret = s
+		db, err := database.Open(database.Config{Store: st, Provider: cfg.UserIDProvider,
+			Params: database.Params{MemoryKiB: cfg.Password.MemoryKiB, Iterations: cfg.Password.Iterations, Parallelism: cfg.Password.Parallelism}})
+		if err != nil {
+			return err
+		}
+		if _, err := db.SignUp(ctx, demoEmail, demoPassword, "Demo User"); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		return nil
+	})
+	return secret, err
+}

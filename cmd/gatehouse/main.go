@@ -1,0 +1,155 @@
+// Command gatehouse is the Gatehouse identity provider: the server, a demo,
+// and the administration commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+const usage = `Gatehouse: an OpenID Connect identity provider.
+
+Usage:
+  gatehouse <command> [flags]
+
+Commands:
+  serve                  run the server
+  demo                   run the server with a demo app and user, and the example web app
+  migrate                apply database migrations and exit
+  apps create|list|delete      manage applications
+  users create|list|delete     manage database users
+  keys rotate|list       manage signing keys
+
+Run "gatehouse <command> --help" for a command's flags.
+`
+
+// env is how a command sees the outside world; tests replace it.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	lookupEnv      func(string) (string, bool)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv}
+	code := run(ctx, e, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks errors in the command line itself (exit status 2).
+var errUsage = errors.New("usage")
+
+// run executes one command line and returns the exit status.
+func run(ctx context.Context, e env, args []string) int {
+	err := dispatch(ctx, e, args)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(e.stderr, "gatehouse: %s\n", strings.TrimSuffix(strings.TrimPrefix(err.Error(), "usage: "), "\n"))
+		return 2
+	default:
+		fmt.Fprintf(e.stderr, "gatehouse: %s\n", err)
+		return 1
+	}
+}
+
+func dispatch(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, usage)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	cmd, rest := args[0], args[1:]
+	sub := func(name string, cmds map[string]func(context.Context, env, []string) error) error {
+		if len(rest) == 0 || rest[0] == "-h" || rest[0] == "--help" || rest[0] == "help" {
+			names := make([]string, 0, len(cmds))
+			for k := range cmds {
+				names = append(names, k)
+			}
+			fmt.Fprintf(e.stdout, "Usage: gatehouse %s <%s> [flags]\n", name, strings.Join(slices.Sorted(slices.Values(names)), "|"))
+			if len(rest) == 0 {
+				return fmt.Errorf("%w: gatehouse %s needs a subcommand", errUsage, name)
+			}
+			return flag.ErrHelp
+		}
+		f, ok := cmds[rest[0]]
+		if !ok {
+			return fmt.Errorf("%w: unknown command \"%s %s\"", errUsage, name, rest[0])
+		}
+		return f(ctx, e, rest[1:])
+	}
+	switch cmd {
+	case "-h", "--help", "help":
+		fmt.Fprint(e.stdout, usage)
+		return flag.ErrHelp
+	case "serve":
+		return cmdServe(ctx, e, rest)
+	case "demo":
+		return cmdDemo(ctx, e, rest)
+	case "migrate":
+		return cmdMigrate(ctx, e, rest)
+	case "apps":
+		return sub("apps", map[string]func(context.Context, env, []string) error{
+			"create": cmdAppsCreate, "list": cmdAppsList, "delete": cmdAppsDelete})
+	case "users":
+		return sub("users", map[string]func(context.Context, env, []string) error{
+			"create": cmdUsersCreate, "list": cmdUsersList, "delete": cmdUsersDelete})
+	case "keys":
+		return sub("keys", map[string]func(context.Context, env, []string) error{
+			"rotate": cmdKeysRotate, "list": cmdKeysList})
+	}
+	fmt.Fprint(e.stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// newFlagSet returns a flag set whose errors the caller reports in one line.
+func newFlagSet(e env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stdout, "Usage: gatehouse %s\n\nFlags:\n", synopsis)
+		fs.SetOutput(e.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parseFlags parses flags that may stand before, between or after the
+// positional arguments, which it returns.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.Usage()
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %s %v (see --help)", errUsage, fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}

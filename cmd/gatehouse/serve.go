@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"gatehouse/internal/config"
+	"gatehouse/internal/server"
+	"gatehouse/internal/store"
+)
+
+func cmdServe(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "serve", "serve [--addr ADDR] [--issuer URL] [--db DB] [--config FILE]")
+	var c commonFlags
+	c.register(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (env GATEHOUSE_ADDR)")
+	issuer := fs.String("issuer", "http://localhost:8080", "public `URL` of the server, as in tokens (env GATEHOUSE_ISSUER)")
+	logFormat := fs.String("log-format", "text", "log format: text or json (env GATEHOUSE_LOG_FORMAT)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error (env GATEHOUSE_LOG_LEVEL)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load(e, fs, func(cfg *config.Config) {
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "addr":
+				cfg.Addr = *addr
+			case "issuer":
+				cfg.Issuer = *issuer
+			case "log-format":
+				cfg.Log.Format = *logFormat
+			case "log-level":
+				cfg.Log.Level = *logLevel
+			}
+		})
+	})
+	if err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg)
+	return serve(ctx, cfg, log, nil)
+}
+
+// serve opens the store and keys, listens and serves until ctx ends.
+// ready, when set, receives the listener's address once accepting.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
+	return withStore(ctx, cfg, func(st store.Store) error {
+		keys, err := openKeys(ctx, cfg, st, log)
+		if err != nil {
+			return err
+		}
+		srv, err := server.New(cfg, st, keys, log)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		log.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
+		if ready != nil {
+			ready(ln.Addr().String())
+		}
+		return srv.Serve(ctx, ln)
+	})
+}
+
+func cmdMigrate(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "migrate", "migrate [--db DB] [--config FILE]")
+	var c commonFlags
+	c.register(fs)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load(e, fs, nil)
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(store.Store) error {
+		fmt.Fprintln(e.stdout, "database is up to date")
+		return nil
+	})
+}

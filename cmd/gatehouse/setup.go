@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gatehouse/internal/config"
+	"gatehouse/internal/store"
+	"gatehouse/internal/store/sqlite"
+	"gatehouse/internal/token"
+)
+
+// commonFlags are the settings every command that touches the database takes.
+type commonFlags struct {
+	configFile    string
+	db            string
+	secretKeyFile string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.configFile, "config", "", "YAML config `file` (optional)")
+	fs.StringVar(&c.db, "db", "", "database: sqlite:PATH (default: a SQLite file under ./gatehouse-data/; env GATEHOUSE_DB)")
+	fs.StringVar(&c.secretKeyFile, "secret-key-file", "", "`file` with the base64 master key that encrypts signing keys (env GATEHOUSE_SECRET_KEY_FILE, or GATEHOUSE_SECRET_KEY with the key itself)")
+}
+
+// load builds the configuration: defaults, then the file, then the
+// environment, then the flags that were set.
+func (c *commonFlags) load(e env, fs *flag.FlagSet, extra func(*config.Config)) (config.Config, error) {
+	cfg := config.Default()
+	file := c.configFile
+	if file == "" {
+		if v, ok := e.lookupEnv("GATEHOUSE_CONFIG"); ok {
+			file = v
+		}
+	}
+	if file != "" {
+		if err := cfg.LoadFile(file); err != nil {
+			return cfg, err
+		}
+	}
+	if err := cfg.ApplyEnv(e.lookupEnv); err != nil {
+		return cfg, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["db"] {
+		cfg.DB = c.db
+	}
+	if set["secret-key-file"] {
+		cfg.SecretKeyFile = c.secretKeyFile
+	}
+	if extra != nil {
+		extra(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+// openStore opens (and migrates) the configured database.
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	driver, dsn, err := cfg.DBPath()
+	if err != nil {
+		return nil, err
+	}
+	switch driver {
+	case "sqlite":
+		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		db, err := sqlite.Open(octx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w", dsn, err)
+		}
+		return db, nil
+	}
+	return nil, fmt.Errorf("unsupported database driver %q", driver)
+}
+
+// masterKey finds the key that encrypts private signing keys: the
+// GATEHOUSE_SECRET_KEY value, the configured file, or a file generated
+// beside the database.
+func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
+	if cfg.SecretKey != "" {
+		return token.ParseMasterKey(cfg.SecretKey)
+	}
+	if cfg.SecretKeyFile != "" {
+		b, err := os.ReadFile(cfg.SecretKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read secret key file: %w", err)
+		}
+		return token.ParseMasterKey(strings.TrimSpace(string(b)))
+	}
+	_, dsn, err := cfg.DBPath()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(filepath.Dir(dsn), "secret.key")
+	key, created, err := token.LoadOrCreateMasterKey(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Warn("generated a new master key; back it up, or set GATEHOUSE_SECRET_KEY / --secret-key-file in production", "path", path)
+	}
+	return key, nil
+}
+
+// openKeys returns the signing keys, creating the first ones on first start.
+func openKeys(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*token.Keys, error) {
+	mk, err := masterKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := token.NewSealer(mk)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := token.NewKeys(st, sealer, token.KeyOptions{Algorithm: cfg.SigningAlgorithm, CacheTTL: cfg.Tokens.KeysCacheTTL.D()})
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.Init(ctx); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return keys, nil
+}
+
+// newLogger builds the structured logger.
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// withStore runs f with the configured store open.
+func withStore(ctx context.Context, cfg config.Config, f func(store.Store) error) error {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return f(st)
+}
+
+// isConflict reports a unique-key clash.
+func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }

@@ -1,0 +1,280 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is every setting of a Gatehouse server. Precedence, lowest first:
+// defaults, the YAML file, GATEHOUSE_* environment variables, command-line flags.
+type Config struct {
+	// Addr is the listen address.
+	Addr string `yaml:"addr"`
+	// Issuer is the public URL of the server, exactly as it appears in
+	// tokens and discovery.
+	Issuer string `yaml:"issuer"`
+	// DB selects the store: "sqlite:PATH".
+	DB string `yaml:"db"`
+	// DataDir holds the default SQLite file and the generated master key.
+	DataDir string `yaml:"data_dir"`
+	// SecretKeyFile is the file holding the base64 master key that encrypts
+	// private signing keys at rest. SecretKey (environment only) wins over it.
+	SecretKeyFile string `yaml:"secret_key_file"`
+	SecretKey     string `yaml:"-"`
+
+	Log      Log      `yaml:"log"`
+	Tokens   Tokens   `yaml:"tokens"`
+	Password Password `yaml:"password"`
+	Throttle Throttle `yaml:"throttle"`
+
+	// SigningAlgorithm is the algorithm of newly generated signing keys.
+	SigningAlgorithm string `yaml:"signing_algorithm"`
+	// UserIDProvider is the provider prefix of database users' ids
+	// ("gatehouse" gives "gatehouse|…"; "auth0" keeps imported ids).
+	UserIDProvider string `yaml:"user_id_provider"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Format string `yaml:"format"` // text or json
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
+
+// Tokens sets lifetimes.
+type Tokens struct {
+	Code         Duration `yaml:"code_ttl"`          // authorization code, at most 10 minutes
+	IDToken      Duration `yaml:"id_token_ttl"`      // ID token
+	AccessToken  Duration `yaml:"access_token_ttl"`  // opaque access token
+	RefreshToken Duration `yaml:"refresh_token_ttl"` // each refresh token, renewed on rotation
+	Session      Duration `yaml:"session_ttl"`       // SSO session
+	AuthRequest  Duration `yaml:"auth_request_ttl"`  // time to finish the login page
+	// KeysCacheTTL bounds how long a process signs and publishes from its
+	// cached signing keys before re-reading them from the database.
+	KeysCacheTTL Duration `yaml:"keys_cache_ttl"`
+}
+
+// Password sets the argon2id parameters for new password hashes.
+type Password struct {
+	MemoryKiB   uint32 `yaml:"memory_kib"`
+	Iterations  uint32 `yaml:"iterations"`
+	Parallelism uint8  `yaml:"parallelism"`
+	MinLength   int    `yaml:"min_length"`
+}
+
+// Throttle limits failed logins in fixed windows.
+type Throttle struct {
+	PerAccount int      `yaml:"per_account"`
+	PerIP      int      `yaml:"per_ip"`
+	Window     Duration `yaml:"window"`
+}
+
+// Duration is a time.Duration written as "90s", "15m", "10h" or "7d".
+type Duration time.Duration
+
+// UnmarshalYAML reads a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ParseDuration accepts time.ParseDuration's syntax plus a whole number of days ("7d").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	return v, nil
+}
+
+// Default returns the built-in settings.
+func Default() Config {
+	return Config{
+		Addr:    "127.0.0.1:8080",
+		Issuer:  "http://localhost:8080",
+		DataDir: "gatehouse-data",
+		Log:     Log{Format: "text", Level: "info"},
+		Tokens: Tokens{
+			Code:         Duration(60 * time.Second),
+			IDToken:      Duration(time.Hour),
+			AccessToken:  Duration(time.Hour),
+			RefreshToken: Duration(30 * 24 * time.Hour),
+			Session:      Duration(7 * 24 * time.Hour),
+			AuthRequest:  Duration(30 * time.Minute),
+			KeysCacheTTL: Duration(10 * time.Second),
+		},
+		// OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
+		Password:         Password{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1, MinLength: 8},
+		Throttle:         Throttle{PerAccount: 5, PerIP: 100, Window: Duration(15 * time.Minute)},
+		SigningAlgorithm: "RS256",
+		UserIDProvider:   "gatehouse",
+	}
+}
+
+// LoadFile merges a YAML file over c. Unknown keys are an error, so a typo
+// never silently falls back to a default.
+func (c *Config) LoadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file sets nothing
+		return fmt.Errorf("parse config %s: %w", path, err)
+	}
+	return nil
+}
+
+// ApplyEnv merges GATEHOUSE_* variables over c, using lookup (os.LookupEnv
+// in production).
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	str := map[string]*string{
+		"GATEHOUSE_ADDR":              &c.Addr,
+		"GATEHOUSE_ISSUER":            &c.Issuer,
+		"GATEHOUSE_DB":                &c.DB,
+		"GATEHOUSE_DATA_DIR":          &c.DataDir,
+		"GATEHOUSE_SECRET_KEY_FILE":   &c.SecretKeyFile,
+		"GATEHOUSE_SECRET_KEY":        &c.SecretKey,
+		"GATEHOUSE_LOG_FORMAT":        &c.Log.Format,
+		"GATEHOUSE_LOG_LEVEL":         &c.Log.Level,
+		"GATEHOUSE_SIGNING_ALGORITHM": &c.SigningAlgorithm,
+		"GATEHOUSE_USER_ID_PROVIDER":  &c.UserIDProvider,
+	}
+	for name, p := range str {
+		if v, ok := lookup(name); ok {
+			*p = v
+		}
+	}
+	durs := map[string]*Duration{
+		"GATEHOUSE_CODE_TTL":          &c.Tokens.Code,
+		"GATEHOUSE_ID_TOKEN_TTL":      &c.Tokens.IDToken,
+		"GATEHOUSE_ACCESS_TOKEN_TTL":  &c.Tokens.AccessToken,
+		"GATEHOUSE_REFRESH_TOKEN_TTL": &c.Tokens.RefreshToken,
+		"GATEHOUSE_SESSION_TTL":       &c.Tokens.Session,
+	}
+	for name, p := range durs {
+		if v, ok := lookup(name); ok {
+			d, err := ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			*p = Duration(d)
+		}
+	}
+	return nil
+}
+
+// DBPath resolves the database setting: an explicit "sqlite:PATH", or the
+// default file under DataDir.
+func (c *Config) DBPath() (driver, dsn string, err error) {
+	db := c.DB
+	if db == "" {
+		return "sqlite", filepath.Join(c.DataDir, "gatehouse.db"), nil
+	}
+	if p, ok := strings.CutPrefix(db, "sqlite:"); ok {
+		if p == "" {
+			return "", "", errors.New("db: sqlite: needs a file path, e.g. sqlite:./gatehouse-data/gatehouse.db")
+		}
+		return "sqlite", p, nil
+	}
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return "", "", errors.New("db: PostgreSQL is not supported by this build; use sqlite:PATH")
+	}
+	return "", "", fmt.Errorf("db: unknown database %q; use sqlite:PATH", db)
+}
+
+// Validate checks every setting and reports the first problem.
+func (c *Config) Validate() error {
+	if c.Addr == "" {
+		return errors.New("addr: must not be empty")
+	}
+	u, err := url.Parse(c.Issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("issuer: %q is not an absolute http(s) URL", c.Issuer)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.Issuer, "/") {
+		return fmt.Errorf("issuer: %q must have no query, fragment or trailing slash", c.Issuer)
+	}
+	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+		return fmt.Errorf("issuer: %q must use https (http is allowed only on localhost)", c.Issuer)
+	}
+	if _, _, err := c.DBPath(); err != nil {
+		return err
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format: %q is not text or json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q is not debug, info, warn or error", c.Log.Level)
+	}
+	t := c.Tokens
+	if t.Code.D() <= 0 || t.Code.D() > 10*time.Minute {
+		return errors.New("tokens.code_ttl: must be between 1s and 10m")
+	}
+	for name, d := range map[string]Duration{"id_token_ttl": t.IDToken, "access_token_ttl": t.AccessToken,
+		"refresh_token_ttl": t.RefreshToken, "session_ttl": t.Session, "auth_request_ttl": t.AuthRequest} {
+		if d.D() < time.Second {
+			return fmt.Errorf("tokens.%s: must be at least 1s", name)
+		}
+	}
+	if t.KeysCacheTTL.D() <= 0 || t.KeysCacheTTL.D() > 5*time.Minute {
+		return errors.New("tokens.keys_cache_ttl: must be between 1ms and 5m")
+	}
+	p := c.Password
+	if p.MemoryKiB < 8*1024 || p.Iterations < 1 || p.Parallelism < 1 {
+		return errors.New("password: argon2id needs memory_kib >= 8192, iterations >= 1, parallelism >= 1")
+	}
+	if p.MinLength < 8 {
+		return errors.New("password.min_length: must be at least 8")
+	}
+	if c.Throttle.PerAccount < 1 || c.Throttle.PerIP < 1 || c.Throttle.Window.D() < time.Second {
+		return errors.New("throttle: per_account and per_ip must be positive and window at least 1s")
+	}
+	switch c.SigningAlgorithm {
+	case "RS256", "ES256", "EdDSA":
+	default:
+		return fmt.Errorf("signing_algorithm: %q is not RS256, ES256 or EdDSA", c.SigningAlgorithm)
+	}
+	if c.UserIDProvider == "" || strings.Contains(c.UserIDProvider, "|") {
+		return errors.New("user_id_provider: must be non-empty and contain no '|'")
+	}
+	return nil
+}
+
+// IsLoopback reports whether host is localhost or a loopback IP literal.
+func IsLoopback(host string) bool {
+	switch host {
+	case "localhost", "127.0.0.1", "::1", "[::1]":
+		return true
+	}
+	return false
+}

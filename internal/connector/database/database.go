@@ -1,0 +1,161 @@
+package database
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"gatehouse/internal/connector"
+	"gatehouse/internal/store"
+)
+
+// Config configures the database connection.
+type Config struct {
+	Store      store.Store
+	Connection string // connection name; default store.DefaultDatabaseConnection
+	Provider   string // user id prefix; default "gatehouse"
+	Params     Params // argon2id cost; default OWASP
+	MinLength  int    // minimum password length; default 8
+	Now        func() time.Time
+}
+
+// Connector is the database connection.
+type Connector struct {
+	cfg Config
+
+	dummyOnce sync.Once // guards dummy
+	dummy     string    // a hash verified for unknown users so timing does not reveal them
+}
+
+var _ connector.PasswordConnector = (*Connector)(nil)
+
+// Open validates cfg and returns the connector.
+func Open(cfg Config) (*Connector, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("database connection: no store")
+	}
+	if cfg.Connection == "" {
+		cfg.Connection = store.DefaultDatabaseConnection
+	}
+	if cfg.Provider == "" {
+		cfg.Provider = "gatehouse"
+	}
+	if strings.Contains(cfg.Provider, "|") {
+		return nil, fmt.Errorf("database connection: provider %q contains '|'", cfg.Provider)
+	}
+	if cfg.Params == (Params{}) {
+		cfg.Params = OWASP
+	}
+	if cfg.MinLength == 0 {
+		cfg.MinLength = 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Connector{cfg: cfg}, nil
+}
+
+// NormalizeEmail validates an email address and lower-cases it.
+func NormalizeEmail(email string) (string, error) {
+	email = strings.TrimSpace(email)
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || !strings.Contains(email, "@") || len(email) > 254 {
+		return "", fmt.Errorf("%q is not a valid email address", email)
+	}
+	return strings.ToLower(email), nil
+}
+
+// CheckPassword enforces the password policy.
+func (c *Connector) CheckPassword(password, email string) error {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case n < c.cfg.MinLength:
+		return fmt.Errorf("password is too short: use at least %d characters", c.cfg.MinLength)
+	case len(password) > 1024:
+		return errors.New("password is too long: use at most 1024 bytes")
+	case email != "" && strings.EqualFold(password, email):
+		return errors.New("password must not be the email address")
+	}
+	return nil
+}
+
+// Login checks the credentials.
+func (c *Connector) Login(ctx context.Context, email, password string) (store.User, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	u, err := c.cfg.Store.GetUserByEmail(ctx, c.cfg.Connection, email)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.PasswordHash == "") {
+		c.burn(password)
+		return store.User{}, connector.ErrInvalidCredentials
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("login: %w", err)
+	}
+	ok, err := VerifyPassword(password, u.PasswordHash)
+	if err != nil {
+		return store.User{}, fmt.Errorf("login: verify password of %s: %w", u.ID, err)
+	}
+	if !ok {
+		return store.User{}, connector.ErrInvalidCredentials
+	}
+	if u.Blocked {
+		return store.User{}, connector.ErrBlocked
+	}
+	return u, nil
+}
+
+// burn spends the time of one verification so unknown emails answer as
+// slowly as wrong passwords.
+func (c *Connector) burn(password string) {
+	c.dummyOnce.Do(func() { c.dummy, _ = HashPassword("gatehouse-dummy-password", c.cfg.Params) })
+	_, _ = VerifyPassword(password, c.dummy)
+}
+
+// SignUp creates a database user.
+func (c *Connector) SignUp(ctx context.Context, email, password, name string) (store.User, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return store.User{}, err
+	}
+	if err := c.CheckPassword(password, email); err != nil {
+		return store.User{}, err
+	}
+	hash, err := HashPassword(password, c.cfg.Params)
+	if err != nil {
+		return store.User{}, err
+	}
+	id := newID()
+	now := c.cfg.Now().UTC()
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = email
+	}
+	u := store.User{
+		ID:           c.cfg.Provider + "|" + id,
+		Connection:   c.cfg.Connection,
+		Email:        email,
+		PasswordHash: hash,
+		Name:         name,
+		Nickname:     strings.SplitN(email, "@", 2)[0],
+		Identities:   []store.Identity{{Connection: c.cfg.Connection, Provider: c.cfg.Provider, UserID: id}},
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	if err := c.cfg.Store.CreateUser(ctx, u); err != nil {
+		return store.User{}, fmt.Errorf("sign up: %w", err)
+	}
+	return u, nil
+}
+
+// newID returns 12 random bytes in hex, the id part of a user id.
+func newID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

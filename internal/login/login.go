@@ -1,0 +1,450 @@
+package login
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"gatehouse/internal/connector"
+	"gatehouse/internal/connector/database"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+	"gatehouse/web"
+)
+
+// Paths this package serves, and the protocol path it hands back to.
+const (
+	loginPath   = "/u/login"
+	signupPath  = "/u/signup"
+	consentPath = "/u/consent"
+	resumePath  = "/authorize/resume"
+	csrfCookie  = "gatehouse_csrf"
+)
+
+// Throttle limits failed logins in fixed windows.
+type Throttle struct {
+	PerAccount int
+	PerIP      int
+	Window     time.Duration
+}
+
+// Config wires the hosted pages.
+type Config struct {
+	Store    store.Store
+	Sessions *session.Manager
+	Pages    *web.Renderer
+	Database *database.Connector
+	Log      *slog.Logger
+	Throttle Throttle
+	// MinPasswordLength is shown on the sign-up page.
+	MinPasswordLength int
+	// Secure sets the Secure attribute on cookies (https issuer).
+	Secure bool
+	Now    func() time.Time
+}
+
+// Pages serves the hosted pages.
+type Pages struct {
+	cfg  Config
+	cop  *http.CrossOriginProtection
+	file http.Handler
+}
+
+// New returns the hosted pages.
+func New(cfg Config) (*Pages, error) {
+	if cfg.Store == nil || cfg.Sessions == nil || cfg.Pages == nil || cfg.Database == nil {
+		return nil, errors.New("login: store, sessions, pages and database connector are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Throttle.PerAccount <= 0 || cfg.Throttle.PerIP <= 0 || cfg.Throttle.Window <= 0 {
+		return nil, errors.New("login: throttle limits must be positive")
+	}
+	return &Pages{
+		cfg:  cfg,
+		cop:  http.NewCrossOriginProtection(),
+		file: http.StripPrefix("/u/static/", http.FileServerFS(web.Static())),
+	}, nil
+}
+
+// Mount registers the hosted pages on mux.
+func (p *Pages) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+loginPath, p.loginForm)
+	mux.HandleFunc("POST "+loginPath, p.protect(p.loginSubmit))
+	mux.HandleFunc("GET "+signupPath, p.signupForm)
+	mux.HandleFunc("POST "+signupPath, p.protect(p.signupSubmit))
+	mux.HandleFunc("GET "+consentPath, p.consentForm)
+	mux.HandleFunc("POST "+consentPath, p.protect(p.consentSubmit))
+	mux.Handle("GET /u/static/", p.file)
+}
+
+// protect refuses cross-origin form posts (Sec-Fetch-Site / Origin) and
+// posts whose CSRF token does not match the browser's CSRF cookie.
+func (p *Pages) protect(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := p.cop.Check(r); err != nil {
+			p.errorPage(w, http.StatusForbidden, "The form was sent from another site and was refused.")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			p.errorPage(w, http.StatusBadRequest, "The form could not be read.")
+			return
+		}
+		c, err := r.Cookie(csrfCookie)
+		sent := r.PostForm.Get("csrf")
+		if err != nil || c.Value == "" || sent == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(sent)) != 1 {
+			p.errorPage(w, http.StatusForbidden, "The form expired or was not sent from this site. Go back, reload the page and try again.")
+			return
+		}
+		next(w, r)
+	}
+}
+
+// csrfToken returns the browser's CSRF token, setting the cookie when absent.
+func (p *Pages) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	v := token.NewOpaque()
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/u/", HttpOnly: true,
+		Secure: p.cfg.Secure, SameSite: http.SameSiteStrictMode})
+	return v
+}
+
+// request loads the pending authorization request and its client, or
+// writes an error page and returns ok=false.
+func (p *Pages) request(w http.ResponseWriter, r *http.Request, id string) (store.AuthRequest, store.Client, bool) {
+	ctx := r.Context()
+	req, err := p.cfg.Store.GetAuthRequest(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || id == "" {
+		p.errorPage(w, http.StatusBadRequest, "This login link has expired or was already used. Go back to the application and log in again.")
+		return req, store.Client{}, false
+	}
+	if err != nil {
+		p.internalError(w, "get auth request", err)
+		return req, store.Client{}, false
+	}
+	client, err := p.cfg.Store.GetClient(ctx, req.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		p.errorPage(w, http.StatusBadRequest, "The application you came from no longer exists.")
+		return req, client, false
+	}
+	if err != nil {
+		p.internalError(w, "get client", err)
+		return req, client, false
+	}
+	return req, client, true
+}
+
+func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("req")
+	req, client, ok := p.request(w, r, id)
+	if !ok {
+		return
+	}
+	p.cfg.Pages.Login(w, http.StatusOK, web.LoginPage{
+		Page:      web.Page{AppName: client.Name},
+		RequestID: req.ID,
+		CSRF:      p.csrfToken(w, r),
+		Email:     req.LoginHint,
+		SignUpURL: signupPath + "?req=" + url.QueryEscape(req.ID),
+	})
+}
+
+func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	req, client, ok := p.request(w, r, r.PostForm.Get("req"))
+	if !ok {
+		return
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	password := r.PostForm.Get("password")
+	page := web.LoginPage{
+		Page:      web.Page{AppName: client.Name},
+		RequestID: req.ID,
+		CSRF:      p.csrfToken(w, r),
+		Email:     email, // kept on every failure; the password never is
+		SignUpURL: signupPath + "?req=" + url.QueryEscape(req.ID),
+	}
+	if email == "" || password == "" {
+		page.Error = "Enter your email address and password."
+		p.cfg.Pages.Login(w, http.StatusBadRequest, page)
+		return
+	}
+	acctKey, ipKey := "login:acct:"+strings.ToLower(email), "login:ip:"+clientIP(r)
+	limited, err := p.throttled(ctx, acctKey, ipKey)
+	if err != nil {
+		p.internalError(w, "login: throttle", err)
+		return
+	}
+	if limited {
+		page.Error = fmt.Sprintf("Too many failed login attempts. Wait %s and try again.", humanDuration(p.cfg.Throttle.Window))
+		p.cfg.Pages.Login(w, http.StatusTooManyRequests, page)
+		return
+	}
+	user, err := p.cfg.Database.Login(ctx, email, password)
+	switch {
+	case errors.Is(err, connector.ErrInvalidCredentials):
+		if err := p.recordFailure(ctx, acctKey, ipKey); err != nil {
+			p.internalError(w, "login: record failure", err)
+			return
+		}
+		// The same words for an unknown email and a wrong password.
+		page.Error = "Wrong email or password."
+		p.cfg.Pages.Login(w, http.StatusUnauthorized, page)
+		return
+	case errors.Is(err, connector.ErrBlocked):
+		page.Error = "This account is blocked. Contact the application's administrator."
+		p.cfg.Pages.Login(w, http.StatusForbidden, page)
+		return
+	case err != nil:
+		p.internalError(w, "login", err)
+		return
+	}
+	if err := p.cfg.Store.ResetFailures(ctx, acctKey); err != nil {
+		p.cfg.Log.Warn("reset login failures", "err", err)
+	}
+	p.finishLogin(w, r, req, user, "pwd")
+}
+
+// finishLogin starts the SSO session and hands the browser back to /authorize.
+func (p *Pages) finishLogin(w http.ResponseWriter, r *http.Request, req store.AuthRequest, user store.User, method string) {
+	ctx := r.Context()
+	if _, err := p.cfg.Sessions.Start(ctx, w, r, user.ID, []string{method}); err != nil {
+		p.internalError(w, "start session", err)
+		return
+	}
+	if err := p.cfg.Store.RecordLogin(ctx, user.ID, p.cfg.Now().UTC()); err != nil {
+		p.cfg.Log.Warn("record login", "err", err)
+	}
+	p.cfg.Log.Info("user logged in", "user_id", user.ID, "client_id", req.ClientID, "method", method)
+	http.Redirect(w, r, resumePath+"?req="+url.QueryEscape(req.ID), http.StatusSeeOther)
+}
+
+func (p *Pages) throttled(ctx context.Context, acctKey, ipKey string) (bool, error) {
+	t := p.cfg.Throttle
+	now := p.cfg.Now().UTC()
+	n, err := p.cfg.Store.Failures(ctx, acctKey, t.Window, now)
+	if err != nil || n >= t.PerAccount {
+		return err == nil, err
+	}
+	n, err = p.cfg.Store.Failures(ctx, ipKey, t.Window, now)
+	return err == nil && n >= t.PerIP, err
+}
+
+func (p *Pages) recordFailure(ctx context.Context, keys ...string) error {
+	now := p.cfg.Now().UTC()
+	for _, k := range keys {
+		if _, err := p.cfg.Store.AddFailure(ctx, k, p.cfg.Throttle.Window, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Pages) signupForm(w http.ResponseWriter, r *http.Request) {
+	req, client, ok := p.request(w, r, r.URL.Query().Get("req"))
+	if !ok {
+		return
+	}
+	p.cfg.Pages.SignUp(w, http.StatusOK, p.signupPage(w, r, req, client))
+}
+
+func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, req store.AuthRequest, client store.Client) web.SignUpPage {
+	return web.SignUpPage{
+		Page:      web.Page{AppName: client.Name},
+		RequestID: req.ID,
+		CSRF:      p.csrfToken(w, r),
+		Email:     req.LoginHint,
+		LoginURL:  loginPath + "?req=" + url.QueryEscape(req.ID),
+		MinLength: p.cfg.MinPasswordLength,
+	}
+}
+
+func (p *Pages) signupSubmit(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	req, client, ok := p.request(w, r, r.PostForm.Get("req"))
+	if !ok {
+		return
+	}
+	page := p.signupPage(w, r, req, client)
+	page.Email = strings.TrimSpace(r.PostForm.Get("email"))
+	page.Name = strings.TrimSpace(r.PostForm.Get("name"))
+	password := r.PostForm.Get("password")
+
+	// Sign-ups cost a password hash each: count them against the IP.
+	ipKey := "signup:ip:" + clientIP(r)
+	n, err := p.cfg.Store.AddFailure(ctx, ipKey, p.cfg.Throttle.Window, p.cfg.Now().UTC())
+	if err != nil {
+		p.internalError(w, "signup: throttle", err)
+		return
+	}
+	if n > p.cfg.Throttle.PerIP {
+		page.Error = fmt.Sprintf("Too many sign-ups from your network. Wait %s and try again.", humanDuration(p.cfg.Throttle.Window))
+		p.cfg.Pages.SignUp(w, http.StatusTooManyRequests, page)
+		return
+	}
+	if _, err := database.NormalizeEmail(page.Email); err != nil {
+		page.Error = "Enter a valid email address."
+		p.cfg.Pages.SignUp(w, http.StatusBadRequest, page)
+		return
+	}
+	if err := p.cfg.Database.CheckPassword(password, page.Email); err != nil {
+		page.Error = capitalize(err.Error()) + "."
+		p.cfg.Pages.SignUp(w, http.StatusBadRequest, page)
+		return
+	}
+	user, err := p.cfg.Database.SignUp(ctx, page.Email, password, page.Name)
+	if errors.Is(err, store.ErrConflict) {
+		page.Error = "An account with this email already exists. Log in instead."
+		p.cfg.Pages.SignUp(w, http.StatusConflict, page)
+		return
+	}
+	if err != nil {
+		p.internalError(w, "sign up", err)
+		return
+	}
+	p.cfg.Log.Info("user signed up", "user_id", user.ID, "client_id", req.ClientID)
+	p.finishLogin(w, r, req, user, "pwd")
+}
+
+// scopeDescriptions are shown on the consent page.
+var scopeDescriptions = map[string]string{
+	"openid":         "Confirm your identity",
+	"profile":        "See your name, nickname and picture",
+	"email":          "See your email address",
+	"offline_access": "Stay signed in to your account when you are not using the application",
+}
+
+func (p *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
+	req, client, ok := p.request(w, r, r.URL.Query().Get("req"))
+	if !ok {
+		return
+	}
+	user, ok := p.sessionUser(w, r, req)
+	if !ok {
+		return
+	}
+	page := web.ConsentPage{
+		Page:      web.Page{AppName: client.Name},
+		RequestID: req.ID,
+		CSRF:      p.csrfToken(w, r),
+		UserEmail: user.Email,
+	}
+	for _, s := range req.Scopes {
+		page.Scopes = append(page.Scopes, web.ScopeDescription{Name: s, Description: scopeDescriptions[s]})
+	}
+	p.cfg.Pages.Consent(w, http.StatusOK, page)
+}
+
+func (p *Pages) consentSubmit(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	req, client, ok := p.request(w, r, r.PostForm.Get("req"))
+	if !ok {
+		return
+	}
+	user, ok := p.sessionUser(w, r, req)
+	if !ok {
+		return
+	}
+	switch r.PostForm.Get("action") {
+	case "accept":
+		now := p.cfg.Now().UTC()
+		if err := p.cfg.Store.UpsertGrant(ctx, store.Grant{UserID: user.ID, ClientID: client.ID, Audience: req.Audience,
+			Scopes: slices.Clone(req.Scopes), CreatedAt: now, UpdatedAt: now}); err != nil {
+			p.internalError(w, "consent: store grant", err)
+			return
+		}
+		req.ConsentGiven = true
+	case "deny":
+		req.Denied = true
+	default:
+		p.errorPage(w, http.StatusBadRequest, "Choose Accept or Deny.")
+		return
+	}
+	if err := p.cfg.Store.UpdateAuthRequest(ctx, req); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			p.errorPage(w, http.StatusBadRequest, "This login link has expired or was already used. Go back to the application and log in again.")
+			return
+		}
+		p.internalError(w, "consent: update request", err)
+		return
+	}
+	http.Redirect(w, r, resumePath+"?req="+url.QueryEscape(req.ID), http.StatusSeeOther)
+}
+
+// sessionUser returns the logged-in user; without a session the browser is
+// sent to the login page first.
+func (p *Pages) sessionUser(w http.ResponseWriter, r *http.Request, req store.AuthRequest) (store.User, bool) {
+	s, ok, err := p.cfg.Sessions.Get(r)
+	if err != nil {
+		p.internalError(w, "get session", err)
+		return store.User{}, false
+	}
+	if !ok {
+		http.Redirect(w, r, loginPath+"?req="+url.QueryEscape(req.ID), http.StatusSeeOther)
+		return store.User{}, false
+	}
+	u, err := p.cfg.Store.GetUser(r.Context(), s.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		http.Redirect(w, r, loginPath+"?req="+url.QueryEscape(req.ID), http.StatusSeeOther)
+		return store.User{}, false
+	}
+	if err != nil {
+		p.internalError(w, "get user", err)
+		return store.User{}, false
+	}
+	return u, true
+}
+
+func (p *Pages) errorPage(w http.ResponseWriter, status int, msg string) {
+	p.cfg.Pages.Error(w, status, web.ErrorPage{Page: web.Page{Error: msg}})
+}
+
+func (p *Pages) internalError(w http.ResponseWriter, op string, err error) {
+	p.cfg.Log.Error(op, "err", err)
+	p.cfg.Pages.Error(w, http.StatusInternalServerError, web.ErrorPage{Page: web.Page{
+		Error: "The server could not complete the request. Try again in a moment."}, Code: "server_error"})
+}
+
+// clientIP is the peer address; trusted proxy headers come with the
+// load-balancer settings.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func humanDuration(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		m := int(d / time.Minute)
+		if m == 1 {
+			return "a minute"
+		}
+		return fmt.Sprintf("%d minutes", m)
+	}
+	return d.String()
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

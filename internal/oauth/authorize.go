@@ -1,0 +1,448 @@
+package oauth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+	"gatehouse/web"
+)
+
+// supportedScopes are the scopes Gatehouse understands without an API
+// audience; others are dropped from the request (RFC 6749 §3.3 lets the
+// server grant less than asked, and the token response says what it granted).
+var supportedScopes = []string{"openid", "profile", "email", "offline_access"}
+
+// authorizeParams is an /authorize request, parsed once.
+type authorizeParams struct {
+	ClientID            string
+	RedirectURI         string
+	ResponseType        string
+	ResponseMode        string
+	Scope               string
+	State               string
+	Nonce               string
+	Prompt              string
+	MaxAge              string
+	LoginHint           string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Connection          string
+	Organization        string
+	Invitation          string
+	Audience            string
+	Request             string
+	RequestURI          string
+	Registration        string
+
+	hasRedirectURI bool
+	duplicate      string // the first parameter given more than once
+}
+
+func parseAuthorize(v url.Values) authorizeParams {
+	var a authorizeParams
+	fields := map[string]*string{
+		"client_id": &a.ClientID, "redirect_uri": &a.RedirectURI, "response_type": &a.ResponseType,
+		"response_mode": &a.ResponseMode, "scope": &a.Scope, "state": &a.State, "nonce": &a.Nonce,
+		"prompt": &a.Prompt, "max_age": &a.MaxAge, "login_hint": &a.LoginHint,
+		"code_challenge": &a.CodeChallenge, "code_challenge_method": &a.CodeChallengeMethod,
+		"connection": &a.Connection, "organization": &a.Organization, "invitation": &a.Invitation,
+		"audience": &a.Audience, "request": &a.Request, "request_uri": &a.RequestURI,
+		"registration": &a.Registration,
+	}
+	for name, dst := range fields {
+		vals, ok := v[name]
+		if !ok {
+			continue
+		}
+		// RFC 6749 §3.1: request parameters MUST NOT be included more than once.
+		if len(vals) > 1 && a.duplicate == "" {
+			a.duplicate = name
+		}
+		*dst = vals[0]
+	}
+	_, a.hasRedirectURI = v["redirect_uri"]
+	return a
+}
+
+// authorize handles GET and POST /authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2.1).
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
+	var v url.Values
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err != nil {
+			p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The request body could not be read.")
+			return
+		}
+		v = r.PostForm
+	} else {
+		v = r.URL.Query()
+	}
+	a := parseAuthorize(v)
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther // never 307 after a POST: it would re-post the form to the client
+	}
+
+	// RFC 6749 §4.1.2.1: without a valid client and redirect URI the error
+	// is shown to the user and never sent to the unverified URI.
+	if a.duplicate == "client_id" || a.duplicate == "redirect_uri" {
+		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, fmt.Sprintf("The %s parameter was given more than once.", a.duplicate))
+		return
+	}
+	if a.ClientID == "" {
+		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The client_id parameter is missing.")
+		return
+	}
+	client, err := p.cfg.Store.GetClient(r.Context(), a.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "Unknown client: no application is registered with this client_id.")
+		return
+	}
+	if err != nil {
+		p.internalErrorPage(w, "authorize: get client", err)
+		return
+	}
+	redirectURI, ok := matchRedirectURI(client, a.RedirectURI, a.hasRedirectURI)
+	if !ok {
+		msg := "The redirect_uri is not registered for this application. Add it to the application's allowed callback URLs."
+		if !a.hasRedirectURI {
+			msg = "The redirect_uri parameter is missing and the application has several callback URLs."
+		}
+		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, msg)
+		return
+	}
+
+	// From here on every error goes back to the client's redirect URI.
+	req, oerr := p.validateAuthorize(a, client)
+	if oerr != nil {
+		p.redirectError(w, r, redirectURI, a.State, oerr, status)
+		return
+	}
+	req.RedirectURI = redirectURI
+	if err := p.cfg.Store.CreateAuthRequest(r.Context(), req); err != nil {
+		p.internalErrorPage(w, "authorize: store request", err)
+		return
+	}
+	p.continueRequest(w, r, req, client, status)
+}
+
+// matchRedirectURI compares the requested URI with the registered ones by
+// exact string match, after dropping any fragment (RFC 6749 §3.1.2 forbids
+// fragments; the seed drops everything after '#').
+func matchRedirectURI(c store.Client, requested string, given bool) (string, bool) {
+	if !given {
+		if len(c.Callbacks) == 1 {
+			return c.Callbacks[0], true
+		}
+		return "", false
+	}
+	if i := strings.IndexByte(requested, '#'); i >= 0 {
+		requested = requested[:i]
+	}
+	if requested != "" && slices.Contains(c.Callbacks, requested) {
+		return requested, true
+	}
+	return "", false
+}
+
+// pkceChallenge is the shape of an S256 code challenge (RFC 7636 §4.2).
+var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9\-._~]{43,128}$`)
+
+// validateAuthorize checks everything that is reported to the client by
+// redirect, and builds the stored request.
+func (p *Provider) validateAuthorize(a authorizeParams, client store.Client) (store.AuthRequest, *Error) {
+	if a.duplicate != "" {
+		return store.AuthRequest{}, newError(ErrInvalidRequest, "the %s parameter was given more than once", a.duplicate)
+	}
+	switch {
+	case a.Request != "":
+		return store.AuthRequest{}, newError("request_not_supported", "request objects are not supported")
+	case a.RequestURI != "":
+		return store.AuthRequest{}, newError("request_uri_not_supported", "request_uri is not supported")
+	case a.Registration != "":
+		return store.AuthRequest{}, newError("registration_not_supported", "the registration parameter is not supported")
+	}
+	switch a.ResponseType {
+	case "":
+		return store.AuthRequest{}, newError(ErrInvalidRequest, "the response_type parameter is missing")
+	case "code":
+	default:
+		return store.AuthRequest{}, newError(ErrUnsupportedResponseType, "response_type %s is not supported; use code", a.ResponseType)
+	}
+	if !slices.Contains(client.GrantTypes, "authorization_code") {
+		return store.AuthRequest{}, newError(ErrUnauthorizedClient, "the application may not use the authorization code grant")
+	}
+	switch a.ResponseMode {
+	case "", "query":
+	default:
+		return store.AuthRequest{}, newError(ErrInvalidRequest, "response_mode %s is not supported; use query", a.ResponseMode)
+	}
+
+	prompt := strings.Fields(a.Prompt)
+	for _, v := range prompt {
+		switch v {
+		case "none", "login", "consent", "select_account":
+		default:
+			return store.AuthRequest{}, newError(ErrInvalidRequest, "prompt value %s is not supported", v)
+		}
+	}
+	if slices.Contains(prompt, "none") && len(prompt) > 1 {
+		return store.AuthRequest{}, newError(ErrInvalidRequest, "prompt=none cannot be combined with other prompt values")
+	}
+
+	maxAge := -1
+	if a.MaxAge != "" {
+		n, err := strconv.Atoi(a.MaxAge)
+		if err != nil || n < 0 {
+			return store.AuthRequest{}, newError(ErrInvalidRequest, "max_age must be a non-negative integer number of seconds")
+		}
+		maxAge = n
+	}
+
+	if a.CodeChallenge != "" || a.CodeChallengeMethod != "" {
+		switch {
+		case a.CodeChallenge == "":
+			return store.AuthRequest{}, newError(ErrInvalidRequest, "code_challenge_method was given without code_challenge")
+		case a.CodeChallengeMethod != "S256":
+			// RFC 7636 §4.3: an absent method means plain, which Gatehouse refuses.
+			return store.AuthRequest{}, newError(ErrInvalidRequest, "code_challenge_method must be S256")
+		case !pkceChallenge.MatchString(a.CodeChallenge):
+			return store.AuthRequest{}, newError(ErrInvalidRequest, "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]")
+		}
+	}
+
+	switch a.Connection {
+	case "", store.DefaultDatabaseConnection:
+	default:
+		return store.AuthRequest{}, newError(ErrInvalidRequest, "connection %s does not exist or is not enabled for this application", a.Connection)
+	}
+	if a.Audience != "" {
+		return store.AuthRequest{}, newError(ErrInvalidRequest, "audience %s is not a registered API", a.Audience)
+	}
+	if a.Organization != "" || a.Invitation != "" {
+		return store.AuthRequest{}, newError(ErrInvalidRequest, "organization %s does not exist", a.Organization)
+	}
+
+	scopes := parseScopes(a.Scope)
+	if !client.AllowOfflineAccess {
+		// Without "Allow Offline Access" no refresh token is issued; the
+		// granted scope in the token response says so.
+		scopes = slices.DeleteFunc(scopes, func(s string) bool { return s == "offline_access" })
+	}
+	now := p.now()
+	return store.AuthRequest{
+		ID:                  token.NewOpaque(),
+		ClientID:            client.ID,
+		ResponseMode:        a.ResponseMode,
+		Scopes:              scopes,
+		State:               a.State,
+		Nonce:               a.Nonce,
+		Prompt:              prompt,
+		MaxAge:              maxAge,
+		LoginHint:           a.LoginHint,
+		CodeChallenge:       a.CodeChallenge,
+		CodeChallengeMethod: a.CodeChallengeMethod,
+		Connection:          a.Connection,
+		CreatedAt:           now,
+		ExpiresAt:           now.Add(p.cfg.AuthRequestTTL),
+	}, nil
+}
+
+// parseScopes splits a scope parameter, keeps the supported scopes once
+// each, in a stable order.
+func parseScopes(s string) []string {
+	var out []string
+	for _, v := range strings.Fields(s) {
+		if slices.Contains(supportedScopes, v) && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// resume continues a stored request after a hosted page (login, consent).
+func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("req")
+	req, err := p.cfg.Store.GetAuthRequest(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || id == "" {
+		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "This login request has expired or was already completed. Go back to the application and log in again.")
+		return
+	}
+	if err != nil {
+		p.internalErrorPage(w, "resume: get request", err)
+		return
+	}
+	client, err := p.cfg.Store.GetClient(r.Context(), req.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The application was removed.")
+		return
+	}
+	if err != nil {
+		p.internalErrorPage(w, "resume: get client", err)
+		return
+	}
+	p.continueRequest(w, r, req, client, http.StatusFound)
+}
+
+// continueRequest decides the next step of a request: the login page, the
+// consent page, an error for the client, or the code.
+func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req store.AuthRequest, client store.Client, status int) {
+	ctx := r.Context()
+	fail := func(e *Error) {
+		if err := p.cfg.Store.DeleteAuthRequest(ctx, req.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.cfg.Log.Warn("delete auth request", "err", err)
+		}
+		p.redirectError(w, r, req.RedirectURI, req.State, e, status)
+	}
+	if req.Denied {
+		fail(newError(ErrAccessDenied, "the user denied access"))
+		return
+	}
+	promptNone := slices.Contains(req.Prompt, "none")
+
+	sess, ok, err := p.cfg.Sessions.Get(r)
+	if err != nil {
+		p.internalErrorPage(w, "authorize: get session", err)
+		return
+	}
+	var user store.User
+	if ok {
+		user, err = p.cfg.Store.GetUser(ctx, sess.UserID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && user.Blocked) {
+			ok = false
+		} else if err != nil {
+			p.internalErrorPage(w, "authorize: get user", err)
+			return
+		}
+	}
+	if !ok || needsLogin(req, sess, p.now()) {
+		if promptNone {
+			fail(newError(ErrLoginRequired, "the user is not logged in"))
+			return
+		}
+		http.Redirect(w, r, LoginPath+"?req="+url.QueryEscape(req.ID), status)
+		return
+	}
+
+	if !client.FirstParty && !req.ConsentGiven {
+		askedAgain := slices.Contains(req.Prompt, "consent")
+		g, err := p.cfg.Store.GetGrant(ctx, user.ID, client.ID, req.Audience)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.internalErrorPage(w, "authorize: get grant", err)
+			return
+		}
+		missing := err != nil || !containsAll(g.Scopes, req.Scopes)
+		if askedAgain || missing {
+			if promptNone {
+				fail(newError(ErrConsentRequired, "the user has not consented to these scopes"))
+				return
+			}
+			http.Redirect(w, r, ConsentPath+"?req="+url.QueryEscape(req.ID), status)
+			return
+		}
+	}
+
+	code := token.NewOpaque()
+	now := p.now()
+	c := store.AuthCode{
+		ID:                  token.Hash(code),
+		GrantID:             token.NewOpaque(),
+		ClientID:            client.ID,
+		UserID:              user.ID,
+		SessionID:           sess.ID,
+		RedirectURI:         req.RedirectURI,
+		Scopes:              req.Scopes,
+		Nonce:               req.Nonce,
+		Audience:            req.Audience,
+		AuthTime:            sess.AuthTime,
+		CodeChallenge:       req.CodeChallenge,
+		CodeChallengeMethod: req.CodeChallengeMethod,
+		CreatedAt:           now,
+		ExpiresAt:           now.Add(p.cfg.CodeTTL),
+	}
+	err = p.cfg.Store.ConsumeAuthRequestForCode(ctx, req.ID, c)
+	if errors.Is(err, store.ErrNotFound) {
+		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "This login request was already completed. Go back to the application and log in again.")
+		return
+	}
+	if err != nil {
+		p.internalErrorPage(w, "authorize: issue code", err)
+		return
+	}
+	q := url.Values{"code": {code}, "iss": {p.cfg.Issuer}}
+	if req.State != "" {
+		q.Set("state", req.State)
+	}
+	http.Redirect(w, r, appendQuery(req.RedirectURI, q), status)
+}
+
+// needsLogin reports whether the session is too old for the request:
+// prompt=login and max_age ask for an authentication that happened after
+// the request was made, or within max_age seconds (OIDC Core §3.1.2.1).
+func needsLogin(req store.AuthRequest, s store.Session, now time.Time) bool {
+	fresh := !s.AuthTime.Before(req.CreatedAt.Truncate(time.Millisecond))
+	if slices.Contains(req.Prompt, "login") && !fresh {
+		return true
+	}
+	if req.MaxAge >= 0 && now.Sub(s.AuthTime) > time.Duration(req.MaxAge)*time.Second && !fresh {
+		return true
+	}
+	return false
+}
+
+func containsAll(have, want []string) bool {
+	for _, s := range want {
+		if !slices.Contains(have, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// appendQuery adds q to a registered redirect URI, keeping its own query.
+func appendQuery(base string, q url.Values) string {
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + q.Encode()
+}
+
+// redirectError sends an error to the client's verified redirect URI
+// (RFC 6749 §4.1.2.1) with iss (RFC 9207).
+func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, redirectURI, state string, e *Error, status int) {
+	q := url.Values{"error": {e.Code}, "iss": {p.cfg.Issuer}}
+	if e.Description != "" {
+		q.Set("error_description", e.Description)
+	}
+	if state != "" {
+		q.Set("state", state)
+	}
+	http.Redirect(w, r, appendQuery(redirectURI, q), status)
+}
+
+// errorPage shows an error to the user without redirecting anywhere.
+func (p *Provider) errorPage(w http.ResponseWriter, status int, code, msg string) {
+	p.cfg.Pages.Error(w, status, web.ErrorPage{Page: web.Page{Error: msg}, Code: code})
+}
+
+func (p *Provider) internalErrorPage(w http.ResponseWriter, op string, err error) {
+	p.cfg.Log.Error(op, "err", err)
+	p.cfg.Pages.Error(w, http.StatusInternalServerError, web.ErrorPage{
+		Page: web.Page{Error: "The server could not complete the request. Try again in a moment."},
+		Code: ErrServerError,
+	})
+}
+
+// sid is the "sid" claim for a session id.
+func sid(sessionID string) string { return session.PublicID(store.Session{ID: sessionID}) }

@@ -1,0 +1,104 @@
+package oauth
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+)
+
+// MinClientSecretLength keeps client secrets out of reach of offline
+// guessing: they are stored as a fast SHA-256 hash, which is safe only for
+// high-entropy values.
+const MinClientSecretLength = 32
+
+var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,128}$`)
+
+// ValidateRedirectURI checks a callback or logout URL before it is
+// registered: absolute, https (http only on loopback hosts), no fragment,
+// no user info (RFC 6749 §3.1.2, RFC 9700 §2.1).
+func ValidateRedirectURI(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a valid URL", s)
+	}
+	switch {
+	case u.Scheme == "" || u.Host == "" || u.Opaque != "":
+		return fmt.Errorf("%q is not an absolute URL", s)
+	case strings.Contains(s, "#"):
+		return fmt.Errorf("%q has a fragment; redirect URIs must not", s)
+	case u.User != nil:
+		return fmt.Errorf("%q contains user information", s)
+	case u.Scheme == "https":
+	case u.Scheme == "http":
+		switch u.Hostname() {
+		case "localhost", "127.0.0.1", "::1":
+		default:
+			return fmt.Errorf("%q uses http; use https (http is allowed only for localhost, 127.0.0.1 and [::1])", s)
+		}
+	default:
+		return fmt.Errorf("%q must use https", s)
+	}
+	return nil
+}
+
+// NewClientParams describes an application to register.
+type NewClientParams struct {
+	ID                 string // generated when empty
+	Secret             string // generated when empty
+	Name               string
+	Callbacks          []string
+	LogoutURLs         []string
+	FirstParty         bool
+	AllowOfflineAccess bool
+}
+
+// NewClient validates p and returns the client to store and its secret in
+// clear, to be shown once.
+func NewClient(p NewClientParams) (store.Client, string, error) {
+	if strings.TrimSpace(p.Name) == "" {
+		return store.Client{}, "", errors.New("the application needs a name")
+	}
+	if p.ID == "" {
+		p.ID = token.NewOpaque()[:32]
+	} else if !clientIDPattern.MatchString(p.ID) {
+		return store.Client{}, "", fmt.Errorf("client id %q must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ -", p.ID)
+	}
+	if p.Secret == "" {
+		p.Secret = token.NewOpaque()
+	} else if len(p.Secret) < MinClientSecretLength {
+		return store.Client{}, "", fmt.Errorf("client secret is too short: use at least %d characters, or omit it to generate one", MinClientSecretLength)
+	}
+	if len(p.Callbacks) == 0 {
+		return store.Client{}, "", errors.New("the application needs at least one callback URL")
+	}
+	for _, u := range p.Callbacks {
+		if err := ValidateRedirectURI(u); err != nil {
+			return store.Client{}, "", fmt.Errorf("callback: %w", err)
+		}
+	}
+	for _, u := range p.LogoutURLs {
+		if err := ValidateRedirectURI(u); err != nil {
+			return store.Client{}, "", fmt.Errorf("logout URL: %w", err)
+		}
+	}
+	grants := []string{"authorization_code"}
+	if p.AllowOfflineAccess {
+		grants = append(grants, "refresh_token")
+	}
+	return store.Client{
+		ID:                 p.ID,
+		SecretHash:         token.Hash(p.Secret),
+		Name:               strings.TrimSpace(p.Name),
+		Type:               "regular_web",
+		Callbacks:          p.Callbacks,
+		LogoutURLs:         p.LogoutURLs,
+		GrantTypes:         grants,
+		FirstParty:         p.FirstParty,
+		AllowOfflineAccess: p.AllowOfflineAccess,
+	}, p.Secret, nil
+}

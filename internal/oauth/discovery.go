@@ -1,0 +1,68 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+)
+
+// discovery serves OIDC Discovery §3 and RFC 8414 metadata. Every value
+// listed is one Gatehouse implements.
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+	iss := p.cfg.Issuer
+	set, err := p.cfg.Keys.JWKS(r.Context())
+	if err != nil {
+		p.cfg.Log.Error("discovery: jwks", "err", err)
+		writeJSONError(w, &Error{Code: ErrTemporarilyUnavailable, Status: http.StatusServiceUnavailable})
+		return
+	}
+	var algs []string // the algorithms of the published keys, and only those
+	for _, k := range set.Keys {
+		if !slices.Contains(algs, k.Algorithm) {
+			algs = append(algs, k.Algorithm)
+		}
+	}
+	slices.Sort(algs)
+	doc := map[string]any{
+		"issuer":                                iss,
+		"authorization_endpoint":                iss + "/authorize",
+		"token_endpoint":                        iss + "/oauth/token",
+		"userinfo_endpoint":                     iss + "/userinfo",
+		"jwks_uri":                              iss + "/.well-known/jwks.json",
+		"response_types_supported":              []string{"code"},
+		"response_modes_supported":              []string{"query"},
+		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": algs,
+		"scopes_supported":                      supportedScopes,
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
+			"name", "nickname", "picture", "given_name", "family_name", "updated_at", "email", "email_verified"},
+		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
+		"claims_parameter_supported":                     false,
+		"request_parameter_supported":                    false,
+		"request_uri_parameter_supported":                false,
+		"authorization_response_iss_parameter_supported": true,
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_ = json.NewEncoder(w).Encode(doc)
+}
+
+// jwks serves the public signing keys: next, current and previous.
+func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
+	set, err := p.cfg.Keys.JWKS(r.Context())
+	if err != nil {
+		p.cfg.Log.Error("jwks", "err", err)
+		writeJSONError(w, &Error{Code: ErrServerError, Status: http.StatusServiceUnavailable})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	// Short enough that a key published as "next" is seen by verifiers
+	// well before it starts signing.
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_ = json.NewEncoder(w).Encode(set)
+}

@@ -1,0 +1,100 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+)
+
+// refreshGrant is the refresh_token grant (RFC 6749 §6) with rotation and
+// reuse detection (RFC 9700 §4.14.2).
+type refreshGrant struct{ p *Provider }
+
+func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client store.Client) (*tokenResponse, error) {
+	if req.RefreshToken == "" {
+		return nil, newError(ErrInvalidRequest, "the refresh_token parameter is missing")
+	}
+	st := g.p.cfg.Store
+	id := token.Hash(req.RefreshToken)
+	old, err := st.GetRefreshToken(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, newError(ErrInvalidGrant, "the refresh token is invalid or expired")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get refresh token: %w", err)
+	}
+	now := g.p.now()
+	if old.Revoked || !now.Before(old.ExpiresAt) {
+		return nil, newError(ErrInvalidGrant, "the refresh token is invalid or expired")
+	}
+	// RFC 6749 §6: the token is bound to the client it was issued to.
+	if old.ClientID != client.ID {
+		return nil, newError(ErrInvalidGrant, "the refresh token was issued to another client")
+	}
+	scopes := old.Scopes
+	if req.hasScope {
+		asked := strings.Fields(req.Scope)
+		for _, s := range asked {
+			if !slices.Contains(old.Scopes, s) {
+				return nil, newError(ErrInvalidScope, "scope %s was not granted originally", s)
+			}
+		}
+		scopes = nil
+		for _, s := range old.Scopes { // keep the original order, drop what was not asked
+			if slices.Contains(asked, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	user, err := st.GetUser(ctx, old.UserID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && user.Blocked) {
+		return nil, newError(ErrInvalidGrant, "the user of this refresh token no longer exists or is blocked")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("refresh: get user: %w", err)
+	}
+
+	value := token.NewOpaque()
+	next := store.RefreshToken{
+		ID:        token.Hash(value),
+		FamilyID:  old.FamilyID,
+		ClientID:  client.ID,
+		UserID:    old.UserID,
+		SessionID: old.SessionID,
+		Scopes:    old.Scopes, // a narrower request narrows this response, not the family
+		Audience:  old.Audience,
+		AuthTime:  old.AuthTime,
+		CreatedAt: now,
+		ExpiresAt: now.Add(g.p.cfg.RefreshTokenTTL),
+	}
+	_, err = st.RotateRefreshToken(ctx, id, next, now)
+	switch {
+	case errors.Is(err, store.ErrReused):
+		g.p.cfg.Log.Warn("rotated refresh token reused; its family is revoked", "client_id", client.ID)
+		return nil, newError(ErrInvalidGrant, "the refresh token was already used")
+	case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrNotFound):
+		return nil, newError(ErrInvalidGrant, "the refresh token is invalid or expired")
+	case err != nil:
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	resp, err := g.p.issue(ctx, issueParams{
+		client:   client,
+		user:     &user,
+		userID:   user.ID,
+		grantID:  old.FamilyID,
+		session:  old.SessionID,
+		scopes:   scopes,
+		audience: old.Audience,
+		authTime: old.AuthTime,
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp.RefreshToken = value
+	return resp, nil
+}

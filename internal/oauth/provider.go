@@ -1,0 +1,89 @@
+package oauth
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+	"gatehouse/web"
+)
+
+// Paths of the hosted pages the protocol hands the browser to. The pages
+// come back to ResumePath with the same request id.
+const (
+	LoginPath   = "/u/login"
+	ConsentPath = "/u/consent"
+	ResumePath  = "/authorize/resume"
+)
+
+// Config wires a Provider.
+type Config struct {
+	Issuer   string
+	Store    store.Store
+	Keys     *token.Keys
+	Sessions *session.Manager
+	Pages    *web.Renderer
+	Log      *slog.Logger
+
+	CodeTTL         time.Duration
+	IDTokenTTL      time.Duration
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	AuthRequestTTL  time.Duration
+	Now             func() time.Time
+}
+
+// Provider serves the protocol endpoints.
+type Provider struct {
+	cfg    Config
+	grants map[string]grant
+}
+
+// New validates cfg and returns a Provider.
+func New(cfg Config) (*Provider, error) {
+	if cfg.Issuer == "" || cfg.Store == nil || cfg.Keys == nil || cfg.Sessions == nil || cfg.Pages == nil {
+		return nil, errors.New("oauth: issuer, store, keys, sessions and pages are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.CodeTTL, time.Minute)
+	def(&cfg.IDTokenTTL, time.Hour)
+	def(&cfg.AccessTokenTTL, time.Hour)
+	def(&cfg.RefreshTokenTTL, 30*24*time.Hour)
+	def(&cfg.AuthRequestTTL, 30*time.Minute)
+	p := &Provider{cfg: cfg}
+	p.grants = map[string]grant{
+		"authorization_code": codeGrant{p},
+		"refresh_token":      refreshGrant{p},
+	}
+	return p, nil
+}
+
+// Mount registers the protocol routes on mux.
+func (p *Provider) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /authorize", p.authorize)
+	mux.HandleFunc("POST /authorize", p.authorize)
+	mux.HandleFunc("GET "+ResumePath, p.resume)
+	mux.HandleFunc("POST /oauth/token", p.token)
+	mux.HandleFunc("/oauth/token", p.tokenMethodNotAllowed)
+	mux.HandleFunc("GET /userinfo", p.userinfo)
+	mux.HandleFunc("POST /userinfo", p.userinfo)
+	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", p.discovery)
+	mux.HandleFunc("GET /.well-known/jwks.json", p.jwks)
+}
+
+func (p *Provider) now() time.Time { return p.cfg.Now().UTC() }

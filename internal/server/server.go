@@ -1,0 +1,241 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"gatehouse/internal/config"
+	"gatehouse/internal/connector/database"
+	"gatehouse/internal/login"
+	"gatehouse/internal/oauth"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+	"gatehouse/web"
+)
+
+// Server is a configured Gatehouse instance.
+type Server struct {
+	cfg     config.Config
+	store   store.Store
+	keys    *token.Keys
+	log     *slog.Logger
+	handler http.Handler
+}
+
+// New wires every domain onto one handler. The store and keys are owned by
+// the caller; keys must have been initialised.
+func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger) (*Server, error) {
+	pages, err := web.NewRenderer(log)
+	if err != nil {
+		return nil, err
+	}
+	secure := strings.HasPrefix(cfg.Issuer, "https://")
+	sessions := &session.Manager{Store: st, TTL: cfg.Tokens.Session.D(), Secure: secure, Now: time.Now}
+	db, err := database.Open(database.Config{
+		Store:     st,
+		Provider:  cfg.UserIDProvider,
+		Params:    database.Params{MemoryKiB: cfg.Password.MemoryKiB, Iterations: cfg.Password.Iterations, Parallelism: cfg.Password.Parallelism},
+		MinLength: cfg.Password.MinLength,
+	})
+	if err != nil {
+		return nil, err
+	}
+	provider, err := oauth.New(oauth.Config{
+		Issuer:          cfg.Issuer,
+		Store:           st,
+		Keys:            keys,
+		Sessions:        sessions,
+		Pages:           pages,
+		Log:             log,
+		CodeTTL:         cfg.Tokens.Code.D(),
+		IDTokenTTL:      cfg.Tokens.IDToken.D(),
+		AccessTokenTTL:  cfg.Tokens.AccessToken.D(),
+		RefreshTokenTTL: cfg.Tokens.RefreshToken.D(),
+		AuthRequestTTL:  cfg.Tokens.AuthRequest.D(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	hosted, err := login.New(login.Config{
+		Store:             st,
+		Sessions:          sessions,
+		Pages:             pages,
+		Database:          db,
+		Log:               log,
+		Throttle:          login.Throttle{PerAccount: cfg.Throttle.PerAccount, PerIP: cfg.Throttle.PerIP, Window: cfg.Throttle.Window.D()},
+		MinPasswordLength: cfg.Password.MinLength,
+		Secure:            secure,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	provider.Mount(mux)
+	hosted.Mount(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := st.Ping(ctx); err != nil {
+			log.Warn("readiness check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("database unreachable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "Gatehouse OpenID Provider\nDiscovery: %s/.well-known/openid-configuration\n", cfg.Issuer)
+	})
+
+	s := &Server{cfg: cfg, store: st, keys: keys, log: log}
+	s.handler = s.recoverer(s.logRequests(securityHeaders(mux)))
+	return s, nil
+}
+
+// Handler returns the whole HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve listens on ln until ctx is cancelled, then shuts down gracefully,
+// letting requests in flight finish for up to 10 seconds.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	cleanerDone := make(chan struct{})
+	cctx, stopCleaner := context.WithCancel(ctx)
+	go func() {
+		defer close(cleanerDone)
+		s.clean(cctx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopCleaner()
+	<-cleanerDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// clean deletes expired rows every minute.
+func (s *Server) clean(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.store.DeleteExpired(ctx, time.Now().UTC())
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("delete expired rows", "err", err)
+			} else if n > 0 {
+				s.log.Debug("deleted expired rows", "rows", n)
+			}
+		}
+	}
+}
+
+// securityHeaders sets the headers every response carries: no framing,
+// no referrer (URLs hold codes and request ids), no sniffing, and a CSP
+// that allows only Gatehouse's own resources.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https: data:; base-uri 'none'; frame-ancestors 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests writes one line per request with a request id. It logs the
+// path only: query strings carry codes, states and request ids.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+	})
+}
+
+// recoverer turns a panic into a 500 and a log line, never a dropped connection.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				http.Error(w, "internal server error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,130 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Static returns the files served under /u/static/.
+func Static() fs.FS {
+	sub, _ := fs.Sub(staticFS, "static")
+	return sub
+}
+
+// Renderer renders the hosted pages. Templates are parsed once.
+type Renderer struct {
+	pages map[string]*template.Template
+	log   *slog.Logger
+}
+
+// NewRenderer parses every page template.
+func NewRenderer(log *slog.Logger) (*Renderer, error) {
+	r := &Renderer{pages: map[string]*template.Template{}, log: log}
+	for _, name := range []string{"login", "signup", "consent", "error"} {
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse template %s: %w", name, err)
+		}
+		r.pages[name] = t
+	}
+	return r, nil
+}
+
+// Page is what every page shows around its form.
+type Page struct {
+	Title   string
+	AppName string
+	Error   string // a message for the user, shown in an alert
+}
+
+// LoginPage is the username/password form.
+type LoginPage struct {
+	Page
+	RequestID string
+	CSRF      string
+	Email     string
+	SignUpURL string
+}
+
+// SignUpPage is the sign-up form.
+type SignUpPage struct {
+	Page
+	RequestID string
+	CSRF      string
+	Email     string
+	Name      string
+	LoginURL  string
+	MinLength int
+}
+
+// ConsentPage asks the user to allow an application access.
+type ConsentPage struct {
+	Page
+	RequestID string
+	CSRF      string
+	UserEmail string
+	Scopes    []ScopeDescription
+}
+
+// ScopeDescription is one line of the consent page.
+type ScopeDescription struct {
+	Name        string
+	Description string
+}
+
+// ErrorPage explains what went wrong; it never links to a client URL.
+type ErrorPage struct {
+	Page
+	Code string // machine-readable error code, e.g. invalid_request
+}
+
+// Login renders the login page.
+func (r *Renderer) Login(w http.ResponseWriter, status int, p LoginPage) {
+	p.Title = "Log in"
+	r.render(w, status, "login", p)
+}
+
+// SignUp renders the sign-up page.
+func (r *Renderer) SignUp(w http.ResponseWriter, status int, p SignUpPage) {
+	p.Title = "Sign up"
+	r.render(w, status, "signup", p)
+}
+
+// Consent renders the consent page.
+func (r *Renderer) Consent(w http.ResponseWriter, status int, p ConsentPage) {
+	p.Title = "Authorize " + p.AppName
+	r.render(w, status, "consent", p)
+}
+
+// Error renders the error page.
+func (r *Renderer) Error(w http.ResponseWriter, status int, p ErrorPage) {
+	if p.Title == "" {
+		p.Title = "Something went wrong"
+	}
+	r.render(w, status, "error", p)
+}
+
+func (r *Renderer) render(w http.ResponseWriter, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := r.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+		r.log.Error("render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
