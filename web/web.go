@@ -31,7 +31,7 @@ type Renderer struct {
 // NewRenderer parses every page template.
 func NewRenderer(log *slog.Logger) (*Renderer, error) {
 	r := &Renderer{pages: map[string]*template.Template{}, log: log}
-	for _, name := range []string{"login", "signup", "consent", "error"} {
+	for _, name := range []string{"login", "signup", "consent", "error", "logout", "loggedout"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
@@ -87,6 +87,26 @@ type ScopeDescription struct {
 type ErrorPage struct {
 	Page
 	Code string // machine-readable error code, e.g. invalid_request
+}
+
+// LogoutConfirmPage asks the user to confirm a logout that came without an
+// id_token_hint.
+type LogoutConfirmPage struct {
+	Page
+	PostLogoutRedirectURI string
+	State                 string
+	ClientID              string
+}
+
+// LogoutConfirm renders the logout confirmation page.
+func (r *Renderer) LogoutConfirm(w http.ResponseWriter, status int, p LogoutConfirmPage) {
+	p.Title = "Log out"
+	r.render(w, status, "logout", p)
+}
+
+// LoggedOut renders the page shown after a logout with nowhere to go back to.
+func (r *Renderer) LoggedOut(w http.ResponseWriter, status int) {
+	r.render(w, status, "loggedout", Page{Title: "You are logged out"})
 }
 
 // Login renders the login page.

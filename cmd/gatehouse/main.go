@@ -27,6 +27,7 @@ Commands:
   apps create|list|delete      manage applications
   users create|list|delete     manage database users
   keys rotate|list       manage signing keys
+  loadtest               drive an OpenID provider through the authorization code flow under load
 
 Run "gatehouse <command> --help" for a command's flags.
 `
@@ -100,6 +101,8 @@ func dispatch(ctx context.Context, e env, args []string) error {
 		return cmdDemo(ctx, e, rest)
 	case "migrate":
 		return cmdMigrate(ctx, e, rest)
+	case "loadtest":
+		return cmdLoadtest(ctx, e, rest)
 	case "apps":
 		return sub("apps", map[string]func(context.Context, env, []string) error{
 			"create": cmdAppsCreate, "list": cmdAppsList, "delete": cmdAppsDelete})

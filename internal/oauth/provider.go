@@ -41,6 +41,7 @@ type Config struct {
 type Provider struct {
 	cfg    Config
 	grants map[string]grant
+	cop    *http.CrossOriginProtection // refuses cross-site logout form posts
 }
 
 // New validates cfg and returns a Provider.
@@ -64,7 +65,7 @@ func New(cfg Config) (*Provider, error) {
 	def(&cfg.AccessTokenTTL, time.Hour)
 	def(&cfg.RefreshTokenTTL, 30*24*time.Hour)
 	def(&cfg.AuthRequestTTL, 30*time.Minute)
-	p := &Provider{cfg: cfg}
+	p := &Provider{cfg: cfg, cop: http.NewCrossOriginProtection()}
 	p.grants = map[string]grant{
 		"authorization_code": codeGrant{p},
 		"refresh_token":      refreshGrant{p},
@@ -79,6 +80,10 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+ResumePath, p.resume)
 	mux.HandleFunc("POST /oauth/token", p.token)
 	mux.HandleFunc("/oauth/token", p.tokenMethodNotAllowed)
+	mux.HandleFunc("POST /oauth/revoke", p.revoke)
+	mux.HandleFunc("GET /v2/logout", p.v2Logout)
+	mux.HandleFunc("GET /oidc/logout", p.oidcLogout)
+	mux.HandleFunc("POST /oidc/logout", p.oidcLogout)
 	mux.HandleFunc("GET /userinfo", p.userinfo)
 	mux.HandleFunc("POST /userinfo", p.userinfo)
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)

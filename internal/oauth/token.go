@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -62,19 +61,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) handleToken(r *http.Request) (*tokenResponse, error) {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt != "application/x-www-form-urlencoded" {
-		return nil, newError(ErrInvalidRequest, "the request body must be application/x-www-form-urlencoded")
-	}
-	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		return nil, newError(ErrInvalidRequest, "the request body could not be parsed")
-	}
-	form := r.PostForm
-	for name, vals := range form {
-		if len(vals) > 1 {
-			return nil, newError(ErrInvalidRequest, "the %s parameter was given more than once", name)
-		}
+	form, err := p.parseClientForm(r)
+	if err != nil {
+		return nil, err
 	}
 	client, err := p.authenticateClient(r.Context(), r, form)
 	if err != nil {
