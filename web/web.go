@@ -123,7 +123,7 @@ func (r *Renderer) SignUp(w http.ResponseWriter, status int, p SignUpPage) {
 
 // Consent renders the consent page.
 func (r *Renderer) Consent(w http.ResponseWriter, status int, p ConsentPage) {
-	p.Title = "Authorize " + p.AppName
+	p.Title = "Allow access?"
 	r.render(w, status, "consent", p)
 }
 

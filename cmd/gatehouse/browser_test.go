@@ -1,0 +1,385 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"gatehouse/examples/webapp"
+)
+
+const (
+	browserEmail    = "browser.user@example.com"
+	browserPassword = "correct horse battery staple"
+
+	// browserTimeout bounds the whole browser session; browserStepTimeout
+	// bounds one step, so a missing element fails fast with the page in the
+	// message instead of eating the whole budget.
+	browserTimeout     = 60 * time.Second
+	browserStepTimeout = 15 * time.Second
+)
+
+// browserScreenshots are the pages the test captures, in the order it visits them.
+var browserScreenshots = []string{"01-app-home", "02-login", "03-consent", "04-profile", "05-login-failed"}
+
+// TestBrowserLoginThroughExampleApp signs in to the example web app with a
+// real headless Chromium: the hosted login and consent pages, single sign-on
+// on a second login, and a wrong password in a browser with no cookies.
+func TestBrowserLoginThroughExampleApp(t *testing.T) {
+	chrome := requireChromium(t)
+	shots := browserArtifactsDir(t)
+
+	g := startGatehouse(t, nil)
+	appURL := startExampleWebApp(t, g)
+
+	deadline := time.Now().Add(browserTimeout)
+	// The allocator outlives the step deadline a little, so a failing step
+	// can still read the page for its message.
+	rootCtx, cancelRoot := context.WithDeadline(t.Context(), deadline.Add(10*time.Second))
+	t.Cleanup(cancelRoot)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the tests may run as root, where the sandbox refuses to start
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1024, 768),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(rootCtx, opts...)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	tab := newBrowserTab(t, browserCtx, deadline)
+
+	ok := t.Run("login and consent", func(t *testing.T) {
+		tab.do(t, "open the app", chromedp.Navigate(appURL+"/"))
+		link := chromedp.CSS(`a[href="/login"]`)
+		if got := browserRun(t, tab, "read the login link", chromedp.Text(link)); strings.TrimSpace(got) != "Log in" {
+			tab.fatalf(t, "the app's home page links to /login with %q, want %q", got, "Log in")
+		}
+		tab.screenshot(t, shots, "01-app-home")
+
+		tab.click(t, "click Log in", link)
+		tab.wantLocation(t, g.issuer+"/u/login")
+		tab.do(t, "wait for the login form", chromedp.WaitVisible(chromedp.ID("email")))
+		for _, sel := range []string{"label[for=email]", "label[for=password]", "button[type=submit]"} {
+			if n := tab.count(t, sel); n != 1 {
+				tab.fatalf(t, "the login page has %d %s, want 1", n, sel)
+			}
+		}
+		// The hosted pages must work in a browser without JavaScript.
+		if n := tab.count(t, "script"); n != 0 {
+			tab.fatalf(t, "the login page has %d <script> elements, want none", n)
+		}
+		tab.screenshot(t, shots, "02-login")
+
+		tab.do(t, "fill the login form",
+			chromedp.SendKeys(chromedp.ID("email"), browserEmail),
+			chromedp.SendKeys(chromedp.ID("password"), browserPassword))
+		tab.click(t, "submit the login form", chromedp.CSS("button[type=submit]"))
+		tab.wantLocation(t, g.issuer+"/u/consent")
+		tab.do(t, "wait for the consent page", chromedp.WaitVisible(chromedp.ID("accept")))
+		if got := browserRun(t, tab, "read the signed-in user", chromedp.Text(chromedp.ID("user"))); got != browserEmail {
+			tab.fatalf(t, "the consent page names the user %q, want %q", got, browserEmail)
+		}
+		tab.screenshot(t, shots, "03-consent")
+
+		tab.click(t, "accept", chromedp.CSS("#accept"))
+		tab.wantLocation(t, appURL+"/profile")
+		tab.wantProfile(t)
+		// The app is registered with --allow-offline-access and asks for
+		// offline_access, so it holds a refresh token.
+		if got := browserRun(t, tab, "read the refresh token row", chromedp.Text(chromedp.ID("refresh-token"))); got != "yes" {
+			tab.fatalf(t, "the profile says refresh token issued %q, want %q", got, "yes")
+		}
+		tab.screenshot(t, shots, "04-profile")
+	})
+	if !ok {
+		return
+	}
+
+	t.Run("single sign-on", func(t *testing.T) {
+		tab.resetDocuments()
+		tab.do(t, "log in again", chromedp.Navigate(appURL+"/login"))
+		tab.wantLocation(t, appURL+"/profile")
+		tab.wantProfile(t)
+		docs := tab.documents()
+		t.Logf("the second login loaded:\n  %s", strings.Join(docs, "\n  "))
+		if !slices.ContainsFunc(docs, func(u string) bool { return strings.HasPrefix(u, g.issuer+"/authorize") }) {
+			t.Errorf("the second login never reached %s/authorize; documents:\n%s", g.issuer, strings.Join(docs, "\n"))
+		}
+		// Consent is remembered, so neither hosted page is shown again.
+		for _, u := range docs {
+			if strings.HasPrefix(u, g.issuer+"/u/") {
+				t.Errorf("the second login showed %s; documents:\n%s", u, strings.Join(docs, "\n"))
+			}
+		}
+	})
+
+	t.Run("wrong password", func(t *testing.T) {
+		// A browser context of its own has none of the cookies above.
+		freshCtx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
+		defer cancel()
+		fresh := newBrowserTab(t, freshCtx, deadline)
+
+		fresh.do(t, "open the app's login", chromedp.Navigate(appURL+"/login"))
+		fresh.wantLocation(t, g.issuer+"/u/login")
+		fresh.do(t, "fill the login form",
+			chromedp.SendKeys(chromedp.ID("email"), browserEmail),
+			chromedp.SendKeys(chromedp.ID("password"), "not the password"))
+		status := fresh.click(t, "submit a wrong password", chromedp.CSS("button[type=submit]"))
+		t.Logf("the failed login answered HTTP %d", status)
+		fresh.wantLocation(t, g.issuer+"/u/login")
+		fresh.do(t, "wait for the error", chromedp.WaitVisible(chromedp.ID("error")))
+		if got := browserRun(t, fresh, "read the error", chromedp.Text(chromedp.ID("error"))); !strings.Contains(got, "Wrong email or password") {
+			fresh.fatalf(t, "the error says %q, want it to say %q", got, "Wrong email or password")
+		}
+		if got := browserRun(t, fresh, "read the email field", chromedp.Value(chromedp.ID("email"))); got != browserEmail {
+			fresh.fatalf(t, "the email field holds %q after a failed login, want %q", got, browserEmail)
+		}
+		if got := browserRun(t, fresh, "read the password field", chromedp.Value(chromedp.ID("password"))); got != "" {
+			fresh.fatalf(t, "the password field holds %q after a failed login, want it empty", got)
+		}
+		fresh.screenshot(t, shots, "05-login-failed")
+	})
+}
+
+// requireChromium returns the browser to drive. Without one the test skips,
+// except under CI=true, where a missing browser must not pass unnoticed.
+func requireChromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CHROME_PATH"); p != "" {
+		path, err := exec.LookPath(p)
+		if err != nil {
+			t.Fatalf("CHROME_PATH=%q: %v", p, err)
+		}
+		return path
+	}
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	msg := "no Chromium found (looked for /usr/bin/chromium, and chromium, chromium-browser and google-chrome in PATH); install one or set CHROME_PATH"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + "; CI=true, so the browser test must run")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// browserArtifactsDir is where the screenshots go: $GATEHOUSE_ARTIFACTS, or
+// test-artifacts/browser at the repository root. Screenshots of an earlier
+// run are removed, so a failed run leaves none that look current.
+func browserArtifactsDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("GATEHOUSE_ARTIFACTS")
+	if dir == "" {
+		// go test runs in the package directory, cmd/gatehouse.
+		dir = filepath.Join("..", "..", "test-artifacts", "browser")
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("create the artifacts directory: %v", err)
+	}
+	for _, name := range browserScreenshots {
+		if err := os.Remove(filepath.Join(dir, name+".png")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("remove an old screenshot: %v", err)
+		}
+	}
+	return dir
+}
+
+// startExampleWebApp serves the example web app on a free loopback port,
+// registered at g as a third-party app with offline access, with one user.
+func startExampleWebApp(t *testing.T, g *gatehouse) string {
+	t.Helper()
+	// The app's URL is part of its registration, and the app needs the
+	// registration to start: take the port first, serve after.
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	id, secret := g.app(base+"/callback", "--allow-offline-access")
+	g.user(browserEmail, browserPassword)
+	app, err := webapp.New(t.Context(), webapp.Config{
+		Issuer:       g.issuer,
+		ClientID:     id,
+		ClientSecret: secret,
+		BaseURL:      base,
+		Logger:       slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		srv.Close()
+		t.Fatalf("start the example web app: %v", err)
+	}
+	srv.Config.Handler = app
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return base
+}
+
+// browserTab is one Chromium tab. Every step gets browserStepTimeout, cut
+// short by the deadline of the whole session.
+type browserTab struct {
+	ctx      context.Context // a chromedp context whose tab is open
+	deadline time.Time
+
+	mu   sync.Mutex // guards docs
+	docs []string   // the URLs of the documents the tab requested, redirects included
+}
+
+// newBrowserTab opens the tab of ctx, starting the browser if ctx is the
+// first context, and records the documents it loads.
+func newBrowserTab(t *testing.T, ctx context.Context, deadline time.Time) *browserTab {
+	t.Helper()
+	// The first Run binds the tab's life to its context, so it gets no
+	// timeout of its own; the allocator's deadline still bounds it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	b := &browserTab{ctx: ctx, deadline: deadline}
+	err := chromedp.Listen(ctx, func(ev any) {
+		if ev, ok := ev.(*network.EventRequestWillBeSent); ok && ev.Type == network.ResourceTypeDocument {
+			b.mu.Lock()
+			b.docs = append(b.docs, ev.Request.URL)
+			b.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatalf("listen to the tab: %v", err)
+	}
+	return b
+}
+
+func (b *browserTab) documents() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.docs)
+}
+
+func (b *browserTab) resetDocuments() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.docs = nil
+}
+
+func (b *browserTab) stepContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithDeadline(b.ctx, b.deadline)
+	ctx, cancel2 := context.WithTimeout(ctx, browserStepTimeout)
+	return ctx, func() { cancel2(); cancel() }
+}
+
+// do runs steps that load no new page.
+func (b *browserTab) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := b.stepContext()
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.fatalf(t, "%s: %v", what, err)
+	}
+}
+
+// browserRun runs one step and returns its value.
+func browserRun[T any](t *testing.T, b *browserTab, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := b.stepContext()
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.fatalf(t, "%s: %v", what, err)
+	}
+	return v
+}
+
+// click clicks the element and waits for the page it leads to, following
+// redirects; it returns the HTTP status of that page.
+func (b *browserTab) click(t *testing.T, what string, sel chromedp.CSS) int64 {
+	t.Helper()
+	ctx, cancel := b.stepContext()
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(sel))
+	if err != nil {
+		b.fatalf(t, "%s: %v", what, err)
+	}
+	if resp == nil {
+		b.fatalf(t, "%s: the page loaded with no HTTP response", what)
+	}
+	return resp.Status
+}
+
+// count returns how many elements match the CSS selector, without waiting
+// for one to appear.
+func (b *browserTab) count(t *testing.T, css string) int {
+	t.Helper()
+	return browserRun(t, b, "count "+css, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", css)))
+}
+
+// wantLocation checks that the tab shows a page under prefix.
+func (b *browserTab) wantLocation(t *testing.T, prefix string) {
+	t.Helper()
+	if loc := browserRun(t, b, "read the location", chromedp.Location()); !strings.HasPrefix(loc, prefix) {
+		b.fatalf(t, "the browser is at %s, want %s", loc, prefix)
+	}
+}
+
+// wantProfile checks that the app's profile page shows the signed-in user.
+func (b *browserTab) wantProfile(t *testing.T) {
+	t.Helper()
+	b.do(t, "wait for the profile", chromedp.WaitVisible(chromedp.ID("email")))
+	if got := browserRun(t, b, "read the profile email", chromedp.Text(chromedp.ID("email"))); got != browserEmail {
+		b.fatalf(t, "the profile shows email %q, want %q", got, browserEmail)
+	}
+}
+
+// screenshot saves a full-page PNG of the tab as dir/name.png.
+func (b *browserTab) screenshot(t *testing.T, dir, name string) {
+	t.Helper()
+	png := browserRun(t, b, "screenshot "+name, chromedp.FullScreenshot(100)) // 100 means PNG
+	if !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("screenshot %s is not a PNG (%d bytes)", name, len(png))
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatalf("save screenshot: %v", err)
+	}
+	t.Logf("screenshot %s", path)
+}
+
+// fatalf fails the test with the tab's URL, HTML and document history, which
+// is what tells a server bug from a test bug.
+func (b *browserTab) fatalf(t *testing.T, format string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		loc = "(unknown: " + err.Error() + ")"
+	}
+	html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+	if err != nil {
+		html = "(unknown: " + err.Error() + ")"
+	}
+	t.Fatalf("%s\nat %s\ndocuments loaded:\n  %s\npage:\n%s", fmt.Sprintf(format, args...),
+		loc, strings.Join(b.documents(), "\n  "), html)
+}
