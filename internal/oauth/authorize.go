@@ -94,9 +94,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 
 	// RFC 6749 §4.1.2.1: without a valid client and redirect URI the error
 	// is shown to the user and never sent to the unverified URI.
-	if a.duplicate == "client_id" || a.duplicate == "redirect_uri" {
-		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, fmt.Sprintf("The %s parameter was given more than once.", a.duplicate))
-		return
+	for _, name := range []string{"client_id", "redirect_uri"} {
+		if len(v[name]) > 1 {
+			p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, fmt.Sprintf("The %s parameter was given more than once.", name))
+			return
+		}
 	}
 	if a.ClientID == "" {
 		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The client_id parameter is missing.")

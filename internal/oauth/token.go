@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -95,12 +96,14 @@ func (p *Provider) handleToken(r *http.Request) (*tokenResponse, error) {
 // (RFC 6749 §2.3.1). Failures are 401 invalid_client.
 func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (store.Client, error) {
 	id, secret, basic := r.BasicAuth()
+	// A malformed Basic header still gets a Basic challenge (RFC 6749 §5.2).
+	triedBasic := len(r.Header.Get("Authorization")) >= 6 && strings.EqualFold(r.Header.Get("Authorization")[:6], "basic ")
 	_, postSecret := form["client_secret"]
 	if basic && postSecret {
 		return store.Client{}, newError(ErrInvalidRequest, "use one client authentication method, not both")
 	}
 	unauthorized := func(desc string) error {
-		return &Error{Code: ErrInvalidClient, Description: desc, Status: http.StatusUnauthorized, BasicAuth: basic}
+		return &Error{Code: ErrInvalidClient, Description: desc, Status: http.StatusUnauthorized, BasicAuth: triedBasic}
 	}
 	if basic {
 		// RFC 6749 §2.3.1: the id and secret are form-encoded before Basic encoding.

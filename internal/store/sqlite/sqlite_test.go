@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,6 +100,53 @@ func TestReopen(t *testing.T) {
 	}
 	if got.Name != client.Name || !got.CreatedAt.Equal(client.CreatedAt) || len(got.Callbacks) != 1 {
 		t.Fatalf("client after reopen = %+v, want %+v", got, client)
+	}
+}
+
+// TestTwoHandles opens one file twice, as two processes would, and races
+// read-modify-write transactions through both: they must wait for each
+// other's write lock (busy_timeout, BEGIN IMMEDIATE) instead of failing.
+func TestTwoHandles(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	a, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	const n = 40
+	want := make(map[string]bool)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		db := []*DB{a, b}[i%2]
+		scope := fmt.Sprintf("scope:%02d", i)
+		want[scope] = true
+		wg.Go(func() {
+			errs[i] = db.UpsertGrant(ctx, store.Grant{UserID: "u", ClientID: "c", Scopes: []string{scope}})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent upserts through two handles: %v", err)
+	}
+	g, err := a.GetGrant(ctx, "u", "c", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Scopes) != n {
+		t.Fatalf("grant has %d scopes, want %d: %v", len(g.Scopes), n, g.Scopes)
+	}
+	for _, s := range g.Scopes {
+		if !want[s] {
+			t.Fatalf("unexpected scope %q", s)
+		}
 	}
 }
 

@@ -134,6 +134,8 @@ func testUsers(t *testing.T, s store.Store) {
 	noEmail2.Identities = nil
 	must(t, s.CreateUser(ctx, noEmail1), "create first user without email")
 	must(t, s.CreateUser(ctx, noEmail2), "create second user without email")
+	_, err = s.GetUserByEmail(ctx, "github", "")
+	wantErr(t, err, store.ErrNotFound, "get user by empty email in a connection with email-less users")
 
 	list, err := s.ListUsers(ctx)
 	must(t, err, "list users")
