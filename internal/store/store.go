@@ -39,7 +39,46 @@ type Client struct {
 	GrantTypes         []string
 	FirstParty         bool
 	AllowOfflineAccess bool
-	CreatedAt          time.Time
+	// Token lifetimes; zero means the server default.
+	IDTokenTTL     time.Duration
+	AccessTokenTTL time.Duration
+	Refresh        RefreshPolicy
+	CreatedAt      time.Time
+}
+
+// RefreshPolicy is a client's refresh-token policy. Zero durations mean the
+// server default.
+type RefreshPolicy struct {
+	// NoRotation keeps one refresh token for the family's whole life
+	// instead of exchanging it for a new one at every use.
+	NoRotation bool
+	// Overlap is how long after a rotation the previous token may still be
+	// used once (two tabs refreshing at the same moment).
+	Overlap time.Duration
+	// Idle is how long an unused refresh token lives.
+	Idle time.Duration
+	// Absolute caps the family's life from the first token.
+	Absolute time.Duration
+}
+
+// API is a resource server: the audience of JWT access tokens.
+type API struct {
+	Identifier         string // the audience value, a URI
+	Name               string
+	Scopes             []APIScope
+	TokenLifetime      time.Duration // zero means the server default
+	SigningAlgorithm   string        // "RS256", "ES256" or "EdDSA"
+	AllowOfflineAccess bool
+	// SkipConsentFirstParty lets first-party applications skip consent.
+	SkipConsentFirstParty bool
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+}
+
+// APIScope is one permission of an API.
+type APIScope struct {
+	Name        string
+	Description string
 }
 
 // Identity links a user to an account at one connection.
@@ -126,9 +165,15 @@ type RefreshToken struct {
 	Audience  string
 	AuthTime  time.Time
 	CreatedAt time.Time
-	ExpiresAt time.Time  // absolute expiry of this token
-	UsedAt    *time.Time // set when the token has been rotated
-	Revoked   bool
+	ExpiresAt time.Time // expiry of this token (idle limit, capped by FamilyExpiresAt)
+	// FamilyExpiresAt is the absolute end of the family, carried from token
+	// to token.
+	FamilyExpiresAt time.Time
+	UsedAt          *time.Time // set when the token has been rotated
+	// OverlapUsed records that the token was used once more within the
+	// overlap period after its rotation.
+	OverlapUsed bool
+	Revoked     bool
 }
 
 // AccessToken is an opaque access token. ID is the SHA-256 hash of the
@@ -194,7 +239,15 @@ type Store interface {
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID
 	GetClient(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
+	UpdateClient(ctx context.Context, c Client) error  // replaces every field but ID and CreatedAt; ErrNotFound
 	DeleteClient(ctx context.Context, id string) error // ErrNotFound
+
+	// APIs.
+	CreateAPI(ctx context.Context, a API) error // ErrConflict on a taken identifier
+	GetAPI(ctx context.Context, identifier string) (API, error)
+	ListAPIs(ctx context.Context) ([]API, error)
+	UpdateAPI(ctx context.Context, a API) error // replaces every field but Identifier and CreatedAt; ErrNotFound
+	DeleteAPI(ctx context.Context, identifier string) error
 
 	// Users.
 	CreateUser(ctx context.Context, u User) error // ErrConflict on a taken ID or (connection, email)
@@ -240,8 +293,11 @@ type Store interface {
 	// RotateRefreshToken marks old used and stores next, atomically.
 	// ErrNotFound: unknown or expired; ErrRevoked: family revoked;
 	// ErrReused: old had been rotated before — the whole family (and its
-	// access tokens) is now revoked.
-	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, now time.Time) (RefreshToken, error)
+	// access tokens) is now revoked — unless the rotation happened less
+	// than overlap ago and the token had not yet been used in that
+	// overlap: then OverlapUsed is set and next is stored as a sibling.
+	// next.FamilyID must be old's family.
+	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, now time.Time, overlap time.Duration) (RefreshToken, error)
 	// RevokeGrant revokes every refresh and access token of a grant/family.
 	RevokeGrant(ctx context.Context, grantID string) error
 
@@ -266,16 +322,18 @@ type Store interface {
 	// ResetFailures clears the counter for key.
 	ResetFailures(ctx context.Context, key string) error
 
-	// Signing keys.
+	// Signing keys. Each algorithm has its own ring of next, current and
+	// previous keys.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
-	// RotateSigningKeys applies one rotation atomically: the current key
-	// becomes previous (retiring at retireAt), the next key becomes current,
-	// and newNext is stored as next. With no keys at all (first start) it
-	// stores current and newNext, with current supplied as initial. Keys
-	// whose RetireAt is before now are deleted. It returns ErrConflict when
-	// expectCurrent is not the current key's ID (another process rotated
-	// first), so concurrent rotations never skip a key.
-	RotateSigningKeys(ctx context.Context, expectCurrent string, initial *SigningKey, newNext SigningKey, retireAt, now time.Time) error
+	// RotateSigningKeys applies one rotation of the ring of algorithm alg
+	// atomically: the current key becomes previous (retiring at retireAt),
+	// the next key becomes current, and newNext is stored as next. With no
+	// keys of alg at all (first start) it stores initial as current and
+	// newNext as next. Keys of alg whose RetireAt is before now are deleted.
+	// It returns ErrConflict when expectCurrent is not the ID of alg's
+	// current key ("" when there is none), so concurrent rotations never
+	// skip a key. Rings of other algorithms are not touched.
+	RotateSigningKeys(ctx context.Context, alg, expectCurrent string, initial *SigningKey, newNext SigningKey, retireAt, now time.Time) error
 
 	// DeleteExpired removes expired requests, codes, sessions, tokens and
 	// throttle windows, and returns how many rows went.

@@ -6,29 +6,49 @@ import (
 	"gatehouse/internal/store"
 )
 
-const clientColumns = `id, secret_hash, name, type, callbacks, logout_urls, grant_types,
-	first_party, allow_offline_access, created_at`
+// clientFieldColumns are the client columns that UpdateClient replaces: all
+// but id and created_at.
+const clientFieldColumns = `secret_hash, name, type, callbacks, logout_urls, grant_types,
+	first_party, allow_offline_access, id_token_ttl, access_token_ttl,
+	refresh_no_rotation, refresh_overlap, refresh_idle, refresh_absolute`
+
+const clientColumns = `id, created_at, ` + clientFieldColumns
 
 const (
-	qInsertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertClient = `INSERT INTO clients (` + clientColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetClient    = `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`
 	qListClients  = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
+	qUpdateClient = `UPDATE clients SET (` + clientFieldColumns + `)
+		= (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`
 	qDeleteClient = `DELETE FROM clients WHERE id = ?`
 )
 
+// clientFields returns the arguments for clientFieldColumns.
+func clientFields(c store.Client) []any {
+	return []any{c.SecretHash, c.Name, c.Type,
+		listJSON(c.Callbacks), listJSON(c.LogoutURLs), listJSON(c.GrantTypes),
+		c.FirstParty, c.AllowOfflineAccess,
+		durationMillis(c.IDTokenTTL), durationMillis(c.AccessTokenTTL),
+		c.Refresh.NoRotation, durationMillis(c.Refresh.Overlap),
+		durationMillis(c.Refresh.Idle), durationMillis(c.Refresh.Absolute)}
+}
+
 func scanClient(sc scanner) (store.Client, error) {
 	var c store.Client
-	err := sc.Scan(&c.ID, &c.SecretHash, &c.Name, &c.Type,
+	err := sc.Scan(&c.ID, timeCol{&c.CreatedAt}, &c.SecretHash, &c.Name, &c.Type,
 		jsonCol{&c.Callbacks}, jsonCol{&c.LogoutURLs}, jsonCol{&c.GrantTypes},
-		&c.FirstParty, &c.AllowOfflineAccess, timeCol{&c.CreatedAt})
+		&c.FirstParty, &c.AllowOfflineAccess,
+		durationCol{&c.IDTokenTTL}, durationCol{&c.AccessTokenTTL},
+		&c.Refresh.NoRotation, durationCol{&c.Refresh.Overlap},
+		durationCol{&c.Refresh.Idle}, durationCol{&c.Refresh.Absolute})
 	return c, err
 }
 
 // CreateClient stores c; ErrConflict when its ID is taken.
 func (db *DB) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := db.exec(ctx, qInsertClient, c.ID, c.SecretHash, c.Name, c.Type,
-		listJSON(c.Callbacks), listJSON(c.LogoutURLs), listJSON(c.GrantTypes),
-		c.FirstParty, c.AllowOfflineAccess, millis(c.CreatedAt))
+	args := append([]any{c.ID, millis(c.CreatedAt)}, clientFields(c)...)
+	_, err := db.exec(ctx, qInsertClient, args...)
 	return fail("create client", err)
 }
 
@@ -60,6 +80,13 @@ func (db *DB) ListClients(ctx context.Context) ([]store.Client, error) {
 		return nil, fail("list clients", err)
 	}
 	return cs, nil
+}
+
+// UpdateClient replaces every field of the client but its ID and CreatedAt;
+// ErrNotFound.
+func (db *DB) UpdateClient(ctx context.Context, c store.Client) error {
+	args := append(clientFields(c), c.ID)
+	return fail("update client", changed(db.exec(ctx, qUpdateClient, args...)))
 }
 
 // DeleteClient removes the client; ErrNotFound. Codes and tokens already

@@ -38,14 +38,19 @@ func (db *DB) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	return keys, nil
 }
 
-// RotateSigningKeys applies one rotation in one transaction: current becomes
-// previous, next becomes current, newNext is stored as next, and previous
-// keys retired before now are deleted. With no current key it stores
-// initial as current and newNext as next. ErrConflict when expectCurrent is
-// not the current key's ID ("" for none).
-func (db *DB) RotateSigningKeys(ctx context.Context, expectCurrent string, initial *store.SigningKey, newNext store.SigningKey, retireAt, now time.Time) error {
+// RotateSigningKeys applies one rotation of alg's ring in one transaction:
+// its current key becomes previous, its next key becomes current, newNext is
+// stored as next, and its previous keys retired before now are deleted.
+// With no current key of alg it stores initial as current and newNext as
+// next. ErrConflict when expectCurrent is not the ID of alg's current key
+// ("" for none). Keys of other algorithms are not touched.
+func (db *DB) RotateSigningKeys(ctx context.Context, alg, expectCurrent string, initial *store.SigningKey, newNext store.SigningKey, retireAt, now time.Time) error {
+	if err := ofRing(alg, initial, newNext); err != nil {
+		return fail("rotate signing keys", err)
+	}
 	err := db.inTx(ctx, func(t tx) error {
-		rows, err := t.query(ctx, `SELECT id, state FROM signing_keys WHERE state IN ('current', 'next')`)
+		rows, err := t.query(ctx, `SELECT id, state FROM signing_keys
+			WHERE algorithm = ? AND state IN ('current', 'next')`, alg)
 		if err != nil {
 			return err
 		}
@@ -68,16 +73,16 @@ func (db *DB) RotateSigningKeys(ctx context.Context, expectCurrent string, initi
 
 		switch {
 		case current != expectCurrent:
-			return fmt.Errorf("current key is %q, not %q: %w", current, expectCurrent, store.ErrConflict)
+			return fmt.Errorf("current %s key is %q, not %q: %w", alg, current, expectCurrent, store.ErrConflict)
 		case current == "":
 			if initial == nil {
-				return errors.New("no current key and no initial key")
+				return fmt.Errorf("no current %s key and no initial key", alg)
 			}
 			if err := insertSigningKey(ctx, t, *initial, store.KeyCurrent); err != nil {
 				return err
 			}
 		case next == "":
-			return errors.New("no next key to make current")
+			return fmt.Errorf("no next %s key to make current", alg)
 		default:
 			if _, err := t.exec(ctx, `UPDATE signing_keys SET state = 'previous', retire_at = ? WHERE id = ?`,
 				millis(retireAt), current); err != nil {
@@ -90,10 +95,26 @@ func (db *DB) RotateSigningKeys(ctx context.Context, expectCurrent string, initi
 		if err := insertSigningKey(ctx, t, newNext, store.KeyNext); err != nil {
 			return err
 		}
-		_, err = t.exec(ctx, `DELETE FROM signing_keys WHERE state = 'previous' AND retire_at < ?`, millis(now))
+		_, err = t.exec(ctx, `DELETE FROM signing_keys WHERE algorithm = ? AND state = 'previous' AND retire_at < ?`,
+			alg, millis(now))
 		return err
 	})
 	return fail("rotate signing keys", err)
+}
+
+// ofRing refuses keys of another algorithm than alg: stored, they would
+// join another ring than the one being rotated.
+func ofRing(alg string, initial *store.SigningKey, newNext store.SigningKey) error {
+	if alg == "" {
+		return errors.New("no algorithm")
+	}
+	if newNext.Algorithm != alg {
+		return fmt.Errorf("next key %q is %s, not %s", newNext.ID, newNext.Algorithm, alg)
+	}
+	if initial != nil && initial.Algorithm != alg {
+		return fmt.Errorf("initial key %q is %s, not %s", initial.ID, initial.Algorithm, alg)
+	}
+	return nil
 }
 
 func insertSigningKey(ctx context.Context, t tx, k store.SigningKey, state string) error {

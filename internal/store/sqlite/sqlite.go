@@ -130,7 +130,7 @@ func dsn(abs string, params url.Values) string {
 // prepared once per pool so that they skip SQLite's parser on every request.
 var (
 	hotReads = []string{
-		qGetClient, qGetUser, qGetUserByEmail, qGetAuthRequest,
+		qGetClient, qGetAPI, qGetUser, qGetUserByEmail, qGetAuthRequest,
 		qGetAccessToken, qGetRefreshToken, qGetSession, qGetGrant,
 		qFailures, qListSigningKeys,
 	}
@@ -138,7 +138,8 @@ var (
 		qInsertAuthRequest, qUpdateAuthRequest, qDeleteAuthRequest,
 		qConsumeAuthRequest, qInsertCode, qRedeemCode, qGetLiveCode,
 		qInsertAccessToken, qRevokeAccessToken, qRevokeGrantAccess,
-		qInsertRefreshToken, qRotateRefreshToken, qGetRefreshToken, qRevokeGrantRefresh,
+		qInsertRefreshToken, qRotateRefreshToken, qGetRefreshToken, qMarkOverlapUsed,
+		qRevokeGrantRefresh,
 		qInsertSession, qDeleteSession, qRecordLogin,
 		qGetGrant, qInsertGrant, qUpdateGrant,
 		qAddFailure, qResetFailures,
@@ -321,7 +322,7 @@ func changed(res sql.Result, err error) error {
 //
 // Times are INTEGER Unix milliseconds in UTC (PostgreSQL keeps microseconds,
 // so callers cannot rely on more anyway); optional times are NULL when zero.
-// Lists and maps are JSON text.
+// Durations are INTEGER milliseconds. Lists and maps are JSON text.
 
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
@@ -331,6 +332,8 @@ func nullMillis(t time.Time) any {
 	}
 	return t.UnixMilli()
 }
+
+func durationMillis(d time.Duration) int64 { return d.Milliseconds() }
 
 func nullMillisPtr(t *time.Time) any {
 	if t == nil {
@@ -367,6 +370,18 @@ func (c timePtrCol) Scan(src any) error {
 	default:
 		return fmt.Errorf("scan time: unexpected %T", src)
 	}
+	return nil
+}
+
+// durationCol scans a millisecond column into a duration.
+type durationCol struct{ d *time.Duration }
+
+func (c durationCol) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("scan duration: unexpected %T", src)
+	}
+	*c.d = time.Duration(v) * time.Millisecond
 	return nil
 }
 

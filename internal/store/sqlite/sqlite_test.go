@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -100,6 +103,95 @@ func TestReopen(t *testing.T) {
 	}
 	if got.Name != client.Name || !got.CreatedAt.Equal(client.CreatedAt) || len(got.Callbacks) != 1 {
 		t.Fatalf("client after reopen = %+v, want %+v", got, client)
+	}
+}
+
+// TestUpgradeFrom0001 opens a database written by the first schema: its rows
+// read back with the zero values of the later fields, and the signing-key
+// ring of 0001 becomes the ring of its algorithm.
+func TestUpgradeFrom0001(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := sql.Open("sqlite", dsn(path, url.Values{"_txlock": {"immediate"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := applyAll(ctx, old, ms[:1]); err != nil {
+		t.Fatal(err)
+	}
+	created := time.UnixMilli(1e12).UTC()
+	for _, q := range []string{
+		`INSERT INTO clients VALUES ('client-1', 'sha256:x', 'App', 'regular_web', '["https://app.example/cb"]',
+			'[]', '["authorization_code","refresh_token"]', 1, 1, 1000000000000)`,
+		`INSERT INTO refresh_tokens VALUES ('rt-1', 'grant-1', 'client-1', 'gatehouse|ada', 'session-1',
+			'["openid","offline_access"]', '', 1000000000000, 1000000000000, 1000003600000, NULL, 0)`,
+		`INSERT INTO signing_keys VALUES ('rs-1', 'RS256', 'current', x'00', x'7b7d', 1000000000000, NULL)`,
+		`INSERT INTO signing_keys VALUES ('rs-2', 'RS256', 'next', x'00', x'7b7d', 1000000000000, NULL)`,
+	} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open a 0001 database: %v", err)
+	}
+	defer db.Close()
+
+	c, err := db.GetClient(ctx, "client-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantClient := store.Client{ID: "client-1", SecretHash: "sha256:x", Name: "App", Type: "regular_web",
+		Callbacks: []string{"https://app.example/cb"}, LogoutURLs: []string{},
+		GrantTypes: []string{"authorization_code", "refresh_token"}, FirstParty: true, AllowOfflineAccess: true,
+		CreatedAt: created}
+	if !reflect.DeepEqual(c, wantClient) {
+		t.Fatalf("client of 0001 = %+v, want %+v", c, wantClient)
+	}
+
+	rt, err := db.GetRefreshToken(ctx, "rt-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rt.FamilyExpiresAt.IsZero() || rt.OverlapUsed || rt.UsedAt != nil {
+		t.Fatalf("refresh token of 0001: FamilyExpiresAt %v, OverlapUsed %v, UsedAt %v; want zero", rt.FamilyExpiresAt, rt.OverlapUsed, rt.UsedAt)
+	}
+	next := rt
+	next.ID, next.FamilyExpiresAt = "rt-2", created.Add(time.Hour)
+	if _, err := db.RotateRefreshToken(ctx, rt.ID, next, created.Add(time.Minute), time.Minute); err != nil {
+		t.Fatalf("rotate refresh token of 0001: %v", err)
+	}
+
+	key := func(id, alg string) store.SigningKey {
+		return store.SigningKey{ID: id, Algorithm: alg, PrivateEncrypted: []byte{0}, PublicJWK: []byte("{}"), CreatedAt: created}
+	}
+	es1 := key("es-1", "ES256")
+	if err := db.RotateSigningKeys(ctx, "ES256", "", &es1, key("es-2", "ES256"), time.Time{}, created); err != nil {
+		t.Fatalf("first start of ES256 beside the RS256 ring of 0001: %v", err)
+	}
+	if err := db.RotateSigningKeys(ctx, "RS256", "rs-1", nil, key("rs-3", "RS256"), created.Add(time.Hour), created); err != nil {
+		t.Fatalf("rotate the RS256 ring of 0001: %v", err)
+	}
+	keys, err := db.ListSigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := make(map[string]string)
+	for _, k := range keys {
+		states[k.ID] = k.State
+	}
+	wantStates := map[string]string{"rs-1": "previous", "rs-2": "current", "rs-3": "next", "es-1": "current", "es-2": "next"}
+	if !reflect.DeepEqual(states, wantStates) {
+		t.Fatalf("key states = %v, want %v", states, wantStates)
 	}
 }
 
@@ -260,7 +352,7 @@ func BenchmarkRotateRefreshToken(b *testing.B) {
 	}
 	i := 0
 	for b.Loop() {
-		if _, err := db.RotateRefreshToken(ctx, token(i).ID, token(i+1), now); err != nil {
+		if _, err := db.RotateRefreshToken(ctx, token(i).ID, token(i+1), now, 0); err != nil {
 			b.Fatal(err)
 		}
 		i++

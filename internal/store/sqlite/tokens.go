@@ -13,7 +13,7 @@ import (
 const accessTokenColumns = `id, grant_id, client_id, user_id, scopes, audience, created_at, expires_at`
 
 const refreshTokenColumns = `id, family_id, client_id, user_id, session_id, scopes, audience,
-	auth_time, created_at, expires_at, used_at, revoked`
+	auth_time, created_at, expires_at, family_expires_at, used_at, overlap_used, revoked`
 
 const (
 	qInsertAccessToken = `INSERT INTO access_tokens (` + accessTokenColumns + `)
@@ -26,13 +26,16 @@ const (
 	qRevokeGrantAccess = `DELETE FROM access_tokens WHERE grant_id = ?`
 
 	qInsertRefreshToken = `INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE id = ?`
 	// qRotateRefreshToken marks a live, unused, unrevoked token used: the
 	// happy path of RotateRefreshToken in one statement.
 	qRotateRefreshToken = `UPDATE refresh_tokens SET used_at = ?
 		WHERE id = ? AND used_at IS NULL AND revoked = 0 AND expires_at > ?
 		RETURNING ` + refreshTokenColumns
+	// qMarkOverlapUsed spends the one use a rotated token has left within
+	// the overlap period.
+	qMarkOverlapUsed    = `UPDATE refresh_tokens SET overlap_used = 1 WHERE id = ?`
 	qRevokeGrantRefresh = `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`
 )
 
@@ -47,14 +50,14 @@ func scanRefreshToken(sc scanner) (store.RefreshToken, error) {
 	var r store.RefreshToken
 	err := sc.Scan(&r.ID, &r.FamilyID, &r.ClientID, &r.UserID, &r.SessionID, jsonCol{&r.Scopes},
 		&r.Audience, timeCol{&r.AuthTime}, timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt},
-		timePtrCol{&r.UsedAt}, &r.Revoked)
+		timeCol{&r.FamilyExpiresAt}, timePtrCol{&r.UsedAt}, &r.OverlapUsed, &r.Revoked)
 	return r, err
 }
 
 func refreshTokenArgs(r store.RefreshToken) []any {
 	return []any{r.ID, r.FamilyID, r.ClientID, r.UserID, r.SessionID, listJSON(r.Scopes),
 		r.Audience, millis(r.AuthTime), millis(r.CreatedAt), millis(r.ExpiresAt),
-		nullMillisPtr(r.UsedAt), r.Revoked}
+		nullMillis(r.FamilyExpiresAt), nullMillisPtr(r.UsedAt), r.OverlapUsed, r.Revoked}
 }
 
 // CreateAccessToken stores a; ErrConflict when its ID is taken.
@@ -98,16 +101,23 @@ func (db *DB) GetRefreshToken(ctx context.Context, id string) (store.RefreshToke
 }
 
 // RotateRefreshToken marks old used and stores next in one transaction, and
-// returns old as it was. A token rotated before means it was stolen or
-// replayed (RFC 9700 §4.14.2): the whole family and its access tokens are
-// revoked and ErrReused returned.
-func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, now time.Time) (store.RefreshToken, error) {
+// returns old as it was before the call. A token rotated before means it was
+// stolen or replayed (RFC 9700 §4.14.2): the whole family and its access
+// tokens are revoked and ErrReused returned. The one exception is a second
+// use less than overlap after the rotation, when two requests of one client
+// raced with the same token: that use is recorded in OverlapUsed and next is
+// stored beside the token of the rotation. next must belong to old's family.
+func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, now time.Time, overlap time.Duration) (store.RefreshToken, error) {
 	var old store.RefreshToken
 	var reused bool
 	err := db.inTx(ctx, func(t tx) error {
+		// The common case, a live unused token, is one statement.
 		r, err := scanRefreshToken(t.queryRow(ctx, qRotateRefreshToken, millis(now), oldID, millis(now)))
 		if err == nil {
 			r.UsedAt = nil // as it was before this rotation
+			if err := sameFamily(r, next); err != nil {
+				return err // the rollback undoes the update
+			}
 			old = r
 			_, err := t.exec(ctx, qInsertRefreshToken, refreshTokenArgs(next)...)
 			return err
@@ -125,8 +135,19 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.R
 		case r.Revoked:
 			return store.ErrRevoked
 		}
-		old, reused = r, true
-		return revokeGrant(ctx, t, r.FamilyID)
+		old = r
+		if !inOverlap(r, now, overlap) {
+			reused = true
+			return revokeGrant(ctx, t, r.FamilyID)
+		}
+		if err := sameFamily(r, next); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, qMarkOverlapUsed, oldID); err != nil {
+			return err
+		}
+		_, err = t.exec(ctx, qInsertRefreshToken, refreshTokenArgs(next)...)
+		return err
 	})
 	if err != nil {
 		return store.RefreshToken{}, fail("rotate refresh token", err)
@@ -135,6 +156,22 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.R
 		return old, fmt.Errorf("rotate refresh token: %w", store.ErrReused)
 	}
 	return old, nil
+}
+
+// inOverlap reports whether the rotated token r may be used once more at
+// now: less than overlap after its rotation, and not used so before.
+func inOverlap(r store.RefreshToken, now time.Time, overlap time.Duration) bool {
+	return r.UsedAt != nil && !r.OverlapUsed &&
+		now.UnixMilli() < r.UsedAt.UnixMilli()+overlap.Milliseconds()
+}
+
+// sameFamily refuses a next token of another family than old's: it would
+// escape the revocation of old's family on reuse.
+func sameFamily(old, next store.RefreshToken) error {
+	if next.FamilyID != old.FamilyID {
+		return fmt.Errorf("next token is of family %q, not of the old token's %q", next.FamilyID, old.FamilyID)
+	}
+	return nil
 }
 
 // RevokeGrant revokes every refresh and access token of the grant (the

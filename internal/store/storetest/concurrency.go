@@ -20,6 +20,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}{
 		{"RedeemCode", raceRedeemCode},
 		{"RotateRefreshToken", raceRotateRefreshToken},
+		{"RotateRefreshTokenOverlap", raceRotateRefreshTokenOverlap},
 		{"CreateUser", raceCreateUser},
 		{"UpsertGrant", raceUpsertGrant},
 		{"ConsumeAuthRequestForCode", raceConsumeAuthRequest},
@@ -126,7 +127,7 @@ func raceRotateRefreshToken(t *testing.T, s store.Store) {
 		return newRefreshToken(fmt.Sprintf("rt-next-%02d", i), old.FamilyID, old.UserID)
 	}
 	errs := race(n, func(i int) error {
-		_, err := s.RotateRefreshToken(t.Context(), old.ID, next(i), t0.Add(time.Second))
+		_, err := s.RotateRefreshToken(t.Context(), old.ID, next(i), t0.Add(time.Second), 0)
 		return err
 	})
 	allowed := []error{store.ErrReused, store.ErrRevoked, store.ErrNotFound}
@@ -156,6 +157,52 @@ func raceRotateRefreshToken(t *testing.T, s store.Store) {
 	wantRefreshRevoked(t, s, old.ID, true)
 	wantRefreshRevoked(t, s, next(winner).ID, true)
 	_, err := s.GetAccessToken(t.Context(), at.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "get access token of a revoked family")
+}
+
+// raceRotateRefreshTokenOverlap presents one token many times at once with
+// an overlap: the rotation and the one overlap use succeed, the third use is
+// reuse and revokes the family, and the rest find it revoked.
+func raceRotateRefreshTokenOverlap(t *testing.T, s store.Store) {
+	const n = 20
+	old := newRefreshToken("rt-old", "grant-1", "gatehouse|ada")
+	at := newAccessToken("at-1", old.FamilyID, old.UserID)
+	must(t, s.CreateRefreshToken(t.Context(), old), "create refresh token")
+	must(t, s.CreateAccessToken(t.Context(), at), "create access token")
+
+	now := t0.Add(time.Second)
+	next := func(i int) store.RefreshToken {
+		return newRefreshToken(fmt.Sprintf("rt-next-%02d", i), old.FamilyID, old.UserID)
+	}
+	errs := race(n, func(i int) error {
+		_, err := s.RotateRefreshToken(t.Context(), old.ID, next(i), now, time.Minute)
+		return err
+	})
+	allowed := []error{store.ErrReused, store.ErrRevoked}
+	c := tally(errs, allowed...)
+	if c["ok"] != 2 || c[store.ErrReused.Error()] == 0 || c["other"] != 0 {
+		t.Fatalf("%d concurrent rotations with an overlap: %v (first unexpected error: %v); want 2 ok, at least 1 reused, the rest reused or revoked",
+			n, c, firstOther(errs, allowed...))
+	}
+
+	for i, err := range errs {
+		_, getErr := s.GetRefreshToken(t.Context(), next(i).ID)
+		switch {
+		case err == nil:
+			must(t, getErr, "get next token of a winning rotation")
+			wantRefreshRevoked(t, s, next(i).ID, true)
+		default:
+			wantErr(t, getErr, store.ErrNotFound, "get next token of a refused rotation")
+		}
+	}
+	got, err := s.GetRefreshToken(t.Context(), old.ID)
+	must(t, err, "get raced refresh token")
+	if got.UsedAt == nil || !got.UsedAt.Equal(now) || !got.OverlapUsed || !got.Revoked {
+		t.Fatalf("raced refresh token: UsedAt %v, OverlapUsed %v, Revoked %v; want %v, true, true",
+			got.UsedAt, got.OverlapUsed, got.Revoked, now)
+	}
+	wantRefreshRevoked(t, s, old.ID, true)
+	_, err = s.GetAccessToken(t.Context(), at.ID, t0)
 	wantErr(t, err, store.ErrNotFound, "get access token of a revoked family")
 }
 

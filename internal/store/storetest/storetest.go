@@ -24,20 +24,28 @@ import (
 // The suite pins the behaviour the Store interface leaves open, so that every
 // backend agrees with the others:
 //   - a Create* method returns ErrConflict for a taken primary key;
-//   - DeleteUser and RecordLogin return ErrNotFound for an unknown user;
+//   - DeleteUser and RecordLogin return ErrNotFound for an unknown user, and
+//     DeleteAPI for an unknown identifier, as DeleteClient does;
 //   - DeleteAuthRequest, RevokeAccessToken, DeleteSession, RevokeGrant and
 //     ResetFailures succeed for unknown keys (they are idempotent);
 //   - a record is live while now is before its ExpiresAt;
 //   - GetRefreshToken returns used, revoked and expired tokens as they are;
+//   - RotateRefreshToken returns the old token as it was before the call, so
+//     UsedAt is set in what the overlap use returns; a rotated token is in
+//     its overlap while now is before UsedAt+overlap; a next token of another
+//     family is refused, and a token that could have rotated stays as it was;
+//   - RotateSigningKeys refuses a key whose Algorithm is not alg;
 //   - lists may come back in any order, and nil and empty slices and maps are
 //     interchangeable; times come back in UTC, equal to at least the
-//     millisecond.
+//     millisecond, and durations equal to at least the millisecond.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
 		run  func(t *testing.T, s store.Store)
 	}{
 		{"Clients", testClients},
+		{"UpdateClient", testUpdateClient},
+		{"APIs", testAPIs},
 		{"Users", testUsers},
 		{"UpdateUser", testUpdateUser},
 		{"RecordLogin", testRecordLogin},
@@ -48,11 +56,13 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AccessTokens", testAccessTokens},
 		{"RefreshTokens", testRefreshTokens},
 		{"RotateRefreshToken", testRotateRefreshToken},
+		{"RotateRefreshTokenOverlap", testRotateRefreshTokenOverlap},
 		{"RevokeGrant", testRevokeGrant},
 		{"Sessions", testSessions},
 		{"Grants", testGrants},
 		{"Throttle", testThrottle},
 		{"SigningKeys", testSigningKeys},
+		{"SigningKeyRings", testSigningKeyRings},
 		{"DeleteExpired", testDeleteExpired},
 		{"TimePrecision", testTimePrecision},
 		{"PingClose", testPingClose},
@@ -166,7 +176,33 @@ func newClient(id string) store.Client {
 		GrantTypes:         []string{"authorization_code", "refresh_token"},
 		FirstParty:         true,
 		AllowOfflineAccess: true,
-		CreatedAt:          t0.In(elsewhere),
+		IDTokenTTL:         10 * time.Hour,
+		AccessTokenTTL:     24 * time.Hour,
+		Refresh: store.RefreshPolicy{
+			NoRotation: true,
+			Overlap:    1500 * time.Millisecond,
+			Idle:       15 * 24 * time.Hour,
+			Absolute:   90 * 24 * time.Hour,
+		},
+		CreatedAt: t0.In(elsewhere),
+	}
+}
+
+func newAPI(identifier string) store.API {
+	return store.API{
+		Identifier: identifier,
+		Name:       "API " + identifier,
+		Scopes: []store.APIScope{
+			{Name: "read:messages", Description: "Read your messages"},
+			{Name: "write:messages", Description: `Send "messages" as you — ünïcødé`},
+			{Name: "admin"},
+		},
+		TokenLifetime:         2*time.Hour + 500*time.Millisecond,
+		SigningAlgorithm:      "ES256",
+		AllowOfflineAccess:    true,
+		SkipConsentFirstParty: true,
+		CreatedAt:             t0.Add(-time.Hour).In(elsewhere),
+		UpdatedAt:             t0.In(elsewhere),
 	}
 }
 
@@ -262,19 +298,21 @@ func newAccessToken(id, grantID, userID string) store.AccessToken {
 	}
 }
 
-// newRefreshToken returns a token that is live from t0 for thirty days.
+// newRefreshToken returns a token that is live from t0 for thirty days, of a
+// family that ends after ninety.
 func newRefreshToken(id, familyID, userID string) store.RefreshToken {
 	return store.RefreshToken{
-		ID:        id,
-		FamilyID:  familyID,
-		ClientID:  "client-1",
-		UserID:    userID,
-		SessionID: "session-" + userID,
-		Scopes:    []string{"openid", "offline_access"},
-		Audience:  "https://api.example",
-		AuthTime:  t0.Add(-time.Minute).In(elsewhere),
-		CreatedAt: t0.In(elsewhere),
-		ExpiresAt: t0.Add(30 * 24 * time.Hour).In(elsewhere),
+		ID:              id,
+		FamilyID:        familyID,
+		ClientID:        "client-1",
+		UserID:          userID,
+		SessionID:       "session-" + userID,
+		Scopes:          []string{"openid", "offline_access"},
+		Audience:        "https://api.example",
+		AuthTime:        t0.Add(-time.Minute).In(elsewhere),
+		CreatedAt:       t0.In(elsewhere),
+		ExpiresAt:       t0.Add(30 * 24 * time.Hour).In(elsewhere),
+		FamilyExpiresAt: t0.Add(90 * 24 * time.Hour).In(elsewhere),
 	}
 }
 
@@ -301,12 +339,19 @@ func newGrant(userID, clientID, audience string, scopes ...string) store.Grant {
 	}
 }
 
-func newSigningKey(id string) store.SigningKey {
+func newSigningKey(id, alg string) store.SigningKey {
+	jwk := `{"kty":"RSA","kid":"` + id + `","n":"AQAB","e":"AQAB"}`
+	switch alg {
+	case "ES256":
+		jwk = `{"kty":"EC","kid":"` + id + `","crv":"P-256","x":"AQAB","y":"AQAB"}`
+	case "EdDSA":
+		jwk = `{"kty":"OKP","kid":"` + id + `","crv":"Ed25519","x":"AQAB"}`
+	}
 	return store.SigningKey{
 		ID:               id,
-		Algorithm:        "RS256",
+		Algorithm:        alg,
 		PrivateEncrypted: []byte("sealed\x00\xff" + id),
-		PublicJWK:        []byte(`{"kty":"RSA","kid":"` + id + `","n":"AQAB","e":"AQAB"}`),
+		PublicJWK:        []byte(jwk),
 		CreatedAt:        t0.In(elsewhere),
 	}
 }
@@ -329,7 +374,7 @@ func wantLiveAccessToken(t *testing.T, s store.Store, want store.AccessToken) {
 }
 
 // wantRefreshRevoked fails unless the refresh token is stored, marked
-// revoked, and refuses to rotate.
+// revoked, and refuses to rotate, even within an overlap.
 func wantRefreshRevoked(t *testing.T, s store.Store, id string, revoked bool) {
 	t.Helper()
 	got, err := s.GetRefreshToken(t.Context(), id)
@@ -340,7 +385,7 @@ func wantRefreshRevoked(t *testing.T, s store.Store, id string, revoked bool) {
 	if !revoked {
 		return
 	}
-	_, err = s.RotateRefreshToken(t.Context(), id, newRefreshToken(id+"-probe", got.FamilyID, got.UserID), t0.Add(time.Second))
+	_, err = s.RotateRefreshToken(t.Context(), id, newRefreshToken(id+"-probe", got.FamilyID, got.UserID), t0.Add(time.Second), 365*24*time.Hour)
 	wantErr(t, err, store.ErrRevoked, "rotate revoked refresh token "+id)
 	_, err = s.GetRefreshToken(t.Context(), id+"-probe")
 	wantErr(t, err, store.ErrNotFound, "get refresh token stored by a refused rotation")

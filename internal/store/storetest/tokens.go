@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,14 +54,26 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 	must(t, err, "get refresh token after conflict")
 	wantEqual(t, got, rt, "refresh token after conflicting create")
 
-	// UsedAt and Revoked round-trip as well.
+	// UsedAt, OverlapUsed and Revoked round-trip as well.
 	used := t0.Add(time.Minute).In(elsewhere)
 	spent := newRefreshToken("rt-spent", "grant-1", "gatehouse|ada")
-	spent.UsedAt, spent.Revoked = &used, true
+	spent.UsedAt, spent.OverlapUsed, spent.Revoked = &used, true, true
 	must(t, s.CreateRefreshToken(ctx, spent), "create used, revoked refresh token")
 	got, err = s.GetRefreshToken(ctx, spent.ID)
 	must(t, err, "get used, revoked refresh token")
 	wantEqual(t, got, spent, "used, revoked refresh token")
+
+	// A token without a family expiry (issued before families had one)
+	// keeps the zero time.
+	legacy := newRefreshToken("rt-legacy", "grant-3", "gatehouse|ada")
+	legacy.FamilyExpiresAt = time.Time{}
+	must(t, s.CreateRefreshToken(ctx, legacy), "create refresh token without family expiry")
+	got, err = s.GetRefreshToken(ctx, legacy.ID)
+	must(t, err, "get refresh token without family expiry")
+	wantEqual(t, got, legacy, "refresh token without family expiry")
+	if !got.FamilyExpiresAt.IsZero() {
+		t.Fatalf("zero FamilyExpiresAt came back as %v", got.FamilyExpiresAt)
+	}
 
 	_, err = s.GetRefreshToken(ctx, "rt-unknown")
 	wantErr(t, err, store.ErrNotFound, "get unknown refresh token")
@@ -81,7 +94,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 	now := t0.Add(time.Hour)
 	next := newRefreshToken("rt-2", family, "gatehouse|ada")
 	next.CreatedAt, next.ExpiresAt = now.In(elsewhere), now.Add(30*24*time.Hour).In(elsewhere)
-	got, err := s.RotateRefreshToken(ctx, old.ID, next, now)
+	got, err := s.RotateRefreshToken(ctx, old.ID, next, now, 0)
 	must(t, err, "rotate refresh token")
 	wantEqual(t, got, old, "rotate returns the old token as it was")
 
@@ -97,7 +110,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 
 	// The rotated token presented again: the family is compromised.
 	stolen := newRefreshToken("rt-3", family, "gatehouse|eve")
-	_, err = s.RotateRefreshToken(ctx, old.ID, stolen, now.Add(time.Minute))
+	_, err = s.RotateRefreshToken(ctx, old.ID, stolen, now.Add(time.Minute), 0)
 	wantErr(t, err, store.ErrReused, "rotate a rotated refresh token")
 	_, err = s.GetRefreshToken(ctx, stolen.ID)
 	wantErr(t, err, store.ErrNotFound, "get next token of a refused rotation")
@@ -105,7 +118,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 	wantRefreshRevoked(t, s, next.ID, true)
 	_, err = s.GetAccessToken(ctx, at.ID, t0)
 	wantErr(t, err, store.ErrNotFound, "get access token of a revoked family")
-	_, err = s.RotateRefreshToken(ctx, old.ID, newRefreshToken("rt-4", family, "gatehouse|eve"), now.Add(2*time.Minute))
+	_, err = s.RotateRefreshToken(ctx, old.ID, newRefreshToken("rt-4", family, "gatehouse|eve"), now.Add(2*time.Minute), 0)
 	wantErr(t, err, store.ErrRevoked, "rotate a revoked, rotated refresh token")
 
 	// Another family is untouched.
@@ -122,7 +135,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
 			n := newRefreshToken("rt-after-"+tc.name, otherRT.FamilyID, otherRT.UserID)
-			_, err := s.RotateRefreshToken(ctx, otherRT.ID, n, tc.now)
+			_, err := s.RotateRefreshToken(ctx, otherRT.ID, n, tc.now, time.Hour)
 			wantErr(t, err, store.ErrNotFound, "rotate expired refresh token")
 			_, err = s.GetRefreshToken(ctx, n.ID)
 			wantErr(t, err, store.ErrNotFound, "get next token of a refused rotation")
@@ -132,8 +145,151 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		})
 	}
 	t.Run("unknown", func(t *testing.T) {
-		_, err := s.RotateRefreshToken(t.Context(), "rt-unknown", newRefreshToken("rt-x", "grant-x", "gatehouse|ada"), t0)
+		_, err := s.RotateRefreshToken(t.Context(), "rt-unknown", newRefreshToken("rt-x", "grant-x", "gatehouse|ada"), t0, time.Hour)
 		wantErr(t, err, store.ErrNotFound, "rotate unknown refresh token")
+	})
+}
+
+func testRotateRefreshTokenOverlap(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const overlap = 30 * time.Second
+	rotated := t0.Add(time.Hour) // when each family's first token is rotated
+	// nextOf returns a token of old's family created at now.
+	nextOf := func(old store.RefreshToken, id string, now time.Time) store.RefreshToken {
+		n := newRefreshToken(id, old.FamilyID, old.UserID)
+		n.CreatedAt, n.ExpiresAt = now.In(elsewhere), now.Add(30*24*time.Hour).In(elsewhere)
+		return n
+	}
+	// rotateOnce stores a token of family, rotates it at rotated, and
+	// returns it as stored then.
+	rotateOnce := func(t *testing.T, family string) store.RefreshToken {
+		t.Helper()
+		old := newRefreshToken("rt-"+family, family, "gatehouse|ada")
+		must(t, s.CreateRefreshToken(t.Context(), old), "create refresh token")
+		_, err := s.RotateRefreshToken(t.Context(), old.ID, nextOf(old, "rt-"+family+"-next", rotated), rotated, overlap)
+		must(t, err, "rotate refresh token")
+		old.UsedAt = &rotated
+		return old
+	}
+
+	const family = "grant-1"
+	old := newRefreshToken("rt-1", family, "gatehouse|ada")
+	at := newAccessToken("at-1", family, "gatehouse|ada")
+	otherRT := newRefreshToken("rt-other", "grant-other", "gatehouse|ada")
+	otherAT := newAccessToken("at-other", "grant-other", "gatehouse|ada")
+	must(t, s.CreateRefreshToken(ctx, old), "create refresh token")
+	must(t, s.CreateRefreshToken(ctx, otherRT), "create refresh token of another family")
+	must(t, s.CreateAccessToken(ctx, at), "create access token")
+	must(t, s.CreateAccessToken(ctx, otherAT), "create access token of another family")
+
+	next := nextOf(old, "rt-2", rotated)
+	got, err := s.RotateRefreshToken(ctx, old.ID, next, rotated, overlap)
+	must(t, err, "rotate refresh token")
+	wantEqual(t, got, old, "rotate returns the old token as it was")
+
+	// A second request with the old token, inside the overlap, gets a
+	// sibling of next.
+	second := rotated.Add(10 * time.Second)
+	sibling := nextOf(old, "rt-2b", second)
+	got, err = s.RotateRefreshToken(ctx, old.ID, sibling, second, overlap)
+	must(t, err, "use a rotated refresh token inside the overlap")
+	wantOld := old
+	wantOld.UsedAt = &rotated
+	wantEqual(t, got, wantOld, "overlap use returns the old token as it was")
+	stored, err := s.GetRefreshToken(ctx, sibling.ID)
+	must(t, err, "get sibling refresh token")
+	wantEqual(t, stored, sibling, "sibling refresh token")
+	stored, err = s.GetRefreshToken(ctx, old.ID)
+	must(t, err, "get refresh token used in the overlap")
+	wantOld.OverlapUsed = true
+	wantEqual(t, stored, wantOld, "refresh token used in the overlap")
+	stored, err = s.GetRefreshToken(ctx, next.ID)
+	must(t, err, "get next refresh token")
+	wantEqual(t, stored, next, "next refresh token after the overlap use")
+	wantLiveAccessToken(t, s, at)
+
+	// The sibling is a token of the family like any other.
+	third := rotated.Add(20 * time.Second)
+	nephew := nextOf(old, "rt-3", third)
+	got, err = s.RotateRefreshToken(ctx, sibling.ID, nephew, third, overlap)
+	must(t, err, "rotate sibling refresh token")
+	wantEqual(t, got, sibling, "rotate returns the sibling as it was")
+
+	// A third use, even inside the overlap, is reuse.
+	stolen := nextOf(old, "rt-stolen", third)
+	_, err = s.RotateRefreshToken(ctx, old.ID, stolen, third, overlap)
+	wantErr(t, err, store.ErrReused, "use a rotated refresh token a third time")
+	_, err = s.GetRefreshToken(ctx, stolen.ID)
+	wantErr(t, err, store.ErrNotFound, "get next token of a refused rotation")
+	for _, id := range []string{old.ID, next.ID, sibling.ID, nephew.ID} {
+		wantRefreshRevoked(t, s, id, true)
+	}
+	_, err = s.GetAccessToken(ctx, at.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "get access token of a revoked family")
+	wantRefreshRevoked(t, s, otherRT.ID, false)
+	wantLiveAccessToken(t, s, otherAT)
+
+	// Reuse outside the overlap, or without one, revokes at the second use.
+	for i, tc := range []struct {
+		name    string
+		after   time.Duration // since the rotation
+		overlap time.Duration
+	}{
+		{"no overlap", 0, 0},
+		{"at the end of the overlap", overlap, overlap},
+		{"after the overlap", overlap + time.Minute, overlap},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			old := rotateOnce(t, fmt.Sprintf("grant-reuse-%d", i))
+			at := newAccessToken(old.ID+"-at", old.FamilyID, old.UserID)
+			must(t, s.CreateAccessToken(ctx, at), "create access token")
+			now := rotated.Add(tc.after)
+			n := nextOf(old, old.ID+"-again", now)
+			_, err := s.RotateRefreshToken(ctx, old.ID, n, now, tc.overlap)
+			wantErr(t, err, store.ErrReused, "use a rotated refresh token")
+			_, err = s.GetRefreshToken(ctx, n.ID)
+			wantErr(t, err, store.ErrNotFound, "get next token of a refused rotation")
+			wantRefreshRevoked(t, s, old.ID, true)
+			wantRefreshRevoked(t, s, old.ID+"-next", true)
+			_, err = s.GetAccessToken(ctx, at.ID, t0)
+			wantErr(t, err, store.ErrNotFound, "get access token of a revoked family")
+		})
+	}
+
+	// A next token of another family is refused and changes nothing, so
+	// that the right call still succeeds.
+	t.Run("wrong family", func(t *testing.T) {
+		ctx := t.Context()
+		old := newRefreshToken("rt-wrong", "grant-wrong", "gatehouse|ada")
+		must(t, s.CreateRefreshToken(ctx, old), "create refresh token")
+		stray := nextOf(otherRT, "rt-stray", rotated)
+		if _, err := s.RotateRefreshToken(ctx, old.ID, stray, rotated, overlap); err == nil {
+			t.Fatal("rotate to a token of another family: got no error")
+		}
+		_, err := s.GetRefreshToken(ctx, stray.ID)
+		wantErr(t, err, store.ErrNotFound, "get next token of another family")
+		got, err := s.GetRefreshToken(ctx, old.ID)
+		must(t, err, "get refresh token")
+		wantEqual(t, got, old, "refresh token after refused rotation")
+		_, err = s.RotateRefreshToken(ctx, old.ID, nextOf(old, "rt-wrong-next", rotated), rotated, overlap)
+		must(t, err, "rotate to a token of the right family")
+
+		second := rotated.Add(time.Second)
+		stray = nextOf(otherRT, "rt-stray-2", second)
+		if _, err := s.RotateRefreshToken(ctx, old.ID, stray, second, overlap); err == nil {
+			t.Fatal("overlap use with a token of another family: got no error")
+		}
+		_, err = s.GetRefreshToken(ctx, stray.ID)
+		wantErr(t, err, store.ErrNotFound, "get next token of another family")
+		got, err = s.GetRefreshToken(ctx, old.ID)
+		must(t, err, "get rotated refresh token")
+		want := old
+		want.UsedAt = &rotated
+		wantEqual(t, got, want, "rotated refresh token after refused overlap use")
+		_, err = s.RotateRefreshToken(ctx, old.ID, nextOf(old, "rt-wrong-sibling", second), second, overlap)
+		must(t, err, "overlap use with a token of the right family")
+		wantRefreshRevoked(t, s, otherRT.ID, false)
 	})
 }
 

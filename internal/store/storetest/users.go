@@ -15,6 +15,7 @@ func testClients(t *testing.T, s store.Store) {
 	c2 := newClient("client-2")
 	c2.Callbacks, c2.LogoutURLs, c2.GrantTypes = nil, []string{}, []string{"authorization_code"}
 	c2.FirstParty, c2.AllowOfflineAccess = false, false
+	c2.IDTokenTTL, c2.AccessTokenTTL, c2.Refresh = 0, 0, store.RefreshPolicy{}
 
 	_, err := s.GetClient(ctx, c1.ID)
 	wantErr(t, err, store.ErrNotFound, "get client before create")
@@ -53,6 +54,69 @@ func testClients(t *testing.T, s store.Store) {
 
 	// A deleted id is free again.
 	must(t, s.CreateClient(ctx, c1), "recreate client-1")
+}
+
+func testUpdateClient(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c1, c2 := newClient("client-1"), newClient("client-2")
+	must(t, s.CreateClient(ctx, c1), "create client-1")
+	must(t, s.CreateClient(ctx, c2), "create client-2")
+
+	tests := []struct {
+		name string
+		upd  store.Client
+	}{
+		{"every field", store.Client{
+			ID:                 c1.ID,
+			SecretHash:         "sha256:rotated",
+			Name:               "Renamed",
+			Type:               "spa",
+			Callbacks:          []string{"https://new.example/cb"},
+			LogoutURLs:         nil,
+			GrantTypes:         []string{"authorization_code"},
+			FirstParty:         false,
+			AllowOfflineAccess: false,
+			IDTokenTTL:         time.Hour,
+			AccessTokenTTL:     2*time.Hour + 250*time.Millisecond,
+			Refresh: store.RefreshPolicy{
+				NoRotation: false,
+				Overlap:    time.Minute,
+				Idle:       24 * time.Hour,
+				Absolute:   30 * 24 * time.Hour,
+			},
+			CreatedAt: t0.Add(time.Hour), // must be ignored
+		}},
+		{"back to the defaults", store.Client{
+			ID:        c1.ID,
+			Name:      "Defaults",
+			CreatedAt: t0.Add(2 * time.Hour), // must be ignored
+		}},
+		{"rotation off", func() store.Client {
+			c := newClient(c1.ID)
+			c.Refresh = store.RefreshPolicy{NoRotation: true, Absolute: 7 * 24 * time.Hour}
+			return c
+		}()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			must(t, s.UpdateClient(ctx, tc.upd), "update client-1")
+			want := tc.upd
+			want.CreatedAt = c1.CreatedAt
+			got, err := s.GetClient(ctx, c1.ID)
+			must(t, err, "get updated client-1")
+			wantEqual(t, got, want, "updated client-1")
+			got, err = s.GetClient(ctx, c2.ID)
+			must(t, err, "get client-2")
+			wantEqual(t, got, c2, "client-2 after update of client-1")
+		})
+	}
+
+	t.Run("unknown client", func(t *testing.T) {
+		wantErr(t, s.UpdateClient(t.Context(), newClient("no-such-client")), store.ErrNotFound, "update unknown client")
+		_, err := s.GetClient(t.Context(), "no-such-client")
+		wantErr(t, err, store.ErrNotFound, "update must not create")
+	})
 }
 
 func testUsers(t *testing.T, s store.Store) {
@@ -287,7 +351,7 @@ func testDeleteUser(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "get access token of deleted user")
 	_, err = s.GetRefreshToken(ctx, ada.refresh.ID)
 	wantErr(t, err, store.ErrNotFound, "get refresh token of deleted user")
-	_, err = s.RotateRefreshToken(ctx, ada.refresh.ID, newRefreshToken("rt-next", "grant-x", ada.user.ID), t0)
+	_, err = s.RotateRefreshToken(ctx, ada.refresh.ID, newRefreshToken("rt-next", ada.refresh.FamilyID, ada.user.ID), t0, 0)
 	wantErr(t, err, store.ErrNotFound, "rotate refresh token of deleted user")
 	list, err := s.ListUsers(ctx)
 	must(t, err, "list users")
