@@ -19,20 +19,44 @@ import (
 var ErrInvalidToken = errors.New("invalid token")
 
 // Sign returns the compact JWS of the JSON encoding of claims, signed with
-// the current key. The protected header carries "kid", "alg" and, unless
-// typ is empty, "typ" (e.g. "JWT" for ID tokens, "at+jwt" for access tokens,
-// RFC 9068 §2.1). claims must encode to a JSON object (RFC 7519 §7.1).
+// the current key of the default ring. The protected header carries "kid",
+// "alg" and, unless typ is empty, "typ" (e.g. "JWT" for ID tokens, "at+jwt"
+// for access tokens, RFC 9068 §2.1). claims must encode to a JSON object
+// (RFC 7519 §7.1).
 func (k *Keys) Sign(ctx context.Context, claims any, typ string) (string, error) {
-	set, err := k.keys(ctx)
+	raw, err := k.sign(ctx, k.alg, claims, typ)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
+	return raw, nil
+}
+
+// SignWith is Sign with the current key of alg's ring, for an API whose
+// access tokens use another algorithm than the default. The error wraps
+// store.ErrNotFound when the store has no ring for alg (see
+// EnsureAlgorithm).
+func (k *Keys) SignWith(ctx context.Context, alg string, claims any, typ string) (string, error) {
+	if !isSupported(alg) {
+		return "", fmt.Errorf("sign token: unsupported algorithm %q", alg)
+	}
+	raw, err := k.sign(ctx, alg, claims, typ)
+	if err != nil {
+		return "", fmt.Errorf("sign %s token: %w", alg, err)
+	}
+	return raw, nil
+}
+
+func (k *Keys) sign(ctx context.Context, alg string, claims any, typ string) (string, error) {
+	key, err := k.signer(ctx, alg)
+	if err != nil {
+		return "", err
+	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
-		return "", fmt.Errorf("sign token: encode claims: %w", err)
+		return "", fmt.Errorf("encode claims: %w", err)
 	}
 	if len(payload) == 0 || payload[0] != '{' {
-		return "", fmt.Errorf("sign token: claims encode to %.20q, not a JSON object", payload)
+		return "", fmt.Errorf("claims encode to %.20q, not a JSON object", payload)
 	}
 	opts := &jose.SignerOptions{}
 	if typ != "" {
@@ -40,40 +64,57 @@ func (k *Keys) Sign(ctx context.Context, claims any, typ string) (string, error)
 	}
 	// The JWK carries the kid, which go-jose puts in the protected header.
 	signer, err := jose.NewSigner(jose.SigningKey{
-		Algorithm: jose.SignatureAlgorithm(set.signer.alg),
-		Key:       set.signer.jwk,
+		Algorithm: jose.SignatureAlgorithm(key.alg),
+		Key:       key.jwk,
 	}, opts)
 	if err != nil {
-		return "", fmt.Errorf("sign token: %w", err)
+		return "", err
 	}
 	jws, err := signer.Sign(payload)
 	if err != nil {
-		return "", fmt.Errorf("sign token: %w", err)
+		return "", err
 	}
-	raw, err := jws.CompactSerialize()
-	if err != nil {
-		return "", fmt.Errorf("sign token: %w", err)
-	}
-	return raw, nil
+	return jws.CompactSerialize()
 }
 
-// SigningAlgorithm returns the "alg" of the current key, which decides the
-// hash of at_hash and c_hash.
-func (k *Keys) SigningAlgorithm(ctx context.Context) (string, error) {
+// signer returns the current key of alg's ring. A ring missing from the
+// cache triggers a store read at most once per second, for a ring another
+// process has just created.
+func (k *Keys) signer(ctx context.Context, alg string) (signingKey, error) {
 	set, err := k.keys(ctx)
+	if err != nil {
+		return signingKey{}, err
+	}
+	if key, ok := set.signers[alg]; ok {
+		return key, nil
+	}
+	if set, err = k.keysAfterMiss(ctx); err != nil {
+		return signingKey{}, err
+	}
+	if key, ok := set.signers[alg]; ok {
+		return key, nil
+	}
+	return signingKey{}, errNoRing(alg)
+}
+
+// SigningAlgorithm returns the "alg" of the default ring, the one Sign
+// uses, which decides the hash of at_hash and c_hash. It fails like Sign
+// when the store has no such ring.
+func (k *Keys) SigningAlgorithm(ctx context.Context) (string, error) {
+	key, err := k.signer(ctx, k.alg)
 	if err != nil {
 		return "", fmt.Errorf("signing algorithm: %w", err)
 	}
-	return set.signer.alg, nil
+	return key.alg, nil
 }
 
-// Verify checks a compact JWS against the published key named by its "kid"
-// and returns the payload and the protected header. It refuses "alg":"none"
-// and any algorithm other than RS256, ES256 and EdDSA, a missing or unknown
-// kid, an alg that is not the key's, a retired key and a bad signature. It
-// checks no claims: expiry, issuer, audience and "typ" are the caller's.
-// A kid missing from the cache triggers a store read at most once per
-// second, for keys another process has just generated.
+// Verify checks a compact JWS against the published key named by its "kid",
+// whichever its ring, and returns the payload and the protected header. It
+// refuses "alg":"none" and any algorithm other than RS256, ES256 and EdDSA,
+// a missing or unknown kid, an alg that is not the key's, a retired key and
+// a bad signature. It checks no claims: expiry, issuer, audience and "typ"
+// are the caller's. A kid missing from the cache triggers a store read at
+// most once per second, for keys another process has just generated.
 func (k *Keys) Verify(ctx context.Context, raw string) (payload []byte, header jose.Header, err error) {
 	// Parse before touching the cache, so garbage never reaches the store.
 	// Compact serialization only: every header member is integrity protected.
@@ -95,7 +136,7 @@ func (k *Keys) Verify(ctx context.Context, raw string) (payload []byte, header j
 	}
 	key, ok := k.lookup(set, header.KeyID)
 	if !ok {
-		if set, err = k.keysForUnknownKid(ctx); err != nil {
+		if set, err = k.keysAfterMiss(ctx); err != nil {
 			return nil, jose.Header{}, fmt.Errorf("verify token: %w", err)
 		}
 		if key, ok = k.lookup(set, header.KeyID); !ok {

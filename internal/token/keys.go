@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -42,15 +43,21 @@ const (
 	rsaKeyBits      = 2048
 )
 
-// errNoCurrentKey means the store holds no current signing key: Init has not
-// run yet.
-var errNoCurrentKey = fmt.Errorf("no current signing key (run Init first): %w", store.ErrNotFound)
+// errNoKeys means the store holds no signing keys at all: Init has not run
+// yet.
+var errNoKeys = fmt.Errorf("no signing keys (run Init first): %w", store.ErrNotFound)
+
+// errNoRing reports that the store has no ring for alg.
+func errNoRing(alg string) error {
+	return fmt.Errorf("no %s signing keys (run EnsureAlgorithm first): %w", alg, store.ErrNotFound)
+}
 
 // KeyOptions configures Keys.
 type KeyOptions struct {
-	// Algorithm is the algorithm of newly generated keys: RS256 (the
-	// default, and the only one OIDC requires relying parties to support),
-	// ES256 or EdDSA. Existing keys keep theirs.
+	// Algorithm is the default algorithm: the ring Init creates and Sign
+	// and SigningAlgorithm use. RS256 (the default, and the only one OIDC
+	// requires relying parties to support), ES256 or EdDSA. Rings of other
+	// algorithms are created with EnsureAlgorithm and used with SignWith.
 	Algorithm string
 	// CacheTTL is how long a process uses its cached key set before
 	// re-reading the store; 10s when zero. Other processes pick up a
@@ -62,13 +69,15 @@ type KeyOptions struct {
 }
 
 // Keys manages the signing keys kept in the store: generation, rotation, the
-// published JWKS, signing and verification. Several processes may share one
-// store; each caches the key set for KeyOptions.CacheTTL. Keys is safe for
-// concurrent use.
+// published JWKS, signing and verification. The keys form one ring per
+// algorithm, each with its own next, current and previous keys, rotated
+// together but independently of each other; the JWKS publishes every ring.
+// Several processes may share one store; each caches the key set of all
+// rings for KeyOptions.CacheTTL. Keys is safe for concurrent use.
 type Keys struct {
 	st     store.Store
 	sealer *Sealer
-	alg    string
+	alg    string // the default ring
 	ttl    time.Duration
 	now    func() time.Time
 
@@ -83,8 +92,21 @@ type Keys struct {
 // keySet is an immutable snapshot of the store's keys, shared by readers
 // without locking once obtained.
 type keySet struct {
-	signer    signingKey  // the current key, decrypted
-	published []publicKey // current, next, then previous keys, newest first
+	signers map[string]signingKey // each ring's current key, decrypted, by algorithm
+	// published holds every ring's keys, the default ring first, each ring
+	// as current, next, then previous keys, newest first.
+	published []publicKey
+}
+
+// rings returns the algorithms of the set's rings, default ring first.
+func (s *keySet) rings() []string {
+	var algs []string
+	for _, p := range s.published {
+		if !slices.Contains(algs, p.alg) {
+			algs = append(algs, p.alg)
+		}
+	}
+	return algs
 }
 
 // signingKey is a decrypted private key.
@@ -140,45 +162,88 @@ func isSupported(alg string) bool {
 	return slices.Contains(supportedAlgorithms, jose.SignatureAlgorithm(alg))
 }
 
-// Init makes sure the store holds signing keys: on first start it generates
-// a current and a next key. It is idempotent, and safe to run from several
-// processes at once: when another process stores its keys first, Init uses
-// those. It then loads the keys, so a wrong master key fails here.
+// Init makes sure the store holds the default ring: when it is missing (on
+// first start, or after the default algorithm was changed) it generates a
+// current and a next key. Rings of other algorithms are left alone. Init is
+// idempotent, and safe to run from several processes at once: when another
+// process stores its keys first, Init uses those. It then loads the keys of
+// every ring, so a wrong master key fails here.
 func (k *Keys) Init(ctx context.Context) error {
-	rows, err := k.st.ListSigningKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("init signing keys: %w", err)
-	}
-	if len(rows) == 0 {
-		now := k.now()
-		current, err := k.generate(store.KeyCurrent, now)
-		if err != nil {
-			return fmt.Errorf("init signing keys: %w", err)
-		}
-		next, err := k.generate(store.KeyNext, now)
-		if err != nil {
-			return fmt.Errorf("init signing keys: %w", err)
-		}
-		err = k.st.RotateSigningKeys(ctx, "", &current, next, time.Time{}, now)
-		// ErrConflict: another process initialized first; its keys stand.
-		if err != nil && !errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("init signing keys: %w", err)
-		}
-	}
-	k.dropCache()
-	if _, err := k.keys(ctx); err != nil {
+	if err := k.ensure(ctx, k.alg); err != nil {
 		return fmt.Errorf("init signing keys: %w", err)
 	}
 	return nil
 }
 
-// Rotate promotes the next key to current, demotes the current key to
-// previous (published until now+retireAfter, which must cover the longest
-// lifetime of a token it signed plus CacheTTL), and generates a new next
-// key. When another process rotated concurrently it returns an error
-// wrapping store.ErrConflict and that rotation stands. Either way this
+// EnsureAlgorithm makes sure the store holds a ring for alg, generating its
+// current and next keys when missing: an API that signs its access tokens
+// with an algorithm other than the default needs one. Like Init it is
+// idempotent and safe to run concurrently, and loads the keys.
+func (k *Keys) EnsureAlgorithm(ctx context.Context, alg string) error {
+	if !isSupported(alg) {
+		return fmt.Errorf("ensure %q signing keys: unsupported algorithm (want %s, %s or %s)", alg, RS256, ES256, EdDSA)
+	}
+	if err := k.ensure(ctx, alg); err != nil {
+		return fmt.Errorf("ensure %s signing keys: %w", alg, err)
+	}
+	return nil
+}
+
+// ensure creates the ring of alg unless the store has it, then reloads the
+// key set.
+func (k *Keys) ensure(ctx context.Context, alg string) error {
+	rows, err := k.st.ListSigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	hasRing := slices.ContainsFunc(rows, func(r store.SigningKey) bool {
+		return r.Algorithm == alg && r.State == store.KeyCurrent
+	})
+	if !hasRing {
+		if len(rows) > 0 {
+			// Open the existing keys before sealing new ones: a ring sealed
+			// under a wrong master key would break the key set of every
+			// process that has the right one.
+			if _, err := k.parseKeySet(rows); err != nil {
+				return err
+			}
+		}
+		now := k.now()
+		current, err := k.generate(alg, store.KeyCurrent, now)
+		if err != nil {
+			return err
+		}
+		next, err := k.generate(alg, store.KeyNext, now)
+		if err != nil {
+			return err
+		}
+		err = k.st.RotateSigningKeys(ctx, alg, "", &current, next, time.Time{}, now)
+		// ErrConflict: another process created the ring first; its keys stand.
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	k.dropCache()
+	set, err := k.keys(ctx)
+	if err != nil {
+		return err
+	}
+	if _, ok := set.signers[alg]; !ok {
+		// The store accepted the ring, or refused it as taken, yet lists none.
+		return errNoRing(alg)
+	}
+	return nil
+}
+
+// Rotate rotates every ring: it promotes the ring's next key to current,
+// demotes its current key to previous (published until now+retireAfter,
+// which must cover the longest lifetime of a token it signed plus
+// CacheTTL), and generates a new next key. A ring another process rotated
+// concurrently keeps that rotation, which counts as this one: it is not an
+// error and does not stop the other rings. Other failures are joined into
+// the returned error after every ring has been tried. Either way this
 // process re-reads the keys on next use; others do within CacheTTL, and
-// since the new current key was published as next beforehand, their
+// since each new current key was published as next beforehand, their
 // verifiers already know it.
 func (k *Keys) Rotate(ctx context.Context, retireAfter time.Duration) error {
 	if retireAfter < 0 {
@@ -188,26 +253,35 @@ func (k *Keys) Rotate(ctx context.Context, retireAfter time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("rotate signing keys: %w", err)
 	}
-	i := slices.IndexFunc(rows, func(r store.SigningKey) bool { return r.State == store.KeyCurrent })
-	if i < 0 {
-		return fmt.Errorf("rotate signing keys: %w", errNoCurrentKey)
-	}
-	now := k.now()
-	next, err := k.generate(store.KeyNext, now)
+	// Parsing opens every current key, so new keys are never sealed under a
+	// wrong master key, and names each ring's current key.
+	set, err := k.parseKeySet(rows)
 	if err != nil {
 		return fmt.Errorf("rotate signing keys: %w", err)
 	}
-	err = k.st.RotateSigningKeys(ctx, rows[i].ID, nil, next, now.Add(retireAfter), now)
+	now := k.now()
+	var errs []error
+	for _, alg := range set.rings() {
+		next, err := k.generate(alg, store.KeyNext, now)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", alg, err))
+			continue
+		}
+		err = k.st.RotateSigningKeys(ctx, alg, set.signers[alg].kid, nil, next, now.Add(retireAfter), now)
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			errs = append(errs, fmt.Errorf("%s: %w", alg, err))
+		}
+	}
 	k.dropCache()
-	if err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("rotate signing keys: %w", err)
 	}
 	return nil
 }
 
 // JWKS returns the public keys to publish: the next, current and unretired
-// previous keys, each with "kid", "use":"sig" and "alg", never private
-// members.
+// previous keys of every ring, each with "kid", "use":"sig" and "alg",
+// never private members.
 func (k *Keys) JWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
 	set, err := k.keys(ctx)
 	if err != nil {
@@ -239,10 +313,10 @@ func (k *Keys) keys(ctx context.Context) (*keySet, error) {
 	return k.reloadLocked(ctx)
 }
 
-// keysForUnknownKid reloads the key set for a kid the cache does not know:
-// another process may have rotated. It reloads at most once per
-// minForcedReload and otherwise returns the cached set.
-func (k *Keys) keysForUnknownKid(ctx context.Context) (*keySet, error) {
+// keysAfterMiss reloads the key set for a kid or a ring the cache does not
+// know: another process may have rotated or created a ring. It reloads at
+// most once per minForcedReload and otherwise returns the cached set.
+func (k *Keys) keysAfterMiss(ctx context.Context) (*keySet, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.set != nil && k.now().Sub(k.loadedAt) < minForcedReload {
@@ -251,8 +325,8 @@ func (k *Keys) keysForUnknownKid(ctx context.Context) (*keySet, error) {
 	return k.reloadLocked(ctx)
 }
 
-// reloadLocked reads the keys and decrypts the current one; k.mu must be
-// held. A failed reload is not cached: the next call tries again.
+// reloadLocked reads the keys and decrypts each ring's current one; k.mu
+// must be held. A failed reload is not cached: the next call tries again.
 func (k *Keys) reloadLocked(ctx context.Context) (*keySet, error) {
 	rows, err := k.st.ListSigningKeys(ctx)
 	if err != nil {
@@ -266,19 +340,20 @@ func (k *Keys) reloadLocked(ctx context.Context) (*keySet, error) {
 	return set, nil
 }
 
-// parseKeySet turns store rows into a keySet. Only the current key is
-// decrypted: it is the only one that signs, and a next key is decrypted
-// when it becomes current.
+// parseKeySet turns store rows into a keySet. Only current keys are
+// decrypted: they are the only ones that sign, and a next key is decrypted
+// when it becomes current. Any bad row fails the whole set, whichever its
+// ring, as a tampered store must not go unnoticed.
 func (k *Keys) parseKeySet(rows []store.SigningKey) (*keySet, error) {
-	set := &keySet{}
-	var current *store.SigningKey
+	set := &keySet{signers: make(map[string]signingKey)}
+	current := make(map[string]int) // row index of each ring's current key
 	for i, r := range rows {
 		switch r.State {
 		case store.KeyCurrent:
-			if current != nil {
-				return nil, fmt.Errorf("two current keys %q and %q", current.ID, r.ID)
+			if j, ok := current[r.Algorithm]; ok {
+				return nil, fmt.Errorf("two current %s keys %q and %q", r.Algorithm, rows[j].ID, r.ID)
 			}
-			current = &rows[i]
+			current[r.Algorithm] = i
 		case store.KeyNext, store.KeyPrevious:
 		default:
 			return nil, fmt.Errorf("key %q: unknown state %q", r.ID, r.State)
@@ -289,22 +364,42 @@ func (k *Keys) parseKeySet(rows []store.SigningKey) (*keySet, error) {
 		}
 		set.published = append(set.published, pub)
 	}
-	if current == nil {
-		return nil, errNoCurrentKey
+	if len(rows) == 0 {
+		return nil, errNoKeys
 	}
-	rank := map[string]int{store.KeyCurrent: 0, store.KeyNext: 1, store.KeyPrevious: 2}
-	slices.SortStableFunc(set.published, func(a, b publicKey) int {
-		if a.state != b.state {
-			return rank[a.state] - rank[b.state]
+	for _, r := range rows {
+		if _, ok := current[r.Algorithm]; !ok {
+			return nil, fmt.Errorf("%s keys but no current %s key", r.Algorithm, r.Algorithm)
 		}
-		return b.retireAt.Compare(a.retireAt)
-	})
-	signer, err := k.openPrivateKey(*current, set.published[0])
-	if err != nil {
-		return nil, err
 	}
-	set.signer = signer
+	stateRank := map[string]int{store.KeyCurrent: 0, store.KeyNext: 1, store.KeyPrevious: 2}
+	slices.SortStableFunc(set.published, func(a, b publicKey) int {
+		return cmp.Or(
+			cmp.Compare(k.ringRank(a.alg), k.ringRank(b.alg)),
+			cmp.Compare(stateRank[a.state], stateRank[b.state]),
+			b.retireAt.Compare(a.retireAt),
+		)
+	})
+	for _, pub := range set.published {
+		if pub.state != store.KeyCurrent {
+			continue
+		}
+		signer, err := k.openPrivateKey(rows[current[pub.alg]], pub)
+		if err != nil {
+			return nil, err
+		}
+		set.signers[pub.alg] = signer
+	}
 	return set, nil
+}
+
+// ringRank orders rings for publication: the default ring first, so a
+// relying party that naively takes the first key gets the one of ID tokens.
+func (k *Keys) ringRank(alg string) int {
+	if alg == k.alg {
+		return -1
+	}
+	return slices.Index(supportedAlgorithms, jose.SignatureAlgorithm(alg))
 }
 
 // parsePublicKey parses a row's public JWK and checks that it is public and
@@ -393,13 +488,13 @@ func (k *Keys) openPrivateKey(r store.SigningKey, pub publicKey) (signingKey, er
 	return signingKey{kid: r.ID, alg: r.Algorithm, jwk: jwk}, nil
 }
 
-// generate makes a new key pair with the configured algorithm and seals the
-// private half. The kid is the RFC 7638 thumbprint of the public key, so
-// distinct keys have distinct kids.
-func (k *Keys) generate(state string, now time.Time) (store.SigningKey, error) {
+// generate makes a new key pair for alg and seals the private half. The kid
+// is the RFC 7638 thumbprint of the public key, so distinct keys have
+// distinct kids.
+func (k *Keys) generate(alg, state string, now time.Time) (store.SigningKey, error) {
 	var priv crypto.Signer
 	var err error
-	switch k.alg {
+	switch alg {
 	case RS256:
 		priv, err = rsa.GenerateKey(rand.Reader, rsaKeyBits)
 	case ES256:
@@ -407,12 +502,12 @@ func (k *Keys) generate(state string, now time.Time) (store.SigningKey, error) {
 	case EdDSA:
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	default:
-		err = fmt.Errorf("unsupported algorithm %q", k.alg)
+		err = fmt.Errorf("unsupported algorithm %q", alg)
 	}
 	if err != nil {
 		return store.SigningKey{}, fmt.Errorf("generate key: %w", err)
 	}
-	jwk := jose.JSONWebKey{Key: priv, Algorithm: k.alg, Use: "sig"}
+	jwk := jose.JSONWebKey{Key: priv, Algorithm: alg, Use: "sig"}
 	thumb, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
 		return store.SigningKey{}, fmt.Errorf("generate key: %w", err)
@@ -429,7 +524,7 @@ func (k *Keys) generate(state string, now time.Time) (store.SigningKey, error) {
 	}
 	return store.SigningKey{
 		ID:               jwk.KeyID,
-		Algorithm:        k.alg,
+		Algorithm:        alg,
 		State:            state,
 		PrivateEncrypted: k.sealer.Seal(privJSON, []byte(jwk.KeyID)),
 		PublicJWK:        pubJSON,

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -17,16 +18,22 @@ import (
 )
 
 // memStore implements the signing-key methods of store.Store in memory,
-// following the interface's contract. Any other method panics through the
-// nil embedded interface.
+// following the interface's contract: one ring of keys per algorithm. Any
+// other method panics through the nil embedded interface.
 type memStore struct {
 	store.Store
 
-	mu          sync.Mutex // guards the fields below
-	keys        []store.SigningKey
-	listCalls   int
-	beforeWrite func() // runs once, before the next RotateSigningKeys
+	mu        sync.Mutex // guards the fields below
+	keys      []store.SigningKey
+	listCalls int
+	// beforeWrite runs once, before the next RotateSigningKeys touches
+	// the keys, with the algorithm of that call.
+	beforeWrite func(alg string)
+	// failAlg makes RotateSigningKeys of that algorithm fail.
+	failAlg string
 }
+
+var errDiskFull = errors.New("disk full")
 
 func (m *memStore) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	m.mu.Lock()
@@ -35,19 +42,26 @@ func (m *memStore) ListSigningKeys(ctx context.Context) ([]store.SigningKey, err
 	return slices.Clone(m.keys), nil
 }
 
-func (m *memStore) RotateSigningKeys(ctx context.Context, expectCurrent string, initial *store.SigningKey, newNext store.SigningKey, retireAt, now time.Time) error {
+func (m *memStore) RotateSigningKeys(ctx context.Context, alg, expectCurrent string, initial *store.SigningKey, newNext store.SigningKey, retireAt, now time.Time) error {
 	m.mu.Lock()
 	hook := m.beforeWrite
 	m.beforeWrite = nil
 	m.mu.Unlock()
 	if hook != nil {
-		hook()
+		hook(alg)
 	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if alg == m.failAlg {
+		return errDiskFull
+	}
+	if newNext.Algorithm != alg || initial != nil && initial.Algorithm != alg {
+		return fmt.Errorf("memStore: a key of another algorithm for the %s ring", alg)
+	}
+	inRing := func(k store.SigningKey) bool { return k.Algorithm == alg }
 	current := ""
-	if i := slices.IndexFunc(m.keys, func(k store.SigningKey) bool { return k.State == store.KeyCurrent }); i >= 0 {
+	if i := slices.IndexFunc(m.keys, func(k store.SigningKey) bool { return inRing(k) && k.State == store.KeyCurrent }); i >= 0 {
 		current = m.keys[i].ID
 	}
 	if current != expectCurrent {
@@ -55,18 +69,21 @@ func (m *memStore) RotateSigningKeys(ctx context.Context, expectCurrent string, 
 	}
 	newNext.State, newNext.RetireAt = store.KeyNext, time.Time{}
 	if current == "" {
-		if initial == nil || len(m.keys) > 0 {
+		if initial == nil || slices.ContainsFunc(m.keys, inRing) {
 			return store.ErrConflict
 		}
 		c := *initial
 		c.State, c.RetireAt = store.KeyCurrent, time.Time{}
-		m.keys = []store.SigningKey{c, newNext}
+		m.keys = append(m.keys, c, newNext)
 		return nil
 	}
 	m.keys = slices.DeleteFunc(m.keys, func(k store.SigningKey) bool {
-		return k.State == store.KeyPrevious && k.RetireAt.Before(now)
+		return inRing(k) && k.State == store.KeyPrevious && k.RetireAt.Before(now)
 	})
 	for i := range m.keys {
+		if !inRing(m.keys[i]) {
+			continue
+		}
 		switch m.keys[i].State {
 		case store.KeyCurrent:
 			m.keys[i].State, m.keys[i].RetireAt = store.KeyPrevious, retireAt
@@ -151,6 +168,8 @@ func signedKid(t *testing.T, k *Keys) string {
 	return h.KeyID
 }
 
+// stateKid returns the kid of the store's key in state; for stores of one
+// ring.
 func stateKid(t *testing.T, st *memStore, state string) string {
 	t.Helper()
 	st.mu.Lock()
@@ -161,6 +180,20 @@ func stateKid(t *testing.T, st *memStore, state string) string {
 		}
 	}
 	t.Fatalf("no %s key in store", state)
+	return ""
+}
+
+// ringKid returns the kid of the key in state of alg's ring.
+func ringKid(t *testing.T, st *memStore, alg, state string) string {
+	t.Helper()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, k := range st.keys {
+		if k.Algorithm == alg && k.State == state {
+			return k.ID
+		}
+	}
+	t.Fatalf("no %s %s key in store", state, alg)
 	return ""
 }
 
@@ -209,13 +242,23 @@ func TestInit(t *testing.T) {
 		t.Errorf("SigningAlgorithm() = %q, %v; want ES256", alg, err)
 	}
 
-	// Idempotent, even for a process configured with another algorithm.
-	k2 := newTestKeys(t, st, s, RS256, clk)
+	// Idempotent.
+	newTestKeys(t, st, s, ES256, clk)
 	if len(st.keys) != 2 || stateKid(t, st, store.KeyCurrent) != current {
 		t.Fatal("second Init changed the keys")
 	}
-	if alg, _ := k2.SigningAlgorithm(t.Context()); alg != ES256 {
-		t.Errorf("SigningAlgorithm() = %q after Init over existing ES256 keys", alg)
+
+	// A process with another default algorithm adds its ring and leaves
+	// the first alone.
+	k2 := newTestKeys(t, st, s, RS256, clk)
+	if len(st.keys) != 4 || ringKid(t, st, ES256, store.KeyCurrent) != current || ringKid(t, st, ES256, store.KeyNext) != next {
+		t.Fatal("Init of another default algorithm changed the existing ring")
+	}
+	if alg, _ := k2.SigningAlgorithm(t.Context()); alg != RS256 {
+		t.Errorf("SigningAlgorithm() = %q for a process whose default is RS256", alg)
+	}
+	if got, want := signedKid(t, k2), ringKid(t, st, RS256, store.KeyCurrent); got != want {
+		t.Errorf("signs with %q, want the RS256 current key %q", got, want)
 	}
 }
 
@@ -228,7 +271,7 @@ func TestInitLosesRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	var winner *Keys
-	st.beforeWrite = func() { winner = newTestKeys(t, st, s, EdDSA, clk) }
+	st.beforeWrite = func(string) { winner = newTestKeys(t, st, s, EdDSA, clk) }
 	if err := loser.Init(t.Context()); err != nil {
 		t.Fatalf("Init() after losing the race: %v", err)
 	}
@@ -344,13 +387,14 @@ func TestRotateConflict(t *testing.T) {
 	st, clk, s := &memStore{}, newClock(), testSealer(t)
 	a := newTestKeys(t, st, s, ES256, clk)
 	b := newTestKeys(t, st, s, ES256, clk)
-	st.beforeWrite = func() {
+	st.beforeWrite = func(string) {
 		if err := b.Rotate(context.Background(), time.Hour); err != nil {
 			t.Errorf("b.Rotate(): %v", err)
 		}
 	}
-	if err := a.Rotate(t.Context(), time.Hour); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("a.Rotate() racing b: error = %v, want store.ErrConflict", err)
+	// b's rotation stands for a's: not an error.
+	if err := a.Rotate(t.Context(), time.Hour); err != nil {
+		t.Fatalf("a.Rotate() racing b: %v", err)
 	}
 	if len(st.keys) != 3 {
 		t.Errorf("store holds %d keys, want 3: one rotation, not two", len(st.keys))
@@ -477,6 +521,21 @@ func TestKeysRejectTamperedStore(t *testing.T) {
 			wantErr: "unsupported algorithm",
 		},
 		{
+			name:    "two current keys in a ring",
+			tamper:  func(keys []store.SigningKey) { keys[1].State = store.KeyCurrent },
+			wantErr: "two current EdDSA keys",
+		},
+		{
+			name:    "ring without a current key",
+			tamper:  func(keys []store.SigningKey) { keys[0].State = store.KeyPrevious },
+			wantErr: "no current EdDSA key",
+		},
+		{
+			name:    "unknown state",
+			tamper:  func(keys []store.SigningKey) { keys[1].State = "spare" },
+			wantErr: "unknown state",
+		},
+		{
 			name:    "algorithm does not fit the key",
 			tamper:  func(keys []store.SigningKey) { keys[0].Algorithm = "RS256" },
 			wantErr: "is not a RS256 key",
@@ -487,7 +546,7 @@ func TestKeysRejectTamperedStore(t *testing.T) {
 			st, clk, s := &memStore{}, newClock(), testSealer(t)
 			newTestKeys(t, st, s, EdDSA, clk)
 			tt.tamper(st.keys)
-			k, err := NewKeys(st, s, KeyOptions{Now: clk.Now})
+			k, err := NewKeys(st, s, KeyOptions{Algorithm: EdDSA, Now: clk.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -499,15 +558,36 @@ func TestKeysRejectTamperedStore(t *testing.T) {
 	}
 }
 
+// TestWrongMasterKey also checks that a process with another master key
+// never seals new keys into the store: every other process would fail to
+// open them.
 func TestWrongMasterKey(t *testing.T) {
 	st, clk := &memStore{}, newClock()
 	newTestKeys(t, st, testSealer(t), ES256, clk)
-	k, err := NewKeys(st, testSealer(t), KeyOptions{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
+	before := slices.Clone(st.keys)
+	tests := []struct {
+		name string
+		alg  string // the default algorithm of the process
+		call func(k *Keys, ctx context.Context) error
+	}{
+		{name: "Init of the existing ring", alg: ES256, call: (*Keys).Init},
+		{name: "Init of a new ring", alg: RS256, call: (*Keys).Init},
+		{name: "EnsureAlgorithm", alg: ES256, call: func(k *Keys, ctx context.Context) error { return k.EnsureAlgorithm(ctx, EdDSA) }},
+		{name: "Rotate", alg: ES256, call: func(k *Keys, ctx context.Context) error { return k.Rotate(ctx, time.Hour) }},
 	}
-	if err := k.Init(t.Context()); err == nil || !strings.Contains(err.Error(), "wrong master key") {
-		t.Errorf("Init() with another master key: error = %v, want a decryption error", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := NewKeys(st, testSealer(t), KeyOptions{Algorithm: tt.alg, Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.call(k, t.Context()); err == nil || !strings.Contains(err.Error(), "wrong master key") {
+				t.Errorf("error = %v, want a decryption error", err)
+			}
+			if !slices.EqualFunc(st.keys, before, func(a, b store.SigningKey) bool { return a.ID == b.ID && a.State == b.State }) {
+				t.Errorf("the store changed: %d keys, want the %d it had", len(st.keys), len(before))
+			}
+		})
 	}
 }
 
