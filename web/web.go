@@ -74,6 +74,7 @@ type ConsentPage struct {
 	RequestID string
 	CSRF      string
 	UserEmail string
+	API       string // the name of the API the access is for, if any
 	Scopes    []ScopeDescription
 }
 

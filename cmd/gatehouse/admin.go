@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,35 +18,85 @@ import (
 	"gatehouse/internal/store"
 )
 
+// appFlags are the settings of an application shared by create and update.
+type appFlags struct {
+	name                    string
+	callbacks, logoutURLs   multiFlag
+	firstParty, offline     bool
+	idTTL, accessTTL        durationFlag
+	noRotation              bool
+	overlap, idle, absolute durationFlag
+}
+
+func (f *appFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.name, "name", "", "application name")
+	fs.Var(&f.callbacks, "callback", "allowed callback `URL` (repeatable; exact match; on update replaces the list)")
+	fs.Var(&f.logoutURLs, "logout-url", "allowed logout `URL` (repeatable; on update replaces the list)")
+	fs.BoolVar(&f.firstParty, "first-party", false, "first-party application: users are not asked for consent")
+	fs.BoolVar(&f.offline, "allow-offline-access", false, "issue refresh tokens when offline_access is requested")
+	fs.Var(&f.idTTL, "id-token-ttl", "ID token `lifetime` (default: the server's)")
+	fs.Var(&f.accessTTL, "access-token-ttl", "access token `lifetime` (default: the server's)")
+	fs.BoolVar(&f.noRotation, "no-refresh-rotation", false, "keep one refresh token instead of rotating it at each use")
+	fs.Var(&f.overlap, "refresh-overlap", "`period` after a rotation in which the previous refresh token may be used once more (default 0)")
+	fs.Var(&f.idle, "refresh-idle", "idle `lifetime` of a refresh token (default: the server's refresh_token_ttl)")
+	fs.Var(&f.absolute, "refresh-absolute", "absolute `lifetime` of a refresh-token family (default: the server's)")
+}
+
+// apply copies the flags that were set onto c.
+func (f *appFlags) apply(fs *flag.FlagSet, c *store.Client) {
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "name":
+			c.Name = f.name
+		case "callback":
+			c.Callbacks = f.callbacks
+		case "logout-url":
+			c.LogoutURLs = f.logoutURLs
+		case "first-party":
+			c.FirstParty = f.firstParty
+		case "allow-offline-access":
+			c.AllowOfflineAccess = f.offline
+		case "id-token-ttl":
+			c.IDTokenTTL = time.Duration(f.idTTL)
+		case "access-token-ttl":
+			c.AccessTokenTTL = time.Duration(f.accessTTL)
+		case "no-refresh-rotation":
+			c.Refresh.NoRotation = f.noRotation
+		case "refresh-overlap":
+			c.Refresh.Overlap = time.Duration(f.overlap)
+		case "refresh-idle":
+			c.Refresh.Idle = time.Duration(f.idle)
+		case "refresh-absolute":
+			c.Refresh.Absolute = time.Duration(f.absolute)
+		}
+	})
+}
+
 func cmdAppsCreate(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "apps create", "apps create --name NAME --callback URL [--callback URL …] [flags]")
 	var c commonFlags
 	c.register(fs)
+	var f appFlags
+	f.register(fs)
 	var p oauth.NewClientParams
-	var callbacks, logoutURLs multiFlag
-	fs.StringVar(&p.Name, "name", "", "application name (required)")
-	fs.Var(&callbacks, "callback", "allowed callback `URL` (repeatable; exact match)")
-	fs.Var(&logoutURLs, "logout-url", "allowed logout `URL` (repeatable)")
 	fs.StringVar(&p.ID, "client-id", "", "client id (generated when omitted)")
 	fs.StringVar(&p.Secret, "client-secret", "", "client secret, at least 32 characters (generated when omitted)")
-	fs.BoolVar(&p.FirstParty, "first-party", false, "first-party application: users are not asked for consent")
-	fs.BoolVar(&p.AllowOfflineAccess, "allow-offline-access", false, "issue refresh tokens when offline_access is requested")
-	pos, err := parseFlags(fs, args)
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if f.name == "" {
+		return fmt.Errorf("%w: apps create: --name is required", errUsage)
+	}
+	if len(f.callbacks) == 0 {
+		return fmt.Errorf("%w: apps create: at least one --callback is required", errUsage)
+	}
+	p.Name, p.Callbacks, p.LogoutURLs, p.FirstParty, p.AllowOfflineAccess = f.name, f.callbacks, f.logoutURLs, f.firstParty, f.offline
+	client, secret, err := oauth.NewClient(p)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return fmt.Errorf("%w: apps create takes no arguments, got %q", errUsage, pos[0])
-	}
-	if p.Name == "" {
-		return fmt.Errorf("%w: apps create: --name is required", errUsage)
-	}
-	if len(callbacks) == 0 {
-		return fmt.Errorf("%w: apps create: at least one --callback is required", errUsage)
-	}
-	p.Callbacks, p.LogoutURLs = callbacks, logoutURLs
-	client, secret, err := oauth.NewClient(p)
-	if err != nil {
+	f.apply(fs, &client)
+	if err := oauth.ValidateClient(client); err != nil {
 		return err
 	}
 	client.CreatedAt = time.Now().UTC()
@@ -63,6 +114,58 @@ func cmdAppsCreate(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "client_id: %s\nclient_secret: %s\n", client.ID, secret)
 		fmt.Fprintln(e.stderr, "The client secret is shown only this once; store it now.")
 		return nil
+	})
+}
+
+func cmdAppsUpdate(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "apps update", "apps update CLIENT_ID [flags]")
+	var c commonFlags
+	c.register(fs)
+	var f appFlags
+	f.register(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: apps update takes exactly one CLIENT_ID", errUsage)
+	}
+	cfg, err := c.load(e, fs, nil)
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(st store.Store) error {
+		client, err := st.GetClient(ctx, pos[0])
+		if err != nil {
+			return notFound("application", pos[0], err)
+		}
+		f.apply(fs, &client)
+		client.GrantTypes = oauth.GrantTypes(client)
+		if err := oauth.ValidateClient(client); err != nil {
+			return err
+		}
+		if err := st.UpdateClient(ctx, client); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "updated %s\n", client.ID)
+		return nil
+	})
+}
+
+func cmdAppsShow(ctx context.Context, e env, args []string) error {
+	return showOne(ctx, e, args, "apps show", "CLIENT_ID", func(st store.Store, id string) (any, error) {
+		c, err := st.GetClient(ctx, id)
+		if err != nil {
+			return nil, notFound("application", id, err)
+		}
+		return map[string]any{
+			"client_id": c.ID, "name": c.Name, "type": c.Type, "callbacks": c.Callbacks, "logout_urls": c.LogoutURLs,
+			"grant_types": c.GrantTypes, "first_party": c.FirstParty, "allow_offline_access": c.AllowOfflineAccess,
+			"id_token_ttl": c.IDTokenTTL.String(), "access_token_ttl": c.AccessTokenTTL.String(),
+			"refresh": map[string]any{"rotation": !c.Refresh.NoRotation, "overlap": c.Refresh.Overlap.String(),
+				"idle": c.Refresh.Idle.String(), "absolute": c.Refresh.Absolute.String()},
+			"created_at": c.CreatedAt,
+		}, nil
 	})
 }
 
@@ -182,6 +285,68 @@ func cmdUsersList(ctx context.Context, e env, args []string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", u.ID, u.Email, u.Name, u.LoginsCount, u.CreatedAt.Format(time.RFC3339))
 		}
 		return tw.Flush()
+	})
+}
+
+func cmdUsersUpdate(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "users update", "users update USER_ID [--name NAME] [--app-metadata JSON] [--user-metadata JSON] [--blocked=true|false]")
+	var c commonFlags
+	c.register(fs)
+	name := fs.String("name", "", "full name")
+	appMeta := fs.String("app-metadata", "", "app_metadata as a JSON object (replaces it)")
+	userMeta := fs.String("user-metadata", "", "user_metadata as a JSON object (replaces it)")
+	blocked := fs.Bool("blocked", false, "block (true) or unblock (false) the user")
+	emailVerified := fs.Bool("email-verified", false, "mark the email address verified or not")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: users update takes exactly one USER_ID", errUsage)
+	}
+	cfg, err := c.load(e, fs, nil)
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(st store.Store) error {
+		u, err := st.GetUser(ctx, pos[0])
+		if err != nil {
+			return notFound("user", pos[0], err)
+		}
+		var perr error
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "name":
+				u.Name = *name
+			case "blocked":
+				u.Blocked = *blocked
+			case "email-verified":
+				u.EmailVerified = *emailVerified
+			case "app-metadata", "user-metadata":
+				m := map[string]any{}
+				raw := *appMeta
+				if f.Name == "user-metadata" {
+					raw = *userMeta
+				}
+				if err := json.Unmarshal([]byte(raw), &m); err != nil && perr == nil {
+					perr = fmt.Errorf("--%s: not a JSON object: %v", f.Name, err)
+				}
+				if f.Name == "app-metadata" {
+					u.AppMetadata = m
+				} else {
+					u.UserMetadata = m
+				}
+			}
+		})
+		if perr != nil {
+			return perr
+		}
+		u.UpdatedAt = time.Now().UTC()
+		if err := st.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "updated %s\n", u.ID)
+		return nil
 	})
 }
 

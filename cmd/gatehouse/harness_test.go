@@ -246,7 +246,6 @@ func must[T any](t *testing.T) func(T, error) T {
 	}
 }
 
-
 func base64URLDecode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 
 func writeFile(t *testing.T, path, content string) {

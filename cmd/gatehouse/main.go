@@ -24,8 +24,9 @@ Commands:
   serve                  run the server
   demo                   run the server with a demo app and user, and the example web app
   migrate                apply database migrations and exit
-  apps create|list|delete      manage applications
-  users create|list|delete     manage database users
+  apps create|list|show|update|delete   manage applications
+  apis create|list|show|update|delete   manage APIs (resource servers)
+  users create|list|update|delete       manage users
   keys rotate|list       manage signing keys
   loadtest               drive an OpenID provider through the authorization code flow under load
 
@@ -105,10 +106,13 @@ func dispatch(ctx context.Context, e env, args []string) error {
 		return cmdLoadtest(ctx, e, rest)
 	case "apps":
 		return sub("apps", map[string]func(context.Context, env, []string) error{
-			"create": cmdAppsCreate, "list": cmdAppsList, "delete": cmdAppsDelete})
+			"create": cmdAppsCreate, "list": cmdAppsList, "show": cmdAppsShow, "update": cmdAppsUpdate, "delete": cmdAppsDelete})
 	case "users":
 		return sub("users", map[string]func(context.Context, env, []string) error{
-			"create": cmdUsersCreate, "list": cmdUsersList, "delete": cmdUsersDelete})
+			"create": cmdUsersCreate, "list": cmdUsersList, "update": cmdUsersUpdate, "delete": cmdUsersDelete})
+	case "apis":
+		return sub("apis", map[string]func(context.Context, env, []string) error{
+			"create": cmdAPIsCreate, "list": cmdAPIsList, "show": cmdAPIsShow, "update": cmdAPIsUpdate, "delete": cmdAPIsDelete})
 	case "keys":
 		return sub("keys", map[string]func(context.Context, env, []string) error{
 			"rotate": cmdKeysRotate, "list": cmdKeysList})

@@ -36,6 +36,9 @@ type Config struct {
 	Password Password `yaml:"password"`
 	Throttle Throttle `yaml:"throttle"`
 
+	// Claims are custom claims copied from user metadata into tokens.
+	Claims []ClaimRule `yaml:"claims"`
+
 	// SigningAlgorithm is the algorithm of newly generated signing keys.
 	SigningAlgorithm string `yaml:"signing_algorithm"`
 	// UserIDProvider is the provider prefix of database users' ids
@@ -54,9 +57,11 @@ type Tokens struct {
 	Code         Duration `yaml:"code_ttl"`          // authorization code, at most 10 minutes
 	IDToken      Duration `yaml:"id_token_ttl"`      // ID token
 	AccessToken  Duration `yaml:"access_token_ttl"`  // opaque access token
-	RefreshToken Duration `yaml:"refresh_token_ttl"` // each refresh token, renewed on rotation
-	Session      Duration `yaml:"session_ttl"`       // SSO session
-	AuthRequest  Duration `yaml:"auth_request_ttl"`  // time to finish the login page
+	RefreshToken Duration `yaml:"refresh_token_ttl"` // idle lifetime of a refresh token, renewed on rotation
+	// RefreshAbsolute caps a refresh-token family's life from its first token.
+	RefreshAbsolute Duration `yaml:"refresh_token_absolute_ttl"`
+	Session         Duration `yaml:"session_ttl"`      // SSO session
+	AuthRequest     Duration `yaml:"auth_request_ttl"` // time to finish the login page
 	// KeysCacheTTL bounds how long a process signs and publishes from its
 	// cached signing keys before re-reading them from the database.
 	KeysCacheTTL Duration `yaml:"keys_cache_ttl"`
@@ -118,13 +123,14 @@ func Default() Config {
 		DataDir: "gatehouse-data",
 		Log:     Log{Format: "text", Level: "info"},
 		Tokens: Tokens{
-			Code:         Duration(60 * time.Second),
-			IDToken:      Duration(time.Hour),
-			AccessToken:  Duration(time.Hour),
-			RefreshToken: Duration(30 * 24 * time.Hour),
-			Session:      Duration(7 * 24 * time.Hour),
-			AuthRequest:  Duration(30 * time.Minute),
-			KeysCacheTTL: Duration(10 * time.Second),
+			Code:            Duration(60 * time.Second),
+			IDToken:         Duration(time.Hour),
+			AccessToken:     Duration(time.Hour),
+			RefreshToken:    Duration(30 * 24 * time.Hour),
+			RefreshAbsolute: Duration(365 * 24 * time.Hour),
+			Session:         Duration(7 * 24 * time.Hour),
+			AuthRequest:     Duration(30 * time.Minute),
+			KeysCacheTTL:    Duration(10 * time.Second),
 		},
 		// OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
 		Password:         Password{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1, MinLength: 8},
@@ -171,11 +177,12 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 	}
 	durs := map[string]*Duration{
-		"GATEHOUSE_CODE_TTL":          &c.Tokens.Code,
-		"GATEHOUSE_ID_TOKEN_TTL":      &c.Tokens.IDToken,
-		"GATEHOUSE_ACCESS_TOKEN_TTL":  &c.Tokens.AccessToken,
-		"GATEHOUSE_REFRESH_TOKEN_TTL": &c.Tokens.RefreshToken,
-		"GATEHOUSE_SESSION_TTL":       &c.Tokens.Session,
+		"GATEHOUSE_CODE_TTL":                   &c.Tokens.Code,
+		"GATEHOUSE_ID_TOKEN_TTL":               &c.Tokens.IDToken,
+		"GATEHOUSE_ACCESS_TOKEN_TTL":           &c.Tokens.AccessToken,
+		"GATEHOUSE_REFRESH_TOKEN_TTL":          &c.Tokens.RefreshToken,
+		"GATEHOUSE_REFRESH_TOKEN_ABSOLUTE_TTL": &c.Tokens.RefreshAbsolute,
+		"GATEHOUSE_SESSION_TTL":                &c.Tokens.Session,
 	}
 	for name, p := range durs {
 		if v, ok := lookup(name); ok {
@@ -241,7 +248,7 @@ func (c *Config) Validate() error {
 		return errors.New("tokens.code_ttl: must be between 1s and 10m")
 	}
 	for name, d := range map[string]Duration{"id_token_ttl": t.IDToken, "access_token_ttl": t.AccessToken,
-		"refresh_token_ttl": t.RefreshToken, "session_ttl": t.Session, "auth_request_ttl": t.AuthRequest} {
+		"refresh_token_ttl": t.RefreshToken, "refresh_token_absolute_ttl": t.RefreshAbsolute, "session_ttl": t.Session, "auth_request_ttl": t.AuthRequest} {
 		if d.D() < time.Second {
 			return fmt.Errorf("tokens.%s: must be at least 1s", name)
 		}
@@ -263,6 +270,11 @@ func (c *Config) Validate() error {
 	case "RS256", "ES256", "EdDSA":
 	default:
 		return fmt.Errorf("signing_algorithm: %q is not RS256, ES256 or EdDSA", c.SigningAlgorithm)
+	}
+	for i, r := range c.Claims {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("claims[%d]: %w", i, err)
+		}
 	}
 	if c.UserIDProvider == "" || strings.Contains(c.UserIDProvider, "|") {
 		return errors.New("user_id_provider: must be non-empty and contain no '|'")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -345,8 +346,21 @@ func (p *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
 		CSRF:      p.csrfToken(w, r),
 		UserEmail: user.Email,
 	}
+	descriptions := scopeDescriptions
+	if req.Audience != "" {
+		api, err := p.cfg.Store.GetAPI(r.Context(), req.Audience)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.internalError(w, "consent: get api", err)
+			return
+		}
+		descriptions = maps.Clone(scopeDescriptions)
+		for _, sc := range api.Scopes {
+			descriptions[sc.Name] = sc.Description
+		}
+		page.API = api.Name
+	}
 	for _, s := range req.Scopes {
-		page.Scopes = append(page.Scopes, web.ScopeDescription{Name: s, Description: scopeDescriptions[s]})
+		page.Scopes = append(page.Scopes, web.ScopeDescription{Name: s, Description: descriptions[s]})
 	}
 	p.cfg.Pages.Consent(w, http.StatusOK, page)
 }

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -124,7 +125,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// From here on every error goes back to the client's redirect URI.
-	req, oerr := p.validateAuthorize(a, client)
+	req, oerr, err := p.validateAuthorize(r.Context(), a, client)
+	if err != nil {
+		p.internalErrorPage(w, "authorize: validate", err)
+		return
+	}
 	if oerr != nil {
 		p.redirectError(w, r, redirectURI, a.State, oerr, status)
 		return
@@ -161,7 +166,34 @@ var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9\-._~]{43,128}$`)
 
 // validateAuthorize checks everything that is reported to the client by
 // redirect, and builds the stored request.
-func (p *Provider) validateAuthorize(a authorizeParams, client store.Client) (store.AuthRequest, *Error) {
+func (p *Provider) validateAuthorize(ctx context.Context, a authorizeParams, client store.Client) (store.AuthRequest, *Error, error) {
+	req, oerr := p.checkAuthorize(a, client)
+	if oerr != nil {
+		return req, oerr, nil
+	}
+	var api *store.API
+	if a.Audience != "" {
+		got, err := p.cfg.Store.GetAPI(ctx, a.Audience)
+		if errors.Is(err, store.ErrNotFound) {
+			return req, newError(ErrInvalidRequest, "audience %s is not a registered API", a.Audience), nil
+		}
+		if err != nil {
+			return req, nil, fmt.Errorf("get api: %w", err)
+		}
+		api = &got
+		req.Audience = got.Identifier
+	}
+	req.Scopes = parseScopes(a.Scope, api)
+	if !client.AllowOfflineAccess || (api != nil && !api.AllowOfflineAccess) {
+		// Without "Allow Offline Access" on the application (and on the API)
+		// no refresh token is issued; the granted scope says so.
+		req.Scopes = slices.DeleteFunc(req.Scopes, func(s string) bool { return s == "offline_access" })
+	}
+	return req, nil, nil
+}
+
+// checkAuthorize checks the parameters that need no lookup.
+func (p *Provider) checkAuthorize(a authorizeParams, client store.Client) (store.AuthRequest, *Error) {
 	if a.duplicate != "" {
 		return store.AuthRequest{}, newError(ErrInvalidRequest, "the %s parameter was given more than once", a.duplicate)
 	}
@@ -227,25 +259,15 @@ func (p *Provider) validateAuthorize(a authorizeParams, client store.Client) (st
 	default:
 		return store.AuthRequest{}, newError(ErrInvalidRequest, "connection %s does not exist or is not enabled for this application", a.Connection)
 	}
-	if a.Audience != "" {
-		return store.AuthRequest{}, newError(ErrInvalidRequest, "audience %s is not a registered API", a.Audience)
-	}
 	if a.Organization != "" || a.Invitation != "" {
 		return store.AuthRequest{}, newError(ErrInvalidRequest, "organization %s does not exist", a.Organization)
 	}
 
-	scopes := parseScopes(a.Scope)
-	if !client.AllowOfflineAccess {
-		// Without "Allow Offline Access" no refresh token is issued; the
-		// granted scope in the token response says so.
-		scopes = slices.DeleteFunc(scopes, func(s string) bool { return s == "offline_access" })
-	}
 	now := p.now()
 	return store.AuthRequest{
 		ID:                  token.NewOpaque(),
 		ClientID:            client.ID,
 		ResponseMode:        a.ResponseMode,
-		Scopes:              scopes,
 		State:               a.State,
 		Nonce:               a.Nonce,
 		Prompt:              prompt,
@@ -259,12 +281,15 @@ func (p *Provider) validateAuthorize(a authorizeParams, client store.Client) (st
 	}, nil
 }
 
-// parseScopes splits a scope parameter, keeps the supported scopes once
-// each, in a stable order.
-func parseScopes(s string) []string {
+// parseScopes splits a scope parameter and keeps, once each and in a
+// stable order, the OpenID scopes and the scopes of the requested API.
+func parseScopes(s string, api *store.API) []string {
 	var out []string
 	for _, v := range strings.Fields(s) {
-		if slices.Contains(supportedScopes, v) && !slices.Contains(out, v) {
+		if slices.Contains(out, v) {
+			continue
+		}
+		if slices.Contains(supportedScopes, v) || (api != nil && slices.ContainsFunc(api.Scopes, func(sc store.APIScope) bool { return sc.Name == v })) {
 			out = append(out, v)
 		}
 	}
@@ -336,7 +361,16 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 		return
 	}
 
-	if !client.FirstParty && !req.ConsentGiven {
+	skipConsent := client.FirstParty
+	if skipConsent && req.Audience != "" {
+		api, err := p.cfg.Store.GetAPI(ctx, req.Audience)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.internalErrorPage(w, "authorize: get api", err)
+			return
+		}
+		skipConsent = err == nil && api.SkipConsentFirstParty
+	}
+	if !skipConsent && !req.ConsentGiven {
 		askedAgain := slices.Contains(req.Prompt, "consent")
 		g, err := p.cfg.Store.GetGrant(ctx, user.ID, client.ID, req.Audience)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -60,9 +61,6 @@ type NewClientParams struct {
 // NewClient validates p and returns the client to store and its secret in
 // clear, to be shown once.
 func NewClient(p NewClientParams) (store.Client, string, error) {
-	if strings.TrimSpace(p.Name) == "" {
-		return store.Client{}, "", errors.New("the application needs a name")
-	}
 	if p.ID == "" {
 		p.ID = token.NewOpaque()[:32]
 	} else if !clientIDPattern.MatchString(p.ID) {
@@ -73,32 +71,58 @@ func NewClient(p NewClientParams) (store.Client, string, error) {
 	} else if len(p.Secret) < MinClientSecretLength {
 		return store.Client{}, "", fmt.Errorf("client secret is too short: use at least %d characters, or omit it to generate one", MinClientSecretLength)
 	}
-	if len(p.Callbacks) == 0 {
-		return store.Client{}, "", errors.New("the application needs at least one callback URL")
-	}
-	for _, u := range p.Callbacks {
-		if err := ValidateRedirectURI(u); err != nil {
-			return store.Client{}, "", fmt.Errorf("callback: %w", err)
-		}
-	}
-	for _, u := range p.LogoutURLs {
-		if err := ValidateRedirectURI(u); err != nil {
-			return store.Client{}, "", fmt.Errorf("logout URL: %w", err)
-		}
-	}
-	grants := []string{"authorization_code"}
-	if p.AllowOfflineAccess {
-		grants = append(grants, "refresh_token")
-	}
-	return store.Client{
+	c := store.Client{
 		ID:                 p.ID,
 		SecretHash:         token.Hash(p.Secret),
 		Name:               strings.TrimSpace(p.Name),
 		Type:               "regular_web",
 		Callbacks:          p.Callbacks,
 		LogoutURLs:         p.LogoutURLs,
-		GrantTypes:         grants,
 		FirstParty:         p.FirstParty,
 		AllowOfflineAccess: p.AllowOfflineAccess,
-	}, p.Secret, nil
+	}
+	if err := ValidateClient(c); err != nil {
+		return store.Client{}, "", err
+	}
+	c.GrantTypes = GrantTypes(c)
+	return c, p.Secret, nil
+}
+
+// ValidateClient checks a client's settings before it is stored.
+func ValidateClient(c store.Client) error {
+	if strings.TrimSpace(c.Name) == "" {
+		return errors.New("the application needs a name")
+	}
+	if len(c.Callbacks) == 0 {
+		return errors.New("the application needs at least one callback URL")
+	}
+	for _, u := range c.Callbacks {
+		if err := ValidateRedirectURI(u); err != nil {
+			return fmt.Errorf("callback: %w", err)
+		}
+	}
+	for _, u := range c.LogoutURLs {
+		if err := ValidateRedirectURI(u); err != nil {
+			return fmt.Errorf("logout URL: %w", err)
+		}
+	}
+	if c.IDTokenTTL < 0 || c.AccessTokenTTL < 0 || c.IDTokenTTL > 30*24*time.Hour || c.AccessTokenTTL > 30*24*time.Hour {
+		return errors.New("token lifetimes must be between 0 (server default) and 30 days")
+	}
+	r := c.Refresh
+	if r.Overlap < 0 || r.Overlap > 5*time.Minute {
+		return errors.New("refresh overlap must be between 0 and 5 minutes")
+	}
+	if r.Idle < 0 || r.Absolute < 0 || (r.Absolute > 0 && r.Idle > r.Absolute) {
+		return errors.New("refresh idle lifetime must not exceed the absolute lifetime")
+	}
+	return nil
+}
+
+// GrantTypes are the grants a client with these settings may use.
+func GrantTypes(c store.Client) []string {
+	if c.AllowOfflineAccess {
+		return []string{"authorization_code", "refresh_token"}
+	}
+	return []string{"authorization_code"}
 }

@@ -3,26 +3,21 @@ package oauth
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 )
 
 // discovery serves OIDC Discovery §3 and RFC 8414 metadata. Every value
 // listed is one Gatehouse implements.
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	iss := p.cfg.Issuer
-	set, err := p.cfg.Keys.JWKS(r.Context())
+	// ID tokens are signed with the default ring only; the JWKS may hold
+	// other algorithms' keys for API access tokens.
+	alg, err := p.cfg.Keys.SigningAlgorithm(r.Context())
 	if err != nil {
-		p.cfg.Log.Error("discovery: jwks", "err", err)
+		p.cfg.Log.Error("discovery: signing algorithm", "err", err)
 		writeJSONError(w, &Error{Code: ErrTemporarilyUnavailable, Status: http.StatusServiceUnavailable})
 		return
 	}
-	var algs []string // the algorithms of the published keys, and only those
-	for _, k := range set.Keys {
-		if !slices.Contains(algs, k.Algorithm) {
-			algs = append(algs, k.Algorithm)
-		}
-	}
-	slices.Sort(algs)
+	algs := []string{alg}
 	doc := map[string]any{
 		"issuer":                 iss,
 		"authorization_endpoint": iss + "/authorize",
@@ -31,15 +26,17 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"jwks_uri":               iss + "/.well-known/jwks.json",
 		"end_session_endpoint":   iss + "/oidc/logout",
 		"revocation_endpoint":    iss + "/oauth/revoke",
-		"revocation_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"response_types_supported":                   []string{"code"},
-		"response_modes_supported":                   []string{"query"},
-		"grant_types_supported":                      []string{"authorization_code", "refresh_token"},
-		"subject_types_supported":                    []string{"public"},
-		"id_token_signing_alg_values_supported":      algs,
-		"scopes_supported":                           supportedScopes,
-		"token_endpoint_auth_methods_supported":      []string{"client_secret_basic", "client_secret_post"},
-		"code_challenge_methods_supported":           []string{"S256"},
+		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post"},
+		"introspection_endpoint":                        iss + "/oauth/introspect",
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"response_types_supported":                      []string{"code"},
+		"response_modes_supported":                      []string{"query"},
+		"grant_types_supported":                         []string{"authorization_code", "refresh_token"},
+		"subject_types_supported":                       []string{"public"},
+		"id_token_signing_alg_values_supported":         algs,
+		"scopes_supported":                              supportedScopes,
+		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post"},
+		"code_challenge_methods_supported":              []string{"S256"},
 		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
 			"name", "nickname", "picture", "given_name", "family_name", "updated_at", "email", "email_verified"},
 		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},

@@ -59,28 +59,46 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 		return nil, fmt.Errorf("refresh: get user: %w", err)
 	}
 
-	value := token.NewOpaque()
-	next := store.RefreshToken{
-		ID:        token.Hash(value),
-		FamilyID:  old.FamilyID,
-		ClientID:  client.ID,
-		UserID:    old.UserID,
-		SessionID: old.SessionID,
-		Scopes:    old.Scopes, // a narrower request narrows this response, not the family
-		Audience:  old.Audience,
-		AuthTime:  old.AuthTime,
-		CreatedAt: now,
-		ExpiresAt: now.Add(g.p.cfg.RefreshTokenTTL),
-	}
-	_, err = st.RotateRefreshToken(ctx, id, next, now)
-	switch {
-	case errors.Is(err, store.ErrReused):
-		g.p.cfg.Log.Warn("rotated refresh token reused; its family is revoked", "client_id", client.ID)
-		return nil, newError(ErrInvalidGrant, "the refresh token was already used")
-	case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrNotFound):
-		return nil, newError(ErrInvalidGrant, "the refresh token is invalid or expired")
-	case err != nil:
-		return nil, fmt.Errorf("rotate refresh token: %w", err)
+	pol := g.p.refreshPolicy(client)
+	var value string
+	if pol.NoRotation {
+		// The same token stays valid until its family ends; a token that was
+		// rotated while rotation was on stays single-use.
+		if old.UsedAt != nil {
+			return nil, newError(ErrInvalidGrant, "the refresh token was already used")
+		}
+	} else {
+		value = token.NewOpaque()
+		family := old.FamilyExpiresAt
+		if family.IsZero() {
+			family = old.CreatedAt.Add(pol.Absolute)
+		}
+		if !now.Before(family) {
+			return nil, newError(ErrInvalidGrant, "the refresh token is invalid or expired")
+		}
+		next := store.RefreshToken{
+			ID:              token.Hash(value),
+			FamilyID:        old.FamilyID,
+			ClientID:        client.ID,
+			UserID:          old.UserID,
+			SessionID:       old.SessionID,
+			Scopes:          old.Scopes, // a narrower request narrows this response, not the family
+			Audience:        old.Audience,
+			AuthTime:        old.AuthTime,
+			CreatedAt:       now,
+			ExpiresAt:       minTime(now.Add(pol.Idle), family),
+			FamilyExpiresAt: family,
+		}
+		_, err = st.RotateRefreshToken(ctx, id, next, now, pol.Overlap)
+		switch {
+		case errors.Is(err, store.ErrReused):
+			g.p.cfg.Log.Warn("rotated refresh token reused; its family is revoked", "client_id", client.ID)
+			return nil, newError(ErrInvalidGrant, "the refresh token was already used")
+		case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrNotFound):
+			return nil, newError(ErrInvalidGrant, "the refresh token is invalid or expired")
+		case err != nil:
+			return nil, fmt.Errorf("rotate refresh token: %w", err)
+		}
 	}
 	resp, err := g.p.issue(ctx, issueParams{
 		client:   client,

@@ -26,6 +26,30 @@ type issueParams struct {
 	refresh  bool // start a refresh-token family when offline access is allowed
 }
 
+// lifetimes resolves a client's token lifetimes over the server defaults.
+func (p *Provider) lifetimes(c store.Client) (idToken, accessToken time.Duration) {
+	idToken, accessToken = p.cfg.IDTokenTTL, p.cfg.AccessTokenTTL
+	if c.IDTokenTTL > 0 {
+		idToken = c.IDTokenTTL
+	}
+	if c.AccessTokenTTL > 0 {
+		accessToken = c.AccessTokenTTL
+	}
+	return idToken, accessToken
+}
+
+// refreshPolicy resolves a client's refresh policy over the server defaults.
+func (p *Provider) refreshPolicy(c store.Client) store.RefreshPolicy {
+	r := c.Refresh
+	if r.Idle <= 0 {
+		r.Idle = p.cfg.RefreshTokenTTL
+	}
+	if r.Absolute <= 0 {
+		r.Absolute = p.cfg.RefreshAbsoluteTTL
+	}
+	return r
+}
+
 // issue creates the access token, the ID token (for openid) and, when
 // allowed, the first refresh token of a family. It is the one step every
 // grant shares, so no grant can skip a check.
@@ -41,35 +65,57 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 		}
 		ip.user = &u
 	}
+	var api *store.API
+	if ip.audience != "" {
+		a, err := st.GetAPI(ctx, ip.audience)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, newError(ErrInvalidGrant, "the API %s no longer exists", ip.audience)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("issue: get api: %w", err)
+		}
+		api = &a
+	}
 	now := p.now()
 	scopes := ip.scopes
-	offline := slices.Contains(scopes, "offline_access") && ip.client.AllowOfflineAccess
+	offline := slices.Contains(scopes, "offline_access") && ip.client.AllowOfflineAccess && (api == nil || api.AllowOfflineAccess)
 	if !offline {
 		scopes = slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == "offline_access" })
 	}
+	idTTL, accessTTL := p.lifetimes(ip.client)
 
-	access := token.NewOpaque()
-	if err := st.CreateAccessToken(ctx, store.AccessToken{
-		ID:        token.Hash(access),
-		GrantID:   ip.grantID,
-		ClientID:  ip.client.ID,
-		UserID:    ip.user.ID,
-		Scopes:    scopes,
-		Audience:  ip.audience,
-		CreatedAt: now,
-		ExpiresAt: now.Add(p.cfg.AccessTokenTTL),
-	}); err != nil {
-		return nil, fmt.Errorf("issue access token: %w", err)
+	var access string
+	if api != nil {
+		if api.TokenLifetime > 0 {
+			accessTTL = api.TokenLifetime
+		}
+		var err error
+		if access, err = p.jwtAccessToken(ctx, ip, *api, scopes, now, accessTTL); err != nil {
+			return nil, err
+		}
+	} else {
+		access = token.NewOpaque()
+		if err := st.CreateAccessToken(ctx, store.AccessToken{
+			ID:        token.Hash(access),
+			GrantID:   ip.grantID,
+			ClientID:  ip.client.ID,
+			UserID:    ip.user.ID,
+			Scopes:    scopes,
+			CreatedAt: now,
+			ExpiresAt: now.Add(accessTTL),
+		}); err != nil {
+			return nil, fmt.Errorf("issue access token: %w", err)
+		}
 	}
 	resp := &tokenResponse{
 		AccessToken: access,
 		TokenType:   "Bearer",
-		ExpiresIn:   int64(p.cfg.AccessTokenTTL / time.Second),
+		ExpiresIn:   int64(accessTTL / time.Second),
 		Scope:       strings.Join(scopes, " "),
 	}
 
 	if slices.Contains(scopes, "openid") {
-		idToken, err := p.idToken(ctx, ip, scopes, access, now)
+		idToken, err := p.idToken(ctx, ip, scopes, access, now, idTTL)
 		if err != nil {
 			return nil, err
 		}
@@ -77,18 +123,21 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 	}
 
 	if ip.refresh && offline {
+		pol := p.refreshPolicy(ip.client)
+		family := now.Add(pol.Absolute)
 		value := token.NewOpaque()
 		if err := st.CreateRefreshToken(ctx, store.RefreshToken{
-			ID:        token.Hash(value),
-			FamilyID:  ip.grantID,
-			ClientID:  ip.client.ID,
-			UserID:    ip.user.ID,
-			SessionID: ip.session,
-			Scopes:    scopes,
-			Audience:  ip.audience,
-			AuthTime:  ip.authTime,
-			CreatedAt: now,
-			ExpiresAt: now.Add(p.cfg.RefreshTokenTTL),
+			ID:              token.Hash(value),
+			FamilyID:        ip.grantID,
+			ClientID:        ip.client.ID,
+			UserID:          ip.user.ID,
+			SessionID:       ip.session,
+			Scopes:          scopes,
+			Audience:        ip.audience,
+			AuthTime:        ip.authTime,
+			CreatedAt:       now,
+			ExpiresAt:       minTime(now.Add(pol.Idle), family),
+			FamilyExpiresAt: family,
 		}); err != nil {
 			return nil, fmt.Errorf("issue refresh token: %w", err)
 		}
@@ -97,17 +146,25 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 	return resp, nil
 }
 
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
 // idToken signs the ID token (OIDC Core §2, §3.1.3.6).
-func (p *Provider) idToken(ctx context.Context, ip issueParams, scopes []string, accessToken string, now time.Time) (string, error) {
+func (p *Provider) idToken(ctx context.Context, ip issueParams, scopes []string, accessToken string, now time.Time, ttl time.Duration) (string, error) {
 	alg, err := p.cfg.Keys.SigningAlgorithm(ctx)
 	if err != nil {
 		return "", fmt.Errorf("id token: %w", err)
 	}
 	claims := userClaims(*ip.user, scopes)
+	p.customClaims(claims, "id_token", ip)
 	claims["iss"] = p.cfg.Issuer
 	claims["aud"] = ip.client.ID
 	claims["iat"] = now.Unix()
-	claims["exp"] = now.Add(p.cfg.IDTokenTTL).Unix()
+	claims["exp"] = now.Add(ttl).Unix()
 	claims["at_hash"] = token.AtHash(accessToken, alg)
 	if !ip.authTime.IsZero() {
 		claims["auth_time"] = ip.authTime.Unix()
@@ -123,6 +180,56 @@ func (p *Provider) idToken(ctx context.Context, ip issueParams, scopes []string,
 		return "", fmt.Errorf("sign id token: %w", err)
 	}
 	return s, nil
+}
+
+// jwtAccessToken signs an RFC 9068 access token for an API, with the API's
+// signing algorithm.
+func (p *Provider) jwtAccessToken(ctx context.Context, ip issueParams, api store.API, scopes []string, now time.Time, ttl time.Duration) (string, error) {
+	claims := map[string]any{}
+	p.customClaims(claims, "access_token", ip)
+	aud := any(api.Identifier)
+	if slices.Contains(scopes, "openid") {
+		// RFC 9068 §3 allows several audiences; /userinfo accepts the token.
+		aud = []string{api.Identifier, p.cfg.Issuer + "/userinfo"}
+	}
+	claims["iss"] = p.cfg.Issuer
+	claims["sub"] = ip.user.ID
+	claims["aud"] = aud
+	claims["client_id"] = ip.client.ID
+	claims["iat"] = now.Unix()
+	claims["exp"] = now.Add(ttl).Unix()
+	claims["jti"] = token.NewOpaque()[:22]
+	claims["scope"] = strings.Join(scopes, " ")
+	if !ip.authTime.IsZero() {
+		claims["auth_time"] = ip.authTime.Unix()
+	}
+	alg := api.SigningAlgorithm
+	if alg == "" {
+		alg = "RS256"
+	}
+	s, err := p.cfg.Keys.SignWith(ctx, alg, claims, "at+jwt")
+	if errors.Is(err, store.ErrNotFound) {
+		// The API's algorithm has no key ring yet: create it, then sign.
+		if err = p.cfg.Keys.EnsureAlgorithm(ctx, alg); err == nil {
+			s, err = p.cfg.Keys.SignWith(ctx, alg, claims, "at+jwt")
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("sign access token: %w", err)
+	}
+	return s, nil
+}
+
+// customClaims applies the configured claim rules to claims.
+func (p *Provider) customClaims(claims map[string]any, kind string, ip issueParams) {
+	for _, r := range p.cfg.Claims {
+		if !r.Applies(kind, ip.client.ID, ip.audience) {
+			continue
+		}
+		if v, ok := r.Value(ip.user.AppMetadata, ip.user.UserMetadata); ok {
+			claims[r.Claim] = v
+		}
+	}
 }
 
 // userClaims are the user's claims released for scopes (OIDC Core §5.4),

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"gatehouse/internal/config"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -32,9 +33,13 @@ type Config struct {
 	CodeTTL         time.Duration
 	IDTokenTTL      time.Duration
 	AccessTokenTTL  time.Duration
-	RefreshTokenTTL time.Duration
-	AuthRequestTTL  time.Duration
-	Now             func() time.Time
+	RefreshTokenTTL time.Duration // idle lifetime of a refresh token
+	// RefreshAbsoluteTTL caps a refresh-token family's life.
+	RefreshAbsoluteTTL time.Duration
+	AuthRequestTTL     time.Duration
+	// Claims copy user metadata into namespaced token claims.
+	Claims []config.ClaimRule
+	Now    func() time.Time
 }
 
 // Provider serves the protocol endpoints.
@@ -65,6 +70,7 @@ func New(cfg Config) (*Provider, error) {
 	def(&cfg.AccessTokenTTL, time.Hour)
 	def(&cfg.RefreshTokenTTL, 30*24*time.Hour)
 	def(&cfg.AuthRequestTTL, 30*time.Minute)
+	def(&cfg.RefreshAbsoluteTTL, 365*24*time.Hour)
 	p := &Provider{cfg: cfg, cop: http.NewCrossOriginProtection()}
 	p.grants = map[string]grant{
 		"authorization_code": codeGrant{p},
@@ -81,6 +87,7 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /oauth/token", p.token)
 	mux.HandleFunc("/oauth/token", p.tokenMethodNotAllowed)
 	mux.HandleFunc("POST /oauth/revoke", p.revoke)
+	mux.HandleFunc("POST /oauth/introspect", p.introspect)
 	mux.HandleFunc("GET /v2/logout", p.v2Logout)
 	mux.HandleFunc("GET /oidc/logout", p.oidcLogout)
 	mux.HandleFunc("POST /oidc/logout", p.oidcLogout)

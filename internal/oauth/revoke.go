@@ -42,6 +42,13 @@ func (p *Provider) handleRevoke(r *http.Request) error {
 		return newError(ErrInvalidRequest, "the token parameter is missing")
 	}
 	ctx := r.Context()
+	if looksLikeJWT(raw) {
+		if _, err := p.verifyAccessJWT(ctx, raw, p.now()); err == nil {
+			// RFC 7009 §2.2.1: self-contained tokens stay valid until they expire.
+			return newError("unsupported_token_type", "JWT access tokens cannot be revoked; they expire on their own")
+		}
+		return nil
+	}
 	id := token.Hash(raw)
 	// token_type_hint only orders the look-ups (RFC 7009 §2.1); both are tried.
 	rt, err := p.cfg.Store.GetRefreshToken(ctx, id)

@@ -19,15 +19,28 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		writeBearerError(w, berr)
 		return
 	}
-	at, err := p.cfg.Store.GetAccessToken(r.Context(), token.Hash(bearer), p.now())
-	if errors.Is(err, store.ErrNotFound) {
-		writeBearerError(w, &Error{Code: ErrInvalidToken, Description: "the access token is invalid, expired or revoked", Status: http.StatusUnauthorized})
-		return
-	}
-	if err != nil {
-		p.cfg.Log.Error("userinfo: get access token", "err", err)
-		writeJSONError(w, &Error{Code: ErrServerError, Status: http.StatusInternalServerError})
-		return
+	invalid := &Error{Code: ErrInvalidToken, Description: "the access token is invalid, expired or revoked", Status: http.StatusUnauthorized}
+	var at store.AccessToken
+	if looksLikeJWT(bearer) {
+		// A JWT access token for an API whose audience includes /userinfo.
+		c, err := p.verifyAccessJWT(r.Context(), bearer, p.now())
+		if err != nil || !c.hasAudience(p.cfg.Issuer+"/userinfo") {
+			writeBearerError(w, invalid)
+			return
+		}
+		at = store.AccessToken{UserID: c.Sub, ClientID: c.ClientID, Scopes: c.scopes()}
+	} else {
+		var err error
+		at, err = p.cfg.Store.GetAccessToken(r.Context(), token.Hash(bearer), p.now())
+		if errors.Is(err, store.ErrNotFound) {
+			writeBearerError(w, invalid)
+			return
+		}
+		if err != nil {
+			p.cfg.Log.Error("userinfo: get access token", "err", err)
+			writeJSONError(w, &Error{Code: ErrServerError, Status: http.StatusInternalServerError})
+			return
+		}
 	}
 	if !slices.Contains(at.Scopes, "openid") {
 		writeBearerError(w, &Error{Code: ErrInsufficientScope, Description: "the access token lacks the openid scope", Status: http.StatusForbidden})

@@ -51,17 +51,19 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger) 
 		return nil, err
 	}
 	provider, err := oauth.New(oauth.Config{
-		Issuer:          cfg.Issuer,
-		Store:           st,
-		Keys:            keys,
-		Sessions:        sessions,
-		Pages:           pages,
-		Log:             log,
-		CodeTTL:         cfg.Tokens.Code.D(),
-		IDTokenTTL:      cfg.Tokens.IDToken.D(),
-		AccessTokenTTL:  cfg.Tokens.AccessToken.D(),
-		RefreshTokenTTL: cfg.Tokens.RefreshToken.D(),
-		AuthRequestTTL:  cfg.Tokens.AuthRequest.D(),
+		Issuer:             cfg.Issuer,
+		Store:              st,
+		Keys:               keys,
+		Sessions:           sessions,
+		Pages:              pages,
+		Log:                log,
+		CodeTTL:            cfg.Tokens.Code.D(),
+		IDTokenTTL:         cfg.Tokens.IDToken.D(),
+		AccessTokenTTL:     cfg.Tokens.AccessToken.D(),
+		RefreshTokenTTL:    cfg.Tokens.RefreshToken.D(),
+		AuthRequestTTL:     cfg.Tokens.AuthRequest.D(),
+		RefreshAbsoluteTTL: cfg.Tokens.RefreshAbsolute.D(),
+		Claims:             cfg.Claims,
 	})
 	if err != nil {
 		return nil, err
