@@ -223,6 +223,7 @@ func (a *App) verifyTokens(ctx context.Context, tok *oauth2.Token, nonce string)
 		IDTokenClaims:   indentJSON(idRaw),
 		UserInfo:        indentJSON(infoRaw),
 		RawIDToken:      rawIDToken,
+		AccessToken:     tok.AccessToken,
 		Scope:           scope,
 		Expiry:          tok.Expiry,
 		HasRefreshToken: tok.RefreshToken != "",

@@ -44,7 +44,11 @@ type homePage struct {
 }
 
 type profilePage struct {
-	Profile *profile
+	Profile       *profile
+	APIConfigured bool
+	APIStatus     int // set after /call-api
+	APIResponse   string
+	APIChallenge  string
 }
 
 func (p *pages) renderHome(w http.ResponseWriter, data homePage) error {

@@ -36,6 +36,7 @@ type profile struct {
 	IDTokenClaims string // pretty-printed JSON
 	UserInfo      string // pretty-printed JSON
 	RawIDToken    string // sent back as id_token_hint at logout
+	AccessToken   string // kept server-side only, to call the API
 
 	Scope           string // the token response's scope; may be empty
 	Expiry          time.Time

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -31,6 +32,9 @@ type Config struct {
 	BaseURL      string   // where this app is served, e.g. http://localhost:3000; the callback is BaseURL+"/callback"
 	Scopes       []string // default: openid profile email offline_access
 	Audience     string   // optional; sent as audience= to /authorize when set
+	// APIURL is an endpoint of the developer's own API that /call-api calls
+	// with the user's access token (the seed's "call your API"). Optional.
+	APIURL string
 
 	// HTTPClient is used for discovery, JWKS, token and userinfo calls.
 	// Optional; the default has a 10 second timeout.
@@ -48,6 +52,7 @@ type App struct {
 	issuer        string
 	baseURL       string // without a trailing slash
 	audience      string
+	apiURL        string
 	secureCookies bool // BaseURL is https, so cookies get the Secure attribute
 
 	client        *http.Client
@@ -122,6 +127,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		issuer:        cfg.Issuer,
 		baseURL:       baseURL,
 		audience:      cfg.Audience,
+		apiURL:        cfg.APIURL,
 		secureCookies: base.Scheme == "https",
 		client:        client,
 		provider:      provider,
@@ -149,6 +155,7 @@ func (a *App) routes() {
 	a.handle("GET /login", a.login)
 	a.handle("GET /callback", a.callback)
 	a.handle("GET /profile", a.profile)
+	a.handle("GET /call-api", a.callAPI)
 	a.handle("GET /logout", a.logout)
 }
 
@@ -226,5 +233,31 @@ func (a *App) profile(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/", http.StatusFound)
 		return nil
 	}
-	return a.pages.renderProfile(w, profilePage{Profile: p})
+	return a.pages.renderProfile(w, profilePage{Profile: p, APIConfigured: a.apiURL != ""})
+}
+
+// callAPI calls the configured API with the user's access token and shows
+// its answer on the profile page.
+func (a *App) callAPI(w http.ResponseWriter, r *http.Request) error {
+	p := a.currentProfile(r)
+	if p == nil {
+		http.Redirect(w, r, "/", http.StatusFound)
+		return nil
+	}
+	if a.apiURL == "" {
+		return &pageError{Status: http.StatusNotFound, Title: "No API configured", Description: "Start the app with an API URL to call."}
+	}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, a.apiURL, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.AccessToken)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return &pageError{Status: http.StatusBadGateway, Title: "The API could not be reached", err: err}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return a.pages.renderProfile(w, profilePage{Profile: p, APIConfigured: true,
+		APIStatus: resp.StatusCode, APIResponse: string(body), APIChallenge: resp.Header.Get("WWW-Authenticate")})
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +32,8 @@ func run() error {
 	clientID := flag.String("client-id", "", "the client id registered at the provider")
 	clientSecret := flag.String("client-secret", "", "the client secret (default $WEBAPP_CLIENT_SECRET)")
 	audience := flag.String("audience", "", "optional API audience to request")
+	apiURL := flag.String("api-url", "", "optional API endpoint that /call-api calls with the access token")
+	scopes := flag.String("scope", "", "space-separated scopes to request (default: openid profile email offline_access)")
 	addr := flag.String("addr", "127.0.0.1:3000", "address to listen on")
 	baseURL := flag.String("base-url", "http://localhost:3000", "the URL this app is reached at; the callback is <base-url>/callback")
 	flag.Parse()
@@ -51,6 +54,8 @@ func run() error {
 		ClientSecret: *clientSecret,
 		BaseURL:      *baseURL,
 		Audience:     *audience,
+		APIURL:       *apiURL,
+		Scopes:       strings.Fields(*scopes),
 		Logger:       logger,
 	})
 	if err != nil {
