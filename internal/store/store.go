@@ -130,8 +130,18 @@ type AuthRequest struct {
 	Audience            string
 	ConsentGiven        bool // the user approved the consent page for this request
 	Denied              bool // the user denied consent
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
+	// Upstream login through a connection: the connection used and the
+	// values sent to the provider, cleared once its callback is consumed.
+	UpstreamConnection string
+	UpstreamStateHash  string // hash of the state sent upstream
+	UpstreamNonce      string
+	UpstreamVerifier   string
+	// Error, when set, ends the request with this error for the client
+	// (e.g. access_denied after the user cancelled upstream).
+	Error            string
+	ErrorDescription string
+	CreatedAt        time.Time
+	ExpiresAt        time.Time
 }
 
 // AuthCode is an issued authorization code. ID is the SHA-256 hash of the
@@ -235,6 +245,8 @@ const (
 // passes the conformance suite in package storetest. Each method is atomic;
 // read-modify-write sequences run inside one backend transaction.
 type Store interface {
+	ConnectionStore
+
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID
 	GetClient(ctx context.Context, id string) (Client, error)
@@ -265,12 +277,18 @@ type Store interface {
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
 	// GetAuthRequest returns ErrNotFound for unknown or expired requests.
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
-	// UpdateAuthRequest sets ConsentGiven and Denied. ErrNotFound.
+	// UpdateAuthRequest sets ConsentGiven, Denied, the Upstream* fields,
+	// Error and ErrorDescription. ErrNotFound.
 	UpdateAuthRequest(ctx context.Context, r AuthRequest) error
 	// ConsumeAuthRequestForCode deletes the request and stores the code in
 	// one transaction; ErrNotFound when the request is gone (already used
 	// or expired), so one request yields at most one code.
 	ConsumeAuthRequestForCode(ctx context.Context, requestID string, code AuthCode) error
+	// ConsumeUpstreamState atomically checks that the request's
+	// UpstreamStateHash equals stateHash and clears it, returning the
+	// request as it was; ErrNotFound when the request is gone or the hash
+	// does not match (a forged or replayed upstream callback).
+	ConsumeUpstreamState(ctx context.Context, requestID, stateHash string) (AuthRequest, error)
 	// DeleteAuthRequest removes a request (after an error response).
 	DeleteAuthRequest(ctx context.Context, id string) error
 

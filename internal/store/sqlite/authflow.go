@@ -12,7 +12,8 @@ import (
 
 const authRequestColumns = `id, client_id, redirect_uri, response_mode, scopes, state, nonce,
 	prompt, max_age, login_hint, code_challenge, code_challenge_method, connection, audience,
-	consent_given, denied, created_at, expires_at`
+	consent_given, denied, upstream_connection, upstream_state_hash, upstream_nonce,
+	upstream_verifier, error, error_description, created_at, expires_at`
 
 const codeColumns = `id, grant_id, client_id, user_id, session_id, redirect_uri, scopes, nonce,
 	audience, auth_time, code_challenge, code_challenge_method, created_at, expires_at`
@@ -20,11 +21,19 @@ const codeColumns = `id, grant_id, client_id, user_id, session_id, redirect_uri,
 // A record is live while now is before its expires_at.
 const (
 	qInsertAuthRequest = `INSERT INTO auth_requests (` + authRequestColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetAuthRequest = `SELECT ` + authRequestColumns + ` FROM auth_requests
 		WHERE id = ? AND expires_at > ?`
-	qUpdateAuthRequest = `UPDATE auth_requests SET consent_given = ?, denied = ?
-		WHERE id = ? AND expires_at > ?`
+	qUpdateAuthRequest = `UPDATE auth_requests SET (consent_given, denied, upstream_connection,
+			upstream_state_hash, upstream_nonce, upstream_verifier, error, error_description)
+		= (?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ? AND expires_at > ?`
+	// qConsumeUpstreamState is the whole of ConsumeUpstreamState: one
+	// statement, so of concurrent callbacks with one state only the first
+	// finds the hash. An empty hash is a request without an upstream login
+	// in progress and never matches.
+	qConsumeUpstreamState = `UPDATE auth_requests SET upstream_state_hash = ''
+		WHERE id = ? AND upstream_state_hash = ? AND upstream_state_hash <> '' AND expires_at > ?
+		RETURNING ` + authRequestColumns
 	qDeleteAuthRequest  = `DELETE FROM auth_requests WHERE id = ?`
 	qConsumeAuthRequest = `DELETE FROM auth_requests WHERE id = ? AND expires_at > ?`
 
@@ -41,7 +50,8 @@ func scanAuthRequest(sc scanner) (store.AuthRequest, error) {
 	err := sc.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.ResponseMode, jsonCol{&r.Scopes},
 		&r.State, &r.Nonce, jsonCol{&r.Prompt}, &r.MaxAge, &r.LoginHint, &r.CodeChallenge,
 		&r.CodeChallengeMethod, &r.Connection, &r.Audience, &r.ConsentGiven, &r.Denied,
-		timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt})
+		&r.UpstreamConnection, &r.UpstreamStateHash, &r.UpstreamNonce, &r.UpstreamVerifier,
+		&r.Error, &r.ErrorDescription, timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt})
 	return r, err
 }
 
@@ -58,7 +68,8 @@ func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error 
 	_, err := db.exec(ctx, qInsertAuthRequest, r.ID, r.ClientID, r.RedirectURI, r.ResponseMode,
 		listJSON(r.Scopes), r.State, r.Nonce, listJSON(r.Prompt), r.MaxAge, r.LoginHint,
 		r.CodeChallenge, r.CodeChallengeMethod, r.Connection, r.Audience, r.ConsentGiven, r.Denied,
-		millis(r.CreatedAt), millis(r.ExpiresAt))
+		r.UpstreamConnection, r.UpstreamStateHash, r.UpstreamNonce, r.UpstreamVerifier,
+		r.Error, r.ErrorDescription, millis(r.CreatedAt), millis(r.ExpiresAt))
 	return fail("create auth request", err)
 }
 
@@ -72,11 +83,25 @@ func (db *DB) GetAuthRequest(ctx context.Context, id string) (store.AuthRequest,
 	return r, nil
 }
 
-// UpdateAuthRequest sets ConsentGiven and Denied of a live request;
-// ErrNotFound.
+// UpdateAuthRequest sets ConsentGiven, Denied, the Upstream* fields, Error
+// and ErrorDescription of a live request; ErrNotFound.
 func (db *DB) UpdateAuthRequest(ctx context.Context, r store.AuthRequest) error {
 	return fail("update auth request", changed(db.exec(ctx, qUpdateAuthRequest,
-		r.ConsentGiven, r.Denied, r.ID, millis(db.now()))))
+		r.ConsentGiven, r.Denied, r.UpstreamConnection, r.UpstreamStateHash, r.UpstreamNonce,
+		r.UpstreamVerifier, r.Error, r.ErrorDescription, r.ID, millis(db.now()))))
+}
+
+// ConsumeUpstreamState clears the upstream state hash of the live request
+// if it is stateHash, and returns the request as it was; ErrNotFound when
+// the request is gone or expired, or its hash is another, empty or already
+// cleared (a forged or replayed upstream callback).
+func (db *DB) ConsumeUpstreamState(ctx context.Context, requestID, stateHash string) (store.AuthRequest, error) {
+	r, err := scanAuthRequest(db.writeRow(ctx, qConsumeUpstreamState, requestID, stateHash, millis(db.now())))
+	if err != nil {
+		return store.AuthRequest{}, fail("consume upstream state", err)
+	}
+	r.UpstreamStateHash = stateHash // RETURNING gives the cleared row; it matched stateHash before
+	return r, nil
 }
 
 // DeleteAuthRequest removes the request, if it is there.

@@ -89,8 +89,17 @@ func (db *DB) UpdateClient(ctx context.Context, c store.Client) error {
 	return fail("update client", changed(db.exec(ctx, qUpdateClient, args...)))
 }
 
-// DeleteClient removes the client; ErrNotFound. Codes and tokens already
-// issued to it stay until they expire or are revoked.
+// DeleteClient removes the client and disables every connection for it, so
+// that a client created later with the same ID starts with none; ErrNotFound.
+// Codes and tokens already issued to it stay until they expire or are
+// revoked.
 func (db *DB) DeleteClient(ctx context.Context, id string) error {
-	return fail("delete client", changed(db.exec(ctx, qDeleteClient, id)))
+	err := db.inTx(ctx, func(t tx) error {
+		if err := changed(t.exec(ctx, qDeleteClient, id)); err != nil {
+			return err
+		}
+		_, err := t.exec(ctx, `DELETE FROM connection_clients WHERE client_id = ?`, id)
+		return err
+	})
+	return fail("delete client", err)
 }

@@ -130,12 +130,13 @@ func dsn(abs string, params url.Values) string {
 // prepared once per pool so that they skip SQLite's parser on every request.
 var (
 	hotReads = []string{
-		qGetClient, qGetAPI, qGetUser, qGetUserByEmail, qGetAuthRequest,
+		qGetClient, qGetAPI, qGetUser, qGetUserByEmail, qGetUserByIdentity, qGetConnection,
+		qGetAuthRequest,
 		qGetAccessToken, qGetRefreshToken, qGetSession, qGetGrant,
 		qFailures, qListSigningKeys,
 	}
 	hotWrites = []string{
-		qInsertAuthRequest, qUpdateAuthRequest, qDeleteAuthRequest,
+		qInsertAuthRequest, qUpdateAuthRequest, qConsumeUpstreamState, qDeleteAuthRequest,
 		qConsumeAuthRequest, qInsertCode, qRedeemCode, qGetLiveCode,
 		qInsertAccessToken, qRevokeAccessToken, qRevokeGrantAccess,
 		qInsertRefreshToken, qRotateRefreshToken, qGetRefreshToken, qMarkOverlapUsed,

@@ -107,8 +107,9 @@ func TestReopen(t *testing.T) {
 }
 
 // TestUpgradeFrom0001 opens a database written by the first schema: its rows
-// read back with the zero values of the later fields, and the signing-key
-// ring of 0001 becomes the ring of its algorithm.
+// read back with the zero values of the later fields, the signing-key ring
+// of 0001 becomes the ring of its algorithm, and its clients keep logging in
+// with the built-in database connection of 0003.
 func TestUpgradeFrom0001(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "gatehouse.db")
@@ -131,6 +132,11 @@ func TestUpgradeFrom0001(t *testing.T) {
 			'["openid","offline_access"]', '', 1000000000000, 1000000000000, 1000003600000, NULL, 0)`,
 		`INSERT INTO signing_keys VALUES ('rs-1', 'RS256', 'current', x'00', x'7b7d', 1000000000000, NULL)`,
 		`INSERT INTO signing_keys VALUES ('rs-2', 'RS256', 'next', x'00', x'7b7d', 1000000000000, NULL)`,
+		`INSERT INTO clients VALUES ('client-2', 'sha256:y', 'Other', 'regular_web', '[]',
+			'[]', '["authorization_code"]', 0, 0, 1000000000000)`,
+		// A request in flight during the upgrade; it expires in 9999.
+		`INSERT INTO auth_requests VALUES ('req-1', 'client-1', 'https://app.example/cb', 'query',
+			'["openid"]', 'st', 'n', '[]', -1, '', '', '', '', '', 1, 0, 1000000000000, 253402300799000)`,
 	} {
 		if _, err := old.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -169,6 +175,30 @@ func TestUpgradeFrom0001(t *testing.T) {
 	next.ID, next.FamilyExpiresAt = "rt-2", created.Add(time.Hour)
 	if _, err := db.RotateRefreshToken(ctx, rt.ID, next, created.Add(time.Minute), time.Minute); err != nil {
 		t.Fatalf("rotate refresh token of 0001: %v", err)
+	}
+
+	conn, err := db.GetConnection(ctx, store.DefaultDatabaseConnection)
+	if err != nil {
+		t.Fatalf("built-in connection after 0003: %v", err)
+	}
+	if conn.Strategy != store.StrategyDatabase || !reflect.DeepEqual(conn.EnabledClients, []string{"client-1", "client-2"}) {
+		t.Fatalf("built-in connection after 0003: strategy %q, enabled for %q; want %q for both clients of 0001",
+			conn.Strategy, conn.EnabledClients, store.StrategyDatabase)
+	}
+	if conn.CreatedAt.Before(time.Now().Add(-time.Hour)) || conn.CreatedAt.After(time.Now()) {
+		t.Fatalf("built-in connection after 0003: CreatedAt %v, want the time of the migration", conn.CreatedAt)
+	}
+
+	req, err := db.GetAuthRequest(ctx, "req-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.UpstreamConnection != "" || req.UpstreamStateHash != "" || req.UpstreamNonce != "" ||
+		req.UpstreamVerifier != "" || req.Error != "" || req.ErrorDescription != "" || !req.ConsentGiven {
+		t.Fatalf("auth request of 0001 = %+v, want empty upstream and error fields", req)
+	}
+	if _, err := db.ConsumeUpstreamState(ctx, "req-1", ""); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("consume the empty upstream state of a 0001 request: got %v, want ErrNotFound", err)
 	}
 
 	key := func(id, alg string) store.SigningKey {

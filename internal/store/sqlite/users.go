@@ -34,6 +34,10 @@ const (
 	// users without an email from matching an empty lookup.
 	qGetUserByEmail = userSelect + ` WHERE u.connection = ? AND u.email = ? AND u.email <> ''
 		ORDER BY i.position`
+	// qGetUserByIdentity finds the user through the unique index
+	// identities_connection_provider_user, then reads all its identities.
+	qGetUserByIdentity = userSelect + ` WHERE u.id = (SELECT user_id FROM identities
+		WHERE connection = ? AND provider_user_id = ?) ORDER BY i.position`
 	qListUsers        = userSelect + ` ORDER BY u.id, i.position`
 	qRecordLogin      = `UPDATE users SET logins_count = logins_count + 1, last_login = ? WHERE id = ?`
 	qInsertIdentity   = `INSERT INTO identities (user_id, position, connection, provider, provider_user_id) VALUES (?, ?, ?, ?, ?)`
@@ -133,6 +137,13 @@ func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
 func (db *DB) GetUserByEmail(ctx context.Context, connection, email string) (store.User, error) {
 	u, err := db.getUser(ctx, qGetUserByEmail, connection, email)
 	return u, fail("get user by email", err)
+}
+
+// GetUserByIdentity returns the user holding the identity (connection,
+// provider user id), with all its identities; ErrNotFound.
+func (db *DB) GetUserByIdentity(ctx context.Context, connection, providerUserID string) (store.User, error) {
+	u, err := db.getUser(ctx, qGetUserByIdentity, connection, providerUserID)
+	return u, fail("get user by identity", err)
 }
 
 // ListUsers returns every user, by ID.

@@ -28,22 +28,38 @@ func testAuthRequests(t *testing.T, s store.Store) {
 	_, err = s.GetAuthRequest(ctx, "req-unknown")
 	wantErr(t, err, store.ErrNotFound, "get unknown request")
 
-	// UpdateAuthRequest sets the consent flags and nothing else.
-	upd := live
-	upd.ConsentGiven, upd.Denied = true, true
-	upd.State, upd.Scopes, upd.ExpiresAt = "changed", []string{"admin"}, now.Add(time.Hour)
-	must(t, s.UpdateAuthRequest(ctx, upd), "update request")
-	want := live
-	want.ConsentGiven, want.Denied = true, true
-	got, err = s.GetAuthRequest(ctx, live.ID)
-	must(t, err, "get updated request")
-	wantEqual(t, got, want, "updated request")
-
-	upd.ConsentGiven, upd.Denied = false, false
-	must(t, s.UpdateAuthRequest(ctx, upd), "clear consent flags")
-	got, err = s.GetAuthRequest(ctx, live.ID)
-	must(t, err, "get request with cleared flags")
-	wantEqual(t, got, live, "request with cleared flags")
+	// UpdateAuthRequest sets the consent flags, the upstream login and the
+	// error, and nothing else.
+	updates := []struct {
+		name string
+		set  func(r *store.AuthRequest)
+	}{
+		{"every settable field", func(r *store.AuthRequest) {
+			r.ConsentGiven, r.Denied = true, true
+			r.UpstreamConnection, r.UpstreamStateHash = "corp-oidc", "upstream-state-hash-2"
+			r.UpstreamNonce, r.UpstreamVerifier = "upstream-nonce-2", "upstream-verifier-2"
+			r.Error, r.ErrorDescription = "access_denied", "The user cancelled at corp-oidc"
+		}},
+		{"cleared", func(r *store.AuthRequest) {
+			r.ConsentGiven, r.Denied = false, false
+			r.UpstreamConnection, r.UpstreamStateHash, r.UpstreamNonce, r.UpstreamVerifier = "", "", "", ""
+			r.Error, r.ErrorDescription = "", ""
+		}},
+		{"as created", func(r *store.AuthRequest) {}},
+	}
+	for _, tc := range updates {
+		t.Run("UpdateAuthRequest/"+tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			want := live
+			tc.set(&want)
+			upd := want
+			upd.State, upd.Scopes, upd.ExpiresAt = "changed", []string{"admin"}, now.Add(time.Hour) // must be ignored
+			must(t, s.UpdateAuthRequest(ctx, upd), "update request")
+			got, err := s.GetAuthRequest(ctx, live.ID)
+			must(t, err, "get updated request")
+			wantEqual(t, got, want, "updated request")
+		})
+	}
 
 	wantErr(t, s.UpdateAuthRequest(ctx, newAuthRequest("req-unknown", now.Add(time.Hour))), store.ErrNotFound, "update unknown request")
 	_, err = s.GetAuthRequest(ctx, "req-unknown")
@@ -92,6 +108,80 @@ func testConsumeAuthRequest(t *testing.T, s store.Store) {
 		wantErr(t, s.ConsumeAuthRequestForCode(ctx, "req-unknown", c), store.ErrNotFound, "consume unknown request")
 		_, err := s.RedeemCode(ctx, c.ID, t0)
 		wantErr(t, err, store.ErrNotFound, "redeem code of an unknown request")
+	})
+}
+
+func testConsumeUpstreamState(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := wallNow()
+	req := newAuthRequest("req-1", now.Add(10*time.Minute))
+	must(t, s.CreateAuthRequest(ctx, req), "create request")
+	wantStored := func(want store.AuthRequest, op string) {
+		t.Helper()
+		got, err := s.GetAuthRequest(ctx, want.ID)
+		must(t, err, op+": get request")
+		wantEqual(t, got, want, op)
+	}
+
+	// A forged state leaves the hash for the real callback.
+	for _, hash := range []string{"forged", "", req.UpstreamStateHash + "x"} {
+		_, err := s.ConsumeUpstreamState(ctx, req.ID, hash)
+		wantErr(t, err, store.ErrNotFound, "consume upstream state with a wrong hash "+hash)
+	}
+	wantStored(req, "request after wrong hashes")
+
+	got, err := s.ConsumeUpstreamState(ctx, req.ID, req.UpstreamStateHash)
+	must(t, err, "consume upstream state")
+	wantEqual(t, got, req, "request returned by ConsumeUpstreamState")
+	cleared := req
+	cleared.UpstreamStateHash = ""
+	wantStored(cleared, "request after ConsumeUpstreamState")
+
+	// A replayed callback finds the hash gone.
+	_, err = s.ConsumeUpstreamState(ctx, req.ID, req.UpstreamStateHash)
+	wantErr(t, err, store.ErrNotFound, "consume upstream state twice")
+	_, err = s.ConsumeUpstreamState(ctx, req.ID, "")
+	wantErr(t, err, store.ErrNotFound, "consume the cleared (empty) hash")
+	wantStored(cleared, "request after a replayed callback")
+
+	// A second upstream login sets a new hash.
+	retry := cleared
+	retry.UpstreamStateHash = "upstream-state-hash-retry"
+	must(t, s.UpdateAuthRequest(ctx, retry), "set a new upstream state hash")
+	_, err = s.ConsumeUpstreamState(ctx, req.ID, req.UpstreamStateHash)
+	wantErr(t, err, store.ErrNotFound, "consume the first hash after a new one was set")
+	got, err = s.ConsumeUpstreamState(ctx, req.ID, retry.UpstreamStateHash)
+	must(t, err, "consume the new hash")
+	wantEqual(t, got, retry, "request returned for the new hash")
+	wantStored(cleared, "request after consuming the new hash")
+
+	t.Run("no upstream login", func(t *testing.T) {
+		ctx := t.Context()
+		r := newAuthRequest("req-no-upstream", now.Add(10*time.Minute))
+		r.UpstreamConnection, r.UpstreamStateHash, r.UpstreamNonce, r.UpstreamVerifier = "", "", "", ""
+		must(t, s.CreateAuthRequest(ctx, r), "create request")
+		_, err := s.ConsumeUpstreamState(ctx, r.ID, "")
+		wantErr(t, err, store.ErrNotFound, "consume an empty hash")
+		wantStored(r, "request after consuming an empty hash")
+	})
+	t.Run("expired request", func(t *testing.T) {
+		ctx := t.Context()
+		r := newAuthRequest("req-expired", now.Add(-time.Second))
+		must(t, s.CreateAuthRequest(ctx, r), "create expired request")
+		_, err := s.ConsumeUpstreamState(ctx, r.ID, r.UpstreamStateHash)
+		wantErr(t, err, store.ErrNotFound, "consume upstream state of an expired request")
+	})
+	t.Run("request used for a code", func(t *testing.T) {
+		ctx := t.Context()
+		r := newAuthRequest("req-used", now.Add(10*time.Minute))
+		must(t, s.CreateAuthRequest(ctx, r), "create request")
+		must(t, s.ConsumeAuthRequestForCode(ctx, r.ID, newCode("code-1", "grant-1", "gatehouse|ada")), "consume request for a code")
+		_, err := s.ConsumeUpstreamState(ctx, r.ID, r.UpstreamStateHash)
+		wantErr(t, err, store.ErrNotFound, "consume upstream state of a used request")
+	})
+	t.Run("unknown request", func(t *testing.T) {
+		_, err := s.ConsumeUpstreamState(t.Context(), "req-unknown", req.UpstreamStateHash)
+		wantErr(t, err, store.ErrNotFound, "consume upstream state of an unknown request")
 	})
 }
 

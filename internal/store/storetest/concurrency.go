@@ -24,6 +24,8 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CreateUser", raceCreateUser},
 		{"UpsertGrant", raceUpsertGrant},
 		{"ConsumeAuthRequestForCode", raceConsumeAuthRequest},
+		{"ConsumeUpstreamState", raceConsumeUpstreamState},
+		{"SetConnectionEnabled", raceSetConnectionEnabled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,4 +270,59 @@ func raceConsumeAuthRequest(t *testing.T, s store.Store) {
 			wantErr(t, redeemErr, store.ErrNotFound, "redeem a code of a refused consume")
 		}
 	}
+}
+
+func raceConsumeUpstreamState(t *testing.T, s store.Store) {
+	const n = 20
+	req := newAuthRequest("req-1", wallNow().Add(10*time.Minute))
+	must(t, s.CreateAuthRequest(t.Context(), req), "create request")
+	got := make([]store.AuthRequest, n)
+	errs := race(n, func(i int) error {
+		var err error
+		got[i], err = s.ConsumeUpstreamState(t.Context(), req.ID, req.UpstreamStateHash)
+		return err
+	})
+	c := tally(errs, store.ErrNotFound)
+	if c["ok"] != 1 || c[store.ErrNotFound.Error()] != n-1 {
+		t.Fatalf("%d concurrent upstream callbacks with one state: %v (first unexpected error: %v); want 1 ok, %d not found",
+			n, c, firstOther(errs, store.ErrNotFound), n-1)
+	}
+	for i, err := range errs {
+		if err == nil {
+			wantEqual(t, got[i], req, "request returned to the winning callback")
+		}
+	}
+	stored, err := s.GetAuthRequest(t.Context(), req.ID)
+	must(t, err, "get request")
+	if stored.UpstreamStateHash != "" {
+		t.Fatalf("UpstreamStateHash after the race = %q, want it cleared", stored.UpstreamStateHash)
+	}
+}
+
+// raceSetConnectionEnabled enables a connection for 20 clients and disables
+// it for 10 others at once: no change may be lost to another.
+func raceSetConnectionEnabled(t *testing.T, s store.Store) {
+	const n, m = 20, 10
+	conn := newConnection("corp-oidc")
+	conn.EnabledClients = nil
+	for i := range m {
+		conn.EnabledClients = append(conn.EnabledClients, fmt.Sprintf("old-%02d", i))
+	}
+	must(t, s.CreateConnection(t.Context(), conn), "create connection")
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprintf("client-%02d", i))
+	}
+	errs := race(n+m, func(i int) error {
+		if i < n {
+			return s.SetConnectionEnabled(t.Context(), conn.Name, want[i], true)
+		}
+		return s.SetConnectionEnabled(t.Context(), conn.Name, conn.EnabledClients[i-n], false)
+	})
+	if c := tally(errs); c["ok"] != n+m {
+		t.Fatalf("%d concurrent SetConnectionEnabled: %v (first error: %v); want all ok", n+m, c, firstOther(errs))
+	}
+	got, err := s.GetConnection(t.Context(), conn.Name)
+	must(t, err, "get connection")
+	wantEqual(t, got.EnabledClients, want, "clients after the race")
 }

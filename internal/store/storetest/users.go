@@ -378,3 +378,54 @@ func testDeleteUser(t *testing.T, s store.Store) {
 
 	wantErr(t, s.DeleteUser(ctx, "gatehouse|nobody"), store.ErrNotFound, "delete unknown user")
 }
+
+func testGetUserByIdentity(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ada := newUser("gatehouse|ada", "ada@example.com")
+	ada.Identities = append(ada.Identities,
+		store.Identity{Connection: "github", Provider: "github", UserID: "1815"},
+		// The connection's name differs from its provider's.
+		store.Identity{Connection: "corp-oidc", Provider: "oidc", UserID: "ada@corp"})
+	bob := newUser("gatehouse|bob", "bob@example.com")
+	must(t, s.CreateUser(ctx, ada), "create ada")
+	must(t, s.CreateUser(ctx, bob), "create bob")
+
+	for _, id := range ada.Identities {
+		got, err := s.GetUserByIdentity(ctx, id.Connection, id.UserID)
+		must(t, err, "get ada by identity at "+id.Connection)
+		wantEqual(t, got, ada, "ada by identity at "+id.Connection)
+	}
+	got, err := s.GetUserByIdentity(ctx, bob.Identities[0].Connection, bob.Identities[0].UserID)
+	must(t, err, "get bob by identity")
+	wantEqual(t, got, bob, "bob by identity")
+
+	for _, tc := range []struct {
+		name, connection, userID string
+	}{
+		{"unknown user id", "github", "1816"},
+		{"user id of another connection", "google-oauth2", "1815"},
+		{"provider instead of connection", "oidc", "ada@corp"},
+		{"user id of another identity", "github", "ada@corp"},
+		{"empty user id", "github", ""},
+		{"unknown connection", "no-such-connection", "1815"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.GetUserByIdentity(t.Context(), tc.connection, tc.userID)
+			wantErr(t, err, store.ErrNotFound, "get user by identity")
+		})
+	}
+
+	// An identity removed by UpdateUser, or gone with its user, finds nobody.
+	upd := ada
+	upd.Identities = ada.Identities[:1]
+	must(t, s.UpdateUser(ctx, upd), "drop ada's upstream identities")
+	_, err = s.GetUserByIdentity(ctx, "github", "1815")
+	wantErr(t, err, store.ErrNotFound, "get user by removed identity")
+	got, err = s.GetUserByIdentity(ctx, ada.Identities[0].Connection, ada.Identities[0].UserID)
+	must(t, err, "get ada by remaining identity")
+	wantEqual(t, got, upd, "ada by remaining identity")
+
+	must(t, s.DeleteUser(ctx, bob.ID), "delete bob")
+	_, err = s.GetUserByIdentity(ctx, bob.Identities[0].Connection, bob.Identities[0].UserID)
+	wantErr(t, err, store.ErrNotFound, "get deleted user by identity")
+}
