@@ -55,6 +55,18 @@ type LoginPage struct {
 	CSRF      string
 	Email     string
 	SignUpURL string
+	// Password shows the username/password form (the database connection
+	// is enabled for the application).
+	Password bool
+	// Providers are the social and enterprise connections, one button each.
+	Providers []ProviderButton
+}
+
+// ProviderButton links to a login through an upstream connection.
+type ProviderButton struct {
+	Name  string // connection name
+	Label string // e.g. "Continue with GitHub"
+	URL   string
 }
 
 // SignUpPage is the sign-up form.

@@ -81,6 +81,7 @@ func cmdAppsCreate(ctx context.Context, e env, args []string) error {
 	var p oauth.NewClientParams
 	fs.StringVar(&p.ID, "client-id", "", "client id (generated when omitted)")
 	fs.StringVar(&p.Secret, "client-secret", "", "client secret, at least 32 characters (generated when omitted)")
+	noDatabase := fs.Bool("no-database-connection", false, "do not enable username/password login ("+store.DefaultDatabaseConnection+") for the application")
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
@@ -110,6 +111,12 @@ func cmdAppsCreate(ctx context.Context, e env, args []string) error {
 				return fmt.Errorf("an application with client id %q already exists", client.ID)
 			}
 			return err
+		}
+		// New applications get username/password login, as on the hosted service.
+		if !*noDatabase {
+			if err := st.SetConnectionEnabled(ctx, store.DefaultDatabaseConnection, client.ID, true); err != nil {
+				return fmt.Errorf("enable the database connection: %w", err)
+			}
 		}
 		fmt.Fprintf(e.stdout, "client_id: %s\nclient_secret: %s\n", client.ID, secret)
 		fmt.Fprintln(e.stderr, "The client secret is shown only this once; store it now.")
@@ -347,6 +354,25 @@ func cmdUsersUpdate(ctx context.Context, e env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "updated %s\n", u.ID)
 		return nil
+	})
+}
+
+func cmdUsersShow(ctx context.Context, e env, args []string) error {
+	return showOne(ctx, e, args, "users show", "USER_ID", func(st store.Store, id string) (any, error) {
+		u, err := st.GetUser(ctx, id)
+		if err != nil {
+			return nil, notFound("user", id, err)
+		}
+		ids := make([]map[string]string, len(u.Identities))
+		for i, x := range u.Identities {
+			ids[i] = map[string]string{"connection": x.Connection, "provider": x.Provider, "user_id": x.UserID}
+		}
+		return map[string]any{
+			"user_id": u.ID, "connection": u.Connection, "email": u.Email, "email_verified": u.EmailVerified,
+			"name": u.Name, "nickname": u.Nickname, "picture": u.Picture, "given_name": u.GivenName, "family_name": u.FamilyName,
+			"blocked": u.Blocked, "logins_count": u.LoginsCount, "last_login": u.LastLogin, "identities": ids,
+			"app_metadata": u.AppMetadata, "user_metadata": u.UserMetadata, "created_at": u.CreatedAt, "updated_at": u.UpdatedAt,
+		}, nil
 	})
 }
 

@@ -122,6 +122,9 @@ func seedDemo(ctx context.Context, cfg config.Config, appURL string) (string, er
 		if err := st.CreateClient(ctx, client); err != nil {
 			return err
 		}
+		if err := st.SetConnectionEnabled(ctx, store.DefaultDatabaseConnection, client.ID, true); err != nil {
+			return err
+		}
 		secret = s
 		db, err := database.Open(database.Config{Store: st, Provider: cfg.UserIDProvider,
 			Params: database.Params{MemoryKiB: cfg.Password.MemoryKiB, Iterations: cfg.Password.Iterations, Parallelism: cfg.Password.Parallelism}})

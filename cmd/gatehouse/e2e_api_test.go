@@ -278,4 +278,3 @@ func TestEndToEndRefreshPolicy(t *testing.T) {
 		}
 	})
 }
-

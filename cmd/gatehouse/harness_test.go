@@ -127,17 +127,29 @@ type browser struct {
 	t      *testing.T
 	c      *http.Client
 	issuer string
+	// follow are the origins whose redirects the browser follows: the
+	// provider's, and upstream providers'. A redirect anywhere else (the
+	// relying party) stops it.
+	follow []string
+	// stopAt, when set, stops the browser at redirects to URLs with this prefix.
+	stopAt string
 }
 
-func newBrowser(t *testing.T, issuer string) *browser {
+func newBrowser(t *testing.T, issuer string, upstreams ...string) *browser {
 	jar, _ := cookiejar.New(nil)
-	b := &browser{t: t, issuer: issuer}
+	b := &browser{t: t, issuer: issuer, follow: append([]string{issuer}, upstreams...)}
 	b.c = &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if !strings.HasPrefix(req.URL.String(), issuer) {
+			u := req.URL.String()
+			if b.stopAt != "" && strings.HasPrefix(u, b.stopAt) {
 				return http.ErrUseLastResponse
 			}
-			return nil
+			for _, o := range b.follow {
+				if strings.HasPrefix(u, o+"/") {
+					return nil
+				}
+			}
+			return http.ErrUseLastResponse
 		}}
 	return b
 }
@@ -209,7 +221,7 @@ func (b *browser) login(p page, email, password string) page {
 	v := formValues(b.t, p)
 	v.Set("email", email)
 	v.Set("password", password)
-	return b.post(b.issuer+"/u/login", v)
+	return b.post(origin(p.url)+"/u/login", v)
 }
 
 // consent answers the consent page p with "accept" or "deny".
@@ -220,8 +232,13 @@ func (b *browser) consent(p page, action string) page {
 	}
 	v := formValues(b.t, p)
 	v.Set("action", action)
-	return b.post(b.issuer+"/u/consent", v)
+	return b.post(origin(p.url)+"/u/consent", v)
 }
+
+// origin is the scheme and host of u: the provider that served a page.
+func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
+
+func mustCompile(pattern string) *regexp.Regexp { return regexp.MustCompile(pattern) }
 
 // callback parses the redirect to the relying party.
 func callbackParams(t *testing.T, p page, callback string) url.Values {

@@ -26,7 +26,8 @@ Commands:
   migrate                apply database migrations and exit
   apps create|list|show|update|delete   manage applications
   apis create|list|show|update|delete   manage APIs (resource servers)
-  users create|list|update|delete       manage users
+  users create|list|show|update|delete  manage users
+  connections create|list|show|update|delete|enable|disable   manage connections (GitHub, OpenID, OAuth 2.0)
   keys rotate|list       manage signing keys
   loadtest               drive an OpenID provider through the authorization code flow under load
 
@@ -109,10 +110,14 @@ func dispatch(ctx context.Context, e env, args []string) error {
 			"create": cmdAppsCreate, "list": cmdAppsList, "show": cmdAppsShow, "update": cmdAppsUpdate, "delete": cmdAppsDelete})
 	case "users":
 		return sub("users", map[string]func(context.Context, env, []string) error{
-			"create": cmdUsersCreate, "list": cmdUsersList, "update": cmdUsersUpdate, "delete": cmdUsersDelete})
+			"create": cmdUsersCreate, "list": cmdUsersList, "show": cmdUsersShow, "update": cmdUsersUpdate, "delete": cmdUsersDelete})
 	case "apis":
 		return sub("apis", map[string]func(context.Context, env, []string) error{
 			"create": cmdAPIsCreate, "list": cmdAPIsList, "show": cmdAPIsShow, "update": cmdAPIsUpdate, "delete": cmdAPIsDelete})
+	case "connections":
+		return sub("connections", map[string]func(context.Context, env, []string) error{
+			"create": cmdConnectionsCreate, "list": cmdConnectionsList, "show": cmdConnectionsShow, "update": cmdConnectionsUpdate,
+			"delete": cmdConnectionsDelete, "enable": cmdConnectionsEnable, "disable": cmdConnectionsDisable})
 	case "keys":
 		return sub("keys", map[string]func(context.Context, env, []string) error{
 			"rotate": cmdKeysRotate, "list": cmdKeysList})

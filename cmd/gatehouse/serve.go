@@ -52,7 +52,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		if err != nil {
 			return err
 		}
-		srv, err := server.New(cfg, st, keys, log)
+		sealer, err := openSealer(cfg, log)
+		if err != nil {
+			return err
+		}
+		srv, err := server.New(cfg, st, keys, log, server.WithConnectors(connectorOpener(sealer)))
 		if err != nil {
 			return err
 		}

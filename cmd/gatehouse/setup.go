@@ -114,13 +114,18 @@ func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 	return key, nil
 }
 
-// openKeys returns the signing keys, creating the first ones on first start.
-func openKeys(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*token.Keys, error) {
+// openSealer returns the master-key sealer that encrypts secrets at rest.
+func openSealer(cfg config.Config, log *slog.Logger) (*token.Sealer, error) {
 	mk, err := masterKey(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := token.NewSealer(mk)
+	return token.NewSealer(mk)
+}
+
+// openKeys returns the signing keys, creating the first ones on first start.
+func openKeys(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*token.Keys, error) {
+	sealer, err := openSealer(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -157,3 +162,8 @@ func withStore(ctx context.Context, cfg config.Config, f func(store.Store) error
 
 // isConflict reports a unique-key clash.
 func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }
+
+// cliLogger is the logger of administration commands: warnings to stderr.
+func cliLogger(e env) *slog.Logger {
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

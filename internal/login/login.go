@@ -40,12 +40,15 @@ type Throttle struct {
 
 // Config wires the hosted pages.
 type Config struct {
-	Store    store.Store
-	Sessions *session.Manager
-	Pages    *web.Renderer
-	Database *database.Connector
-	Log      *slog.Logger
-	Throttle Throttle
+	Issuer string
+	Store  store.Store
+	// OpenConnector builds upstream connectors; nil disables them.
+	OpenConnector OpenConnector
+	Sessions      *session.Manager
+	Pages         *web.Renderer
+	Database      *database.Connector
+	Log           *slog.Logger
+	Throttle      Throttle
 	// MinPasswordLength is shown on the sign-up page.
 	MinPasswordLength int
 	// Secure sets the Secure attribute on cookies (https issuer).
@@ -55,9 +58,10 @@ type Config struct {
 
 // Pages serves the hosted pages.
 type Pages struct {
-	cfg  Config
-	cop  *http.CrossOriginProtection
-	file http.Handler
+	cfg        Config
+	cop        *http.CrossOriginProtection
+	file       http.Handler
+	connectors connectorCache
 }
 
 // New returns the hosted pages.
@@ -70,6 +74,11 @@ func New(cfg Config) (*Pages, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.OpenConnector == nil {
+		cfg.OpenConnector = func(_ context.Context, c store.Connection) (connector.CallbackConnector, error) {
+			return nil, fmt.Errorf("connection %s: upstream connections are not configured", c.Name)
+		}
 	}
 	if cfg.Throttle.PerAccount <= 0 || cfg.Throttle.PerIP <= 0 || cfg.Throttle.Window <= 0 {
 		return nil, errors.New("login: throttle limits must be positive")
@@ -89,6 +98,8 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+signupPath, p.protect(p.signupSubmit))
 	mux.HandleFunc("GET "+consentPath, p.consentForm)
 	mux.HandleFunc("POST "+consentPath, p.protect(p.consentSubmit))
+	mux.HandleFunc("GET /u/login/{connection}", p.upstreamStart)
+	mux.HandleFunc("GET "+CallbackPath, p.upstreamCallback)
 	mux.Handle("GET /u/static/", p.file)
 }
 
@@ -157,13 +168,56 @@ func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p.cfg.Pages.Login(w, http.StatusOK, web.LoginPage{
+	page, ok := p.loginPage(w, r, req, client)
+	if !ok {
+		return
+	}
+	page.Email = req.LoginHint
+	p.cfg.Pages.Login(w, http.StatusOK, page)
+}
+
+// loginPage builds the login page for a request: the password form when
+// the database connection is enabled for the application, a button per
+// enabled upstream connection; only the forced one with connection=.
+func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, req store.AuthRequest, client store.Client) (web.LoginPage, bool) {
+	database, upstream, err := p.enabledConnections(r.Context(), client.ID)
+	if err != nil {
+		p.internalError(w, "login page", err)
+		return web.LoginPage{}, false
+	}
+	page := web.LoginPage{
 		Page:      web.Page{AppName: client.Name},
 		RequestID: req.ID,
 		CSRF:      p.csrfToken(w, r),
-		Email:     req.LoginHint,
 		SignUpURL: signupPath + "?req=" + url.QueryEscape(req.ID),
-	})
+		Password:  database && (req.Connection == "" || req.Connection == store.DefaultDatabaseConnection),
+	}
+	for _, c := range upstream {
+		if req.Connection == "" || req.Connection == c.Name {
+			page.Providers = append(page.Providers, web.ProviderButton{Name: c.Name, Label: providerLabel(c),
+				URL: "/u/login/" + url.PathEscape(c.Name) + "?req=" + url.QueryEscape(req.ID)})
+		}
+	}
+	if !page.Password && len(page.Providers) == 0 {
+		p.errorPage(w, http.StatusBadRequest, "No login method is enabled for this application. Ask its administrator to enable a connection.")
+		return web.LoginPage{}, false
+	}
+	return page, true
+}
+
+// passwordAllowed reports whether the request may use the password form;
+// a form posted although the page did not offer it is refused.
+func (p *Pages) passwordAllowed(w http.ResponseWriter, r *http.Request, req store.AuthRequest, client store.Client) bool {
+	database, _, err := p.enabledConnections(r.Context(), client.ID)
+	if err != nil {
+		p.internalError(w, "login: connections", err)
+		return false
+	}
+	if !database || (req.Connection != "" && req.Connection != store.DefaultDatabaseConnection) {
+		p.errorPage(w, http.StatusBadRequest, "Username and password login is not enabled for this application.")
+		return false
+	}
+	return true
 }
 
 func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
@@ -172,15 +226,16 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !p.passwordAllowed(w, r, req, client) {
+		return
+	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	password := r.PostForm.Get("password")
-	page := web.LoginPage{
-		Page:      web.Page{AppName: client.Name},
-		RequestID: req.ID,
-		CSRF:      p.csrfToken(w, r),
-		Email:     email, // kept on every failure; the password never is
-		SignUpURL: signupPath + "?req=" + url.QueryEscape(req.ID),
+	page, ok := p.loginPage(w, r, req, client)
+	if !ok {
+		return
 	}
+	page.Email = email // kept on every failure; the password never is
 	if email == "" || password == "" {
 		page.Error = "Enter your email address and password."
 		p.cfg.Pages.Login(w, http.StatusBadRequest, page)
@@ -259,7 +314,7 @@ func (p *Pages) recordFailure(ctx context.Context, keys ...string) error {
 
 func (p *Pages) signupForm(w http.ResponseWriter, r *http.Request) {
 	req, client, ok := p.request(w, r, r.URL.Query().Get("req"))
-	if !ok {
+	if !ok || !p.passwordAllowed(w, r, req, client) {
 		return
 	}
 	p.cfg.Pages.SignUp(w, http.StatusOK, p.signupPage(w, r, req, client))
@@ -279,7 +334,7 @@ func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, req store.Aut
 func (p *Pages) signupSubmit(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	req, client, ok := p.request(w, r, r.PostForm.Get("req"))
-	if !ok {
+	if !ok || !p.passwordAllowed(w, r, req, client) {
 		return
 	}
 	page := p.signupPage(w, r, req, client)

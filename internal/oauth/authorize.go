@@ -171,6 +171,15 @@ func (p *Provider) validateAuthorize(ctx context.Context, a authorizeParams, cli
 	if oerr != nil {
 		return req, oerr, nil
 	}
+	if a.Connection != "" {
+		conn, err := p.cfg.Store.GetConnection(ctx, a.Connection)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return req, nil, fmt.Errorf("get connection: %w", err)
+		}
+		if err != nil || !slices.Contains(conn.EnabledClients, client.ID) {
+			return req, newError(ErrInvalidRequest, "connection %s does not exist or is not enabled for this application", a.Connection), nil
+		}
+	}
 	var api *store.API
 	if a.Audience != "" {
 		got, err := p.cfg.Store.GetAPI(ctx, a.Audience)
@@ -254,11 +263,6 @@ func (p *Provider) checkAuthorize(a authorizeParams, client store.Client) (store
 		}
 	}
 
-	switch a.Connection {
-	case "", store.DefaultDatabaseConnection:
-	default:
-		return store.AuthRequest{}, newError(ErrInvalidRequest, "connection %s does not exist or is not enabled for this application", a.Connection)
-	}
 	if a.Organization != "" || a.Invitation != "" {
 		return store.AuthRequest{}, newError(ErrInvalidRequest, "organization %s does not exist", a.Organization)
 	}
@@ -335,6 +339,10 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 		fail(newError(ErrAccessDenied, "the user denied access"))
 		return
 	}
+	if req.Error != "" {
+		fail(newError(req.Error, "%s", req.ErrorDescription))
+		return
+	}
 	promptNone := slices.Contains(req.Prompt, "none")
 
 	sess, ok, err := p.cfg.Sessions.Get(r)
@@ -357,7 +365,19 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 			fail(newError(ErrLoginRequired, "the user is not logged in"))
 			return
 		}
-		http.Redirect(w, r, LoginPath+"?req="+url.QueryEscape(req.ID), status)
+		loginURL := LoginPath + "?req=" + url.QueryEscape(req.ID)
+		if req.Connection != "" && req.Connection != store.DefaultDatabaseConnection {
+			// connection= skips the login page and goes straight to the provider.
+			conn, err := p.cfg.Store.GetConnection(ctx, req.Connection)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				p.internalErrorPage(w, "authorize: get connection", err)
+				return
+			}
+			if err == nil && conn.Strategy != store.StrategyDatabase {
+				loginURL = LoginPath + "/" + url.PathEscape(conn.Name) + "?req=" + url.QueryEscape(req.ID)
+			}
+		}
+		http.Redirect(w, r, loginURL, status)
 		return
 	}
 

@@ -40,10 +40,11 @@ type tokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 }
 
-// tokenMethodNotAllowed answers anything but POST at the token endpoint.
-func (p *Provider) tokenMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+// postOnly answers anything but POST at the token, revocation and
+// introspection endpoints, in their JSON error shape.
+func postOnly(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Allow", http.MethodPost)
-	writeJSONError(w, &Error{Code: ErrInvalidRequest, Description: "the token endpoint accepts only POST", Status: http.StatusMethodNotAllowed})
+	writeJSONError(w, &Error{Code: ErrInvalidRequest, Description: "this endpoint accepts only POST", Status: http.StatusMethodNotAllowed})
 }
 
 // token handles POST /oauth/token (RFC 6749 §3.2).

@@ -32,9 +32,26 @@ type Server struct {
 	handler http.Handler
 }
 
+// Option adjusts a Server.
+type Option func(*options)
+
+type options struct {
+	openConnector login.OpenConnector
+}
+
+// WithConnectors enables upstream connections (GitHub, OpenID, OAuth 2.0),
+// opened by open.
+func WithConnectors(open login.OpenConnector) Option {
+	return func(o *options) { o.openConnector = open }
+}
+
 // New wires every domain onto one handler. The store and keys are owned by
 // the caller; keys must have been initialised.
-func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger) (*Server, error) {
+func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, opts ...Option) (*Server, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	pages, err := web.NewRenderer(log)
 	if err != nil {
 		return nil, err
@@ -69,6 +86,8 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger) 
 		return nil, err
 	}
 	hosted, err := login.New(login.Config{
+		Issuer:            cfg.Issuer,
+		OpenConnector:     o.openConnector,
 		Store:             st,
 		Sessions:          sessions,
 		Pages:             pages,

@@ -1,0 +1,358 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"gatehouse/internal/config"
+	"gatehouse/internal/connector"
+	"gatehouse/internal/connector/github"
+	oauth2conn "gatehouse/internal/connector/oauth2"
+	"gatehouse/internal/connector/oidc"
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+)
+
+// upstreamTimeout bounds every call to an upstream provider.
+const upstreamTimeout = 10 * time.Second
+
+// connectorOpener builds a connector from a stored connection, decrypting
+// its client secret with the master key.
+func connectorOpener(sealer *token.Sealer) func(ctx context.Context, c store.Connection) (connector.CallbackConnector, error) {
+	client := &http.Client{Timeout: upstreamTimeout}
+	return func(ctx context.Context, c store.Connection) (connector.CallbackConnector, error) {
+		secret, err := openSecret(sealer, c)
+		if err != nil {
+			return nil, err
+		}
+		switch c.Strategy {
+		case store.StrategyGitHub:
+			return github.Open(github.Config{ClientID: c.ClientID, ClientSecret: secret, BaseURL: c.BaseURL,
+				APIURL: c.APIURL, Scopes: c.Scopes, HTTPClient: client})
+		case store.StrategyOIDC:
+			return oidc.Open(ctx, oidc.Config{Name: c.Name, Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: secret,
+				Scopes: c.Scopes, ClaimMapping: c.ClaimMapping, HTTPClient: client})
+		case store.StrategyOAuth2:
+			return oauth2conn.Open(oauth2conn.Config{Name: c.Name, AuthorizeURL: c.AuthorizeURL, TokenURL: c.TokenURL,
+				UserinfoURL: c.UserinfoURL, ClientID: c.ClientID, ClientSecret: secret, Scopes: c.Scopes,
+				ClaimMapping: c.ClaimMapping, HTTPClient: client})
+		}
+		return nil, fmt.Errorf("connection %s: strategy %q has no upstream", c.Name, c.Strategy)
+	}
+}
+
+func openSecret(sealer *token.Sealer, c store.Connection) (string, error) {
+	if len(c.ClientSecretSealed) == 0 {
+		return "", nil
+	}
+	b, err := sealer.Open(c.ClientSecretSealed, []byte("connection:"+c.Name))
+	if err != nil {
+		return "", fmt.Errorf("connection %s: decrypt client secret (wrong master key?): %w", c.Name, err)
+	}
+	return string(b), nil
+}
+
+var connectionName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// connFlags are a connection's settings, shared by create and update.
+type connFlags struct {
+	strategy, clientID, clientSecret, issuer             string
+	authorizeURL, tokenURL, userinfoURL, baseURL, apiURL string
+	scopes                                               string
+	claims, enableFor                                    multiFlag
+}
+
+func (f *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.strategy, "strategy", "", "github, oidc or oauth2")
+	fs.StringVar(&f.clientID, "client-id", "", "the client id registered at the upstream provider")
+	fs.StringVar(&f.clientSecret, "client-secret", "", "the upstream client secret (stored encrypted)")
+	fs.StringVar(&f.issuer, "issuer", "", "oidc: the provider's issuer URL (discovery)")
+	fs.StringVar(&f.authorizeURL, "authorize-url", "", "oauth2: authorization endpoint")
+	fs.StringVar(&f.tokenURL, "token-url", "", "oauth2: token endpoint")
+	fs.StringVar(&f.userinfoURL, "userinfo-url", "", "oauth2: userinfo endpoint")
+	fs.StringVar(&f.baseURL, "base-url", "", "github: web base URL of GitHub Enterprise Server (default https://github.com)")
+	fs.StringVar(&f.apiURL, "api-url", "", "github: API base URL (default https://api.github.com; Enterprise: BASE/api/v3)")
+	fs.StringVar(&f.scopes, "scopes", "", "space-separated scopes to request upstream")
+	fs.Var(&f.claims, "claim", "oidc/oauth2 claim mapping `FIELD=CLAIM` (repeatable; fields: sub email email_verified name nickname picture given_name family_name)")
+	fs.Var(&f.enableFor, "enable-for", "enable for the application `CLIENT_ID` (repeatable)")
+}
+
+var mappableFields = []string{"sub", "email", "email_verified", "name", "nickname", "picture", "given_name", "family_name"}
+
+// apply copies the flags that were set onto c.
+func (f *connFlags) apply(fs *flag.FlagSet, c *store.Connection, sealer func() (*token.Sealer, error)) error {
+	var err error
+	set := func(e error) {
+		if err == nil {
+			err = e
+		}
+	}
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "client-id":
+			c.ClientID = f.clientID
+		case "client-secret":
+			s, e := sealer()
+			if e != nil {
+				set(e)
+				return
+			}
+			c.ClientSecretSealed = s.Seal([]byte(f.clientSecret), []byte("connection:"+c.Name))
+		case "issuer":
+			c.Issuer = f.issuer
+		case "authorize-url":
+			c.AuthorizeURL = f.authorizeURL
+		case "token-url":
+			c.TokenURL = f.tokenURL
+		case "userinfo-url":
+			c.UserinfoURL = f.userinfoURL
+		case "base-url":
+			c.BaseURL = f.baseURL
+		case "api-url":
+			c.APIURL = f.apiURL
+		case "scopes":
+			c.Scopes = strings.Fields(f.scopes)
+		case "claim":
+			c.ClaimMapping = map[string]string{}
+			for _, kv := range f.claims {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || v == "" || !slices.Contains(mappableFields, k) {
+					set(fmt.Errorf("--claim %q: want FIELD=CLAIM with FIELD one of %s", kv, strings.Join(mappableFields, " ")))
+					return
+				}
+				c.ClaimMapping[k] = v
+			}
+		}
+	})
+	return err
+}
+
+// validateConnection checks a connection's settings without contacting the
+// upstream.
+func validateConnection(c store.Connection) error {
+	if !connectionName.MatchString(c.Name) {
+		return fmt.Errorf("connection name %q must be 1 to 64 characters of a-z 0-9 _ - (starting with a letter or digit)", c.Name)
+	}
+	checkURL := func(name, v string, required bool) error {
+		if v == "" {
+			if required {
+				return fmt.Errorf("--%s is required for the %s strategy", name, c.Strategy)
+			}
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && config.IsLoopback(u.Hostname()))) {
+			return fmt.Errorf("--%s %q must be an https URL (http only on localhost)", name, v)
+		}
+		return nil
+	}
+	var errs []error
+	switch c.Strategy {
+	case store.StrategyGitHub:
+		errs = append(errs, checkURL("base-url", c.BaseURL, false), checkURL("api-url", c.APIURL, false))
+	case store.StrategyOIDC:
+		errs = append(errs, checkURL("issuer", c.Issuer, true))
+	case store.StrategyOAuth2:
+		errs = append(errs, checkURL("authorize-url", c.AuthorizeURL, true), checkURL("token-url", c.TokenURL, true),
+			checkURL("userinfo-url", c.UserinfoURL, true))
+	case store.StrategyDatabase:
+		return errors.New("database connections other than the built-in one are not supported yet")
+	default:
+		return fmt.Errorf("strategy %q is not github, oidc or oauth2", c.Strategy)
+	}
+	if c.ClientID == "" {
+		errs = append(errs, fmt.Errorf("--client-id is required for the %s strategy", c.Strategy))
+	}
+	if len(c.ClientSecretSealed) == 0 {
+		errs = append(errs, fmt.Errorf("--client-secret is required for the %s strategy", c.Strategy))
+	}
+	return errors.Join(errs...)
+}
+
+func cmdConnectionsCreate(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "connections create", "connections create --name NAME --strategy github|oidc|oauth2 [flags]")
+	var c commonFlags
+	c.register(fs)
+	name := fs.String("name", "", "connection name, unique (e.g. github)")
+	var f connFlags
+	f.register(fs)
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if *name == "" || f.strategy == "" {
+		return fmt.Errorf("%w: connections create: --name and --strategy are required", errUsage)
+	}
+	cfg, err := c.load(e, fs, nil)
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(st store.Store) error {
+		now := time.Now().UTC()
+		conn := store.Connection{Name: *name, Strategy: f.strategy, CreatedAt: now, UpdatedAt: now}
+		if err := f.apply(fs, &conn, func() (*token.Sealer, error) { return openSealer(cfg, cliLogger(e)) }); err != nil {
+			return err
+		}
+		if err := validateConnection(conn); err != nil {
+			return err
+		}
+		for _, id := range f.enableFor {
+			if _, err := st.GetClient(ctx, id); err != nil {
+				return notFound("application", id, err)
+			}
+		}
+		if err := st.CreateConnection(ctx, conn); err != nil {
+			if isConflict(err) {
+				return fmt.Errorf("a connection named %q already exists", conn.Name)
+			}
+			return err
+		}
+		for _, id := range f.enableFor {
+			if err := st.SetConnectionEnabled(ctx, conn.Name, id, true); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(e.stdout, "created connection %s\nregister this callback URL at the provider: %s/login/callback\n", conn.Name, cfg.Issuer)
+		return nil
+	})
+}
+
+func cmdConnectionsUpdate(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "connections update", "connections update NAME [flags]")
+	var c commonFlags
+	c.register(fs)
+	var f connFlags
+	f.register(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: connections update takes exactly one NAME", errUsage)
+	}
+	cfg, err := c.load(e, fs, nil)
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(st store.Store) error {
+		conn, err := st.GetConnection(ctx, pos[0])
+		if err != nil {
+			return notFound("connection", pos[0], err)
+		}
+		if fs.Lookup("strategy").Value.String() != "" && f.strategy != conn.Strategy {
+			return errors.New("the strategy of a connection cannot change; create another connection")
+		}
+		if err := f.apply(fs, &conn, func() (*token.Sealer, error) { return openSealer(cfg, cliLogger(e)) }); err != nil {
+			return err
+		}
+		if conn.Strategy != store.StrategyDatabase {
+			if err := validateConnection(conn); err != nil {
+				return err
+			}
+		}
+		conn.UpdatedAt = time.Now().UTC()
+		if err := st.UpdateConnection(ctx, conn); err != nil {
+			return err
+		}
+		for _, id := range f.enableFor {
+			if err := st.SetConnectionEnabled(ctx, conn.Name, id, true); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(e.stdout, "updated connection %s\n", conn.Name)
+		return nil
+	})
+}
+
+func cmdConnectionsList(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "connections list", "connections list [--db DB]")
+	var c commonFlags
+	c.register(fs)
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load(e, fs, nil)
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(st store.Store) error {
+		conns, err := st.ListConnections(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tSTRATEGY\tENABLED_FOR")
+		for _, c := range conns {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.Strategy, strings.Join(c.EnabledClients, ","))
+		}
+		return tw.Flush()
+	})
+}
+
+func cmdConnectionsShow(ctx context.Context, e env, args []string) error {
+	return showOne(ctx, e, args, "connections show", "NAME", func(st store.Store, name string) (any, error) {
+		c, err := st.GetConnection(ctx, name)
+		if err != nil {
+			return nil, notFound("connection", name, err)
+		}
+		return map[string]any{
+			"name": c.Name, "strategy": c.Strategy, "client_id": c.ClientID, "client_secret_set": len(c.ClientSecretSealed) > 0,
+			"issuer": c.Issuer, "authorize_url": c.AuthorizeURL, "token_url": c.TokenURL, "userinfo_url": c.UserinfoURL,
+			"base_url": c.BaseURL, "api_url": c.APIURL, "scopes": c.Scopes, "claim_mapping": c.ClaimMapping,
+			"enabled_for": c.EnabledClients, "created_at": c.CreatedAt, "updated_at": c.UpdatedAt,
+		}, nil
+	})
+}
+
+func cmdConnectionsDelete(ctx context.Context, e env, args []string) error {
+	return deleteOne(ctx, e, args, "connections delete", "NAME", func(st store.Store, name string) error {
+		if name == store.DefaultDatabaseConnection {
+			return errors.New("the built-in database connection cannot be deleted; disable it for applications instead")
+		}
+		return st.DeleteConnection(ctx, name)
+	})
+}
+
+func cmdConnectionsEnable(ctx context.Context, e env, args []string) error {
+	return setConnectionEnabled(ctx, e, args, "enable", true)
+}
+
+func cmdConnectionsDisable(ctx context.Context, e env, args []string) error {
+	return setConnectionEnabled(ctx, e, args, "disable", false)
+}
+
+func setConnectionEnabled(ctx context.Context, e env, args []string, verb string, enabled bool) error {
+	fs := newFlagSet(e, "connections "+verb, "connections "+verb+" --app CLIENT_ID NAME")
+	var c commonFlags
+	c.register(fs)
+	app := fs.String("app", "", "the application's client id (required)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *app == "" {
+		return fmt.Errorf("%w: connections %s needs --app CLIENT_ID and one connection NAME", errUsage, verb)
+	}
+	cfg, err := c.load(e, fs, nil)
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(st store.Store) error {
+		if _, err := st.GetClient(ctx, *app); err != nil {
+			return notFound("application", *app, err)
+		}
+		if err := st.SetConnectionEnabled(ctx, pos[0], *app, enabled); err != nil {
+			return notFound("connection", pos[0], err)
+		}
+		fmt.Fprintf(e.stdout, "%sd connection %s for %s\n", verb, pos[0], *app)
+		return nil
+	})
+}
