@@ -356,3 +356,58 @@ func setConnectionEnabled(ctx context.Context, e env, args []string, verb string
 		return nil
 	})
 }
+
+// applyConfigConnections creates or updates the connections declared in
+// the config file. Applications listed in enable_for are enabled; others
+// enabled through the CLI stay enabled.
+func applyConfigConnections(ctx context.Context, cfg config.Config, st store.Store, sealer *token.Sealer, lookupEnv func(string) (string, bool)) error {
+	for _, cc := range cfg.Connections {
+		secret := cc.ClientSecret
+		if cc.ClientSecretEnv != "" {
+			v, ok := lookupEnv(cc.ClientSecretEnv)
+			if !ok || v == "" {
+				return fmt.Errorf("connection %s: environment variable %s is not set", cc.Name, cc.ClientSecretEnv)
+			}
+			secret = v
+		}
+		now := time.Now().UTC()
+		conn, err := st.GetConnection(ctx, cc.Name)
+		exists := err == nil
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if !exists {
+			conn = store.Connection{Name: cc.Name, Strategy: cc.Strategy, CreatedAt: now}
+		} else if conn.Strategy != cc.Strategy {
+			return fmt.Errorf("connection %s: the config says strategy %s but the database has %s", cc.Name, cc.Strategy, conn.Strategy)
+		}
+		conn.ClientID, conn.Issuer, conn.AuthorizeURL, conn.TokenURL = cc.ClientID, cc.Issuer, cc.AuthorizeURL, cc.TokenURL
+		conn.UserinfoURL, conn.BaseURL, conn.APIURL, conn.Scopes, conn.ClaimMapping = cc.UserinfoURL, cc.BaseURL, cc.APIURL, cc.Scopes, cc.ClaimMapping
+		if secret != "" {
+			conn.ClientSecretSealed = sealer.Seal([]byte(secret), []byte("connection:"+conn.Name))
+		}
+		for k := range conn.ClaimMapping {
+			if !slices.Contains(mappableFields, k) {
+				return fmt.Errorf("connection %s: claim_mapping field %q is not one of %s", cc.Name, k, strings.Join(mappableFields, " "))
+			}
+		}
+		if err := validateConnection(conn); err != nil {
+			return fmt.Errorf("connection %s: %w", cc.Name, err)
+		}
+		conn.UpdatedAt = now
+		if exists {
+			err = st.UpdateConnection(ctx, conn)
+		} else {
+			err = st.CreateConnection(ctx, conn)
+		}
+		if err != nil {
+			return fmt.Errorf("connection %s: %w", cc.Name, err)
+		}
+		for _, id := range cc.EnableFor {
+			if err := st.SetConnectionEnabled(ctx, conn.Name, id, true); err != nil {
+				return fmt.Errorf("connection %s: enable for %s: %w", cc.Name, id, err)
+			}
+		}
+	}
+	return nil
+}

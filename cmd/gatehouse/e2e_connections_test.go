@@ -273,3 +273,37 @@ func regexpFind(t *testing.T, pattern, s string) string {
 	}
 	return m[1]
 }
+
+// TestConfigFileConnections declares a connection in the config file.
+func TestConfigFileConnections(t *testing.T) {
+	gh := newFakeGitHub(t)
+	g := startGatehouse(t, func(c *config.Config) {
+		c.Connections = []config.ConnectionConfig{{Name: "github", Strategy: "github", ClientID: "gh-client",
+			ClientSecret: "gh-secret-value", BaseURL: gh.URL, APIURL: gh.URL, EnableFor: []string{"cfg-app"}}}
+	})
+	_, secret := g.app(rpCallback, "--client-id", "cfg-app", "--first-party")
+	r := newRP(t, g, "cfg-app", secret, "openid", "profile")
+	u, f := r.authURL(oauth2.SetAuthURLParam("connection", "github"))
+	_, idt := r.exchange(callbackParams(t, newBrowser(t, g.issuer, gh.URL).get(u), rpCallback), f)
+	if idt.Subject != "github|1001" {
+		t.Errorf("sub %q", idt.Subject)
+	}
+
+	for _, tt := range []struct {
+		name, yaml, want string
+	}{
+		{"missing secret env", "connections:\n  - {name: gh, strategy: github, client_id: a, client_secret_env: GATEHOUSE_TEST_UNSET_SECRET}\n", "GATEHOUSE_TEST_UNSET_SECRET is not set"},
+		{"bad strategy", "connections:\n  - {name: gh, strategy: saml, client_id: a, client_secret: b}\n", "not github, oidc or oauth2"},
+		{"bad mapping", "connections:\n  - {name: corp, strategy: oidc, issuer: 'https://idp.example', client_id: a, client_secret: b, claim_mapping: {password: x}}\n", "claim_mapping field"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := dir + "/g.yaml"
+			writeFile(t, file, "db: sqlite:"+dir+"/g.db\naddr: 127.0.0.1:0\n"+tt.yaml)
+			_, errOut, code := runCLI(t, "", "serve", "--config", file)
+			if code == 0 || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr %q, want %q", code, errOut, tt.want)
+			}
+		})
+	}
+}

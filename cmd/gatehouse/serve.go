@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 
 	"gatehouse/internal/config"
 	"gatehouse/internal/server"
@@ -54,6 +55,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		}
 		sealer, err := openSealer(cfg, log)
 		if err != nil {
+			return err
+		}
+		if err := applyConfigConnections(ctx, cfg, st, sealer, os.LookupEnv); err != nil {
 			return err
 		}
 		srv, err := server.New(cfg, st, keys, log, server.WithConnectors(connectorOpener(sealer)))

@@ -78,3 +78,29 @@ func (r ClaimRule) Value(appMetadata, userMetadata map[string]any) (any, bool) {
 	v, ok := m[field]
 	return v, ok
 }
+
+// ConnectionConfig declares an upstream connection in the config file; it
+// is created or updated in the database when the server starts.
+//
+//	connections:
+//	  - name: github
+//	    strategy: github
+//	    client_id: Iv1.0123
+//	    client_secret_env: GITHUB_CLIENT_SECRET   # or client_secret: …
+//	    enable_for: [my-app]
+type ConnectionConfig struct {
+	Name            string            `yaml:"name"`
+	Strategy        string            `yaml:"strategy"`
+	ClientID        string            `yaml:"client_id"`
+	ClientSecret    string            `yaml:"client_secret"`
+	ClientSecretEnv string            `yaml:"client_secret_env"`
+	Issuer          string            `yaml:"issuer"`
+	AuthorizeURL    string            `yaml:"authorize_url"`
+	TokenURL        string            `yaml:"token_url"`
+	UserinfoURL     string            `yaml:"userinfo_url"`
+	BaseURL         string            `yaml:"base_url"`
+	APIURL          string            `yaml:"api_url"`
+	Scopes          []string          `yaml:"scopes"`
+	ClaimMapping    map[string]string `yaml:"claim_mapping"`
+	EnableFor       []string          `yaml:"enable_for"`
+}

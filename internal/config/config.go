@@ -38,6 +38,9 @@ type Config struct {
 
 	// Claims are custom claims copied from user metadata into tokens.
 	Claims []ClaimRule `yaml:"claims"`
+	// Connections are upstream connections kept in step with the database
+	// at start.
+	Connections []ConnectionConfig `yaml:"connections"`
 
 	// SigningAlgorithm is the algorithm of newly generated signing keys.
 	SigningAlgorithm string `yaml:"signing_algorithm"`
