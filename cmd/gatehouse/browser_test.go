@@ -33,42 +33,18 @@ const (
 	browserStepTimeout = 15 * time.Second
 )
 
-// browserScreenshots are the pages the test captures, in the order it visits them.
-var browserScreenshots = []string{"01-app-home", "02-login", "03-consent", "04-profile", "05-login-failed"}
-
 // TestBrowserLoginThroughExampleApp signs in to the example web app with a
 // real headless Chromium: the hosted login and consent pages, single sign-on
 // on a second login, and a wrong password in a browser with no cookies.
 func TestBrowserLoginThroughExampleApp(t *testing.T) {
 	chrome := requireChromium(t)
-	shots := browserArtifactsDir(t)
+	shots := browserArtifactsDir(t, "01-app-home", "02-login", "03-consent", "04-profile", "05-login-failed")
 
 	g := startGatehouse(t, nil)
-	appURL := startExampleWebApp(t, g)
+	appURL, _ := startExampleWebApp(t, g)
+	g.user(browserEmail, browserPassword)
 
-	deadline := time.Now().Add(browserTimeout)
-	// The allocator outlives the step deadline a little, so a failing step
-	// can still read the page for its message.
-	rootCtx, cancelRoot := context.WithDeadline(t.Context(), deadline.Add(10*time.Second))
-	t.Cleanup(cancelRoot)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the tests may run as root, where the sandbox refuses to start
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1024, 768),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(rootCtx, opts...)
-	t.Cleanup(cancelAlloc)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-	tab := newBrowserTab(t, browserCtx, deadline)
+	tab := startChromium(t, chrome)
 
 	ok := t.Run("login and consent", func(t *testing.T) {
 		tab.do(t, "open the app", chromedp.Navigate(appURL+"/"))
@@ -105,7 +81,7 @@ func TestBrowserLoginThroughExampleApp(t *testing.T) {
 
 		tab.click(t, "accept", chromedp.CSS("#accept"))
 		tab.wantLocation(t, appURL+"/profile")
-		tab.wantProfile(t)
+		tab.wantProfile(t, browserEmail)
 		// The app is registered with --allow-offline-access and asks for
 		// offline_access, so it holds a refresh token.
 		if got := browserRun(t, tab, "read the refresh token row", chromedp.Text(chromedp.ID("refresh-token"))); got != "yes" {
@@ -121,7 +97,7 @@ func TestBrowserLoginThroughExampleApp(t *testing.T) {
 		tab.resetDocuments()
 		tab.do(t, "log in again", chromedp.Navigate(appURL+"/login"))
 		tab.wantLocation(t, appURL+"/profile")
-		tab.wantProfile(t)
+		tab.wantProfile(t, browserEmail)
 		docs := tab.documents()
 		t.Logf("the second login loaded:\n  %s", strings.Join(docs, "\n  "))
 		if !slices.ContainsFunc(docs, func(u string) bool { return strings.HasPrefix(u, g.issuer+"/authorize") }) {
@@ -137,9 +113,9 @@ func TestBrowserLoginThroughExampleApp(t *testing.T) {
 
 	t.Run("wrong password", func(t *testing.T) {
 		// A browser context of its own has none of the cookies above.
-		freshCtx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
+		freshCtx, cancel := chromedp.NewContext(tab.ctx, chromedp.WithNewBrowserContext())
 		defer cancel()
-		fresh := newBrowserTab(t, freshCtx, deadline)
+		fresh := newBrowserTab(t, freshCtx, tab.deadline)
 
 		fresh.do(t, "open the app's login", chromedp.Navigate(appURL+"/login"))
 		fresh.wantLocation(t, g.issuer+"/u/login")
@@ -161,6 +137,102 @@ func TestBrowserLoginThroughExampleApp(t *testing.T) {
 		}
 		fresh.screenshot(t, shots, "05-login-failed")
 	})
+}
+
+// TestBrowserGitHubLogin signs in to the example web app through a GitHub
+// connection with a real headless Chromium: the hosted login page offers
+// GitHub beside the password form, the fake GitHub sends the browser straight
+// back to Gatehouse's /login/callback, and the consent page leads to the
+// app's profile of the GitHub user.
+func TestBrowserGitHubLogin(t *testing.T) {
+	chrome := requireChromium(t)
+	shots := browserArtifactsDir(t, "06-login-with-github", "07-profile-github")
+
+	g := startGatehouse(t, nil)
+	// The fake GitHub is on 127.0.0.1 like Gatehouse, and Chromium shares
+	// cookies across the ports of a host; the fake sets no cookies, so the
+	// two cannot clash.
+	gh := newFakeGitHub(t)
+	appURL, clientID := startExampleWebApp(t, g)
+	out, errOut, code := g.cli("", "connections", "create", "--name", "github", "--strategy", "github",
+		"--client-id", "gh-client", "--client-secret", "gh-secret-value",
+		"--base-url", gh.URL, "--api-url", gh.URL, "--enable-for", clientID)
+	// The command is given only --db, so the callback URL it prints is
+	// built from its own default issuer, not g's: check the path alone.
+	if code != 0 || !strings.Contains(out, "/login/callback") {
+		t.Fatalf("connections create: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+
+	tab := startChromium(t, chrome)
+
+	tab.do(t, "open the app", chromedp.Navigate(appURL+"/"))
+	tab.click(t, "click Log in", chromedp.CSS(`a[href="/login"]`))
+	tab.wantLocation(t, g.issuer+"/u/login")
+	github := chromedp.ID("connection-github")
+	tab.do(t, "wait for the GitHub button", chromedp.WaitVisible(github))
+	if got := browserRun(t, tab, "read the GitHub button", chromedp.Text(github)); strings.TrimSpace(got) != "Continue with GitHub" {
+		tab.fatalf(t, "the GitHub button says %q, want %q", got, "Continue with GitHub")
+	}
+	// The password form is still offered beside the button.
+	for _, sel := range []string{"#connection-github", "input#email", "input#password", "button[type=submit]"} {
+		if n := tab.count(t, sel); n != 1 {
+			tab.fatalf(t, "the login page has %d %s, want 1", n, sel)
+		}
+	}
+	tab.screenshot(t, shots, "06-login-with-github")
+
+	tab.resetDocuments()
+	tab.click(t, "click Continue with GitHub", chromedp.CSS("#connection-github"))
+	tab.wantLocation(t, g.issuer+"/u/consent")
+	docs := tab.documents()
+	t.Logf("the GitHub login loaded:\n  %s", strings.Join(docs, "\n  "))
+	for _, want := range []string{gh.URL + "/login/oauth/authorize?", g.issuer + "/login/callback?"} {
+		if !slices.ContainsFunc(docs, func(u string) bool { return strings.HasPrefix(u, want) }) {
+			t.Errorf("the GitHub login never loaded %s; documents:\n%s", want, strings.Join(docs, "\n"))
+		}
+	}
+	tab.do(t, "wait for the consent page", chromedp.WaitVisible(chromedp.ID("accept")))
+	if got := browserRun(t, tab, "read the signed-in user", chromedp.Text(chromedp.ID("user"))); got != "octocat@example.com" {
+		tab.fatalf(t, "the consent page names the user %q, want %q", got, "octocat@example.com")
+	}
+
+	tab.click(t, "accept", chromedp.CSS("#accept"))
+	tab.wantLocation(t, appURL+"/profile")
+	tab.wantProfile(t, "octocat@example.com")
+	if got := browserRun(t, tab, "read the profile subject", chromedp.Text(chromedp.ID("sub"))); got != "github|1001" {
+		tab.fatalf(t, "the profile shows sub %q, want %q", got, "github|1001")
+	}
+	tab.screenshot(t, shots, "07-profile-github")
+}
+
+// startChromium starts a headless Chromium at chrome for the test, stopped
+// when it ends, and opens its first tab. The tab's deadline, browserTimeout
+// from now, bounds the whole browser session.
+func startChromium(t *testing.T, chrome string) *browserTab {
+	t.Helper()
+	deadline := time.Now().Add(browserTimeout)
+	// The allocator outlives the step deadline a little, so a failing step
+	// can still read the page for its message.
+	rootCtx, cancelRoot := context.WithDeadline(t.Context(), deadline.Add(10*time.Second))
+	t.Cleanup(cancelRoot)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the tests may run as root, where the sandbox refuses to start
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1024, 768),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(rootCtx, opts...)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	return newBrowserTab(t, browserCtx, deadline)
 }
 
 // requireChromium returns the browser to drive. Without one the test skips,
@@ -188,9 +260,10 @@ func requireChromium(t *testing.T) string {
 }
 
 // browserArtifactsDir is where the screenshots go: $GATEHOUSE_ARTIFACTS, or
-// test-artifacts/browser at the repository root. Screenshots of an earlier
-// run are removed, so a failed run leaves none that look current.
-func browserArtifactsDir(t *testing.T) string {
+// test-artifacts/browser at the repository root. The screenshots the test
+// will take, names without ".png", are removed if an earlier run left them,
+// so a failed run leaves none that look current.
+func browserArtifactsDir(t *testing.T, screenshots ...string) string {
 	t.Helper()
 	dir := os.Getenv("GATEHOUSE_ARTIFACTS")
 	if dir == "" {
@@ -204,7 +277,7 @@ func browserArtifactsDir(t *testing.T) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatalf("create the artifacts directory: %v", err)
 	}
-	for _, name := range browserScreenshots {
+	for _, name := range screenshots {
 		if err := os.Remove(filepath.Join(dir, name+".png")); err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("remove an old screenshot: %v", err)
 		}
@@ -213,15 +286,15 @@ func browserArtifactsDir(t *testing.T) string {
 }
 
 // startExampleWebApp serves the example web app on a free loopback port,
-// registered at g as a third-party app with offline access, with one user.
-func startExampleWebApp(t *testing.T, g *gatehouse) string {
+// registered at g as a third-party app with offline access. It returns the
+// app's URL and client id.
+func startExampleWebApp(t *testing.T, g *gatehouse) (appURL, clientID string) {
 	t.Helper()
 	// The app's URL is part of its registration, and the app needs the
 	// registration to start: take the port first, serve after.
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
 	id, secret := g.app(base+"/callback", "--allow-offline-access")
-	g.user(browserEmail, browserPassword)
 	app, err := webapp.New(t.Context(), webapp.Config{
 		Issuer:       g.issuer,
 		ClientID:     id,
@@ -236,7 +309,7 @@ func startExampleWebApp(t *testing.T, g *gatehouse) string {
 	srv.Config.Handler = app
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return base
+	return base, id
 }
 
 // browserTab is one Chromium tab. Every step gets browserStepTimeout, cut
@@ -344,11 +417,11 @@ func (b *browserTab) wantLocation(t *testing.T, prefix string) {
 }
 
 // wantProfile checks that the app's profile page shows the signed-in user.
-func (b *browserTab) wantProfile(t *testing.T) {
+func (b *browserTab) wantProfile(t *testing.T, email string) {
 	t.Helper()
 	b.do(t, "wait for the profile", chromedp.WaitVisible(chromedp.ID("email")))
-	if got := browserRun(t, b, "read the profile email", chromedp.Text(chromedp.ID("email"))); got != browserEmail {
-		b.fatalf(t, "the profile shows email %q, want %q", got, browserEmail)
+	if got := browserRun(t, b, "read the profile email", chromedp.Text(chromedp.ID("email"))); got != email {
+		b.fatalf(t, "the profile shows email %q, want %q", got, email)
 	}
 }
 

@@ -183,6 +183,7 @@ func cmdConnectionsCreate(ctx context.Context, e env, args []string) error {
 	var c commonFlags
 	c.register(fs)
 	name := fs.String("name", "", "connection name, unique (e.g. github)")
+	issuer := fs.String("issuer-url", "", "the server's public URL, to print the callback to register (default: the configured issuer)")
 	var f connFlags
 	f.register(fs)
 	if err := noArgs(fs, args); err != nil {
@@ -220,7 +221,11 @@ func cmdConnectionsCreate(ctx context.Context, e env, args []string) error {
 				return err
 			}
 		}
-		fmt.Fprintf(e.stdout, "created connection %s\nregister this callback URL at the provider: %s/login/callback\n", conn.Name, cfg.Issuer)
+		iss := cfg.Issuer
+		if *issuer != "" {
+			iss = strings.TrimSuffix(*issuer, "/")
+		}
+		fmt.Fprintf(e.stdout, "created connection %s\nregister this callback URL at the provider: %s/login/callback\n", conn.Name, iss)
 		return nil
 	})
 }
