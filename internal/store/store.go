@@ -43,7 +43,15 @@ type Client struct {
 	IDTokenTTL     time.Duration
 	AccessTokenTTL time.Duration
 	Refresh        RefreshPolicy
-	CreatedAt      time.Time
+	// Organizations: OrgUsageDeny ("" means deny), OrgUsageAllow or
+	// OrgUsageRequire, and with require the OrgBehavior* without an
+	// organization parameter.
+	OrganizationUsage    string
+	OrganizationBehavior string
+	// InitiateLoginURI is the application's login route that invitation
+	// links open (OIDC Core's initiate_login_uri).
+	InitiateLoginURI string
+	CreatedAt        time.Time
 }
 
 // RefreshPolicy is a client's refresh-token policy. Zero durations mean the
@@ -128,8 +136,10 @@ type AuthRequest struct {
 	CodeChallengeMethod string
 	Connection          string
 	Audience            string
-	ConsentGiven        bool // the user approved the consent page for this request
-	Denied              bool // the user denied consent
+	Organization        string // organization id, once known
+	InvitationHash      string // hash of the invitation ticket, when accepting one
+	ConsentGiven        bool   // the user approved the consent page for this request
+	Denied              bool   // the user denied consent
 	// Upstream login through a connection: the connection used and the
 	// values sent to the provider, cleared once its callback is consumed.
 	UpstreamConnection string
@@ -156,6 +166,7 @@ type AuthCode struct {
 	Scopes              []string
 	Nonce               string
 	Audience            string
+	Organization        string // organization id; tokens carry org_id
 	AuthTime            time.Time
 	CodeChallenge       string
 	CodeChallengeMethod string
@@ -166,16 +177,17 @@ type AuthCode struct {
 // RefreshToken is one link of a rotating refresh-token family. ID is the
 // SHA-256 hash of the token handed to the client.
 type RefreshToken struct {
-	ID        string // hash of the token
-	FamilyID  string // the grant ID of the code that started the family
-	ClientID  string
-	UserID    string
-	SessionID string
-	Scopes    []string
-	Audience  string
-	AuthTime  time.Time
-	CreatedAt time.Time
-	ExpiresAt time.Time // expiry of this token (idle limit, capped by FamilyExpiresAt)
+	ID           string // hash of the token
+	FamilyID     string // the grant ID of the code that started the family
+	ClientID     string
+	UserID       string
+	SessionID    string
+	Scopes       []string
+	Audience     string
+	Organization string // organization id; refreshed tokens carry org_id
+	AuthTime     time.Time
+	CreatedAt    time.Time
+	ExpiresAt    time.Time // expiry of this token (idle limit, capped by FamilyExpiresAt)
 	// FamilyExpiresAt is the absolute end of the family, carried from token
 	// to token.
 	FamilyExpiresAt time.Time
@@ -246,6 +258,7 @@ const (
 // read-modify-write sequences run inside one backend transaction.
 type Store interface {
 	ConnectionStore
+	OrganizationStore
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID
@@ -278,7 +291,7 @@ type Store interface {
 	// GetAuthRequest returns ErrNotFound for unknown or expired requests.
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
 	// UpdateAuthRequest sets ConsentGiven, Denied, the Upstream* fields,
-	// Error and ErrorDescription. ErrNotFound.
+	// Error, ErrorDescription and Organization. ErrNotFound.
 	UpdateAuthRequest(ctx context.Context, r AuthRequest) error
 	// ConsumeAuthRequestForCode deletes the request and stores the code in
 	// one transaction; ErrNotFound when the request is gone (already used
@@ -316,6 +329,10 @@ type Store interface {
 	// overlap: then OverlapUsed is set and next is stored as a sibling.
 	// next.FamilyID must be old's family.
 	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, now time.Time, overlap time.Duration) (RefreshToken, error)
+	// ExtendRefreshToken sets the ExpiresAt of a live refresh token (not
+	// rotated, not revoked, not expired at now): the idle lifetime of a
+	// token that does not rotate. ErrNotFound otherwise.
+	ExtendRefreshToken(ctx context.Context, id string, expiresAt, now time.Time) error
 	// RevokeGrant revokes every refresh and access token of a grant/family.
 	RevokeGrant(ctx context.Context, grantID string) error
 

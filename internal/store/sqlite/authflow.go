@@ -12,21 +12,24 @@ import (
 
 const authRequestColumns = `id, client_id, redirect_uri, response_mode, scopes, state, nonce,
 	prompt, max_age, login_hint, code_challenge, code_challenge_method, connection, audience,
-	consent_given, denied, upstream_connection, upstream_state_hash, upstream_nonce,
-	upstream_verifier, error, error_description, created_at, expires_at`
+	organization, invitation_hash, consent_given, denied, upstream_connection,
+	upstream_state_hash, upstream_nonce, upstream_verifier, error, error_description,
+	created_at, expires_at`
 
 const codeColumns = `id, grant_id, client_id, user_id, session_id, redirect_uri, scopes, nonce,
-	audience, auth_time, code_challenge, code_challenge_method, created_at, expires_at`
+	audience, organization, auth_time, code_challenge, code_challenge_method, created_at,
+	expires_at`
 
 // A record is live while now is before its expires_at.
 const (
 	qInsertAuthRequest = `INSERT INTO auth_requests (` + authRequestColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetAuthRequest = `SELECT ` + authRequestColumns + ` FROM auth_requests
 		WHERE id = ? AND expires_at > ?`
 	qUpdateAuthRequest = `UPDATE auth_requests SET (consent_given, denied, upstream_connection,
-			upstream_state_hash, upstream_nonce, upstream_verifier, error, error_description)
-		= (?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ? AND expires_at > ?`
+			upstream_state_hash, upstream_nonce, upstream_verifier, error, error_description,
+			organization)
+		= (?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ? AND expires_at > ?`
 	// qConsumeUpstreamState is the whole of ConsumeUpstreamState: one
 	// statement, so of concurrent callbacks with one state only the first
 	// finds the hash. An empty hash is a request without an upstream login
@@ -38,7 +41,7 @@ const (
 	qConsumeAuthRequest = `DELETE FROM auth_requests WHERE id = ? AND expires_at > ?`
 
 	qInsertCode = `INSERT INTO auth_codes (` + codeColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// qRedeemCode is the whole happy path of RedeemCode.
 	qRedeemCode = `UPDATE auth_codes SET used = 1 WHERE id = ? AND expires_at > ? AND used = 0
 		RETURNING ` + codeColumns
@@ -49,17 +52,18 @@ func scanAuthRequest(sc scanner) (store.AuthRequest, error) {
 	var r store.AuthRequest
 	err := sc.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.ResponseMode, jsonCol{&r.Scopes},
 		&r.State, &r.Nonce, jsonCol{&r.Prompt}, &r.MaxAge, &r.LoginHint, &r.CodeChallenge,
-		&r.CodeChallengeMethod, &r.Connection, &r.Audience, &r.ConsentGiven, &r.Denied,
-		&r.UpstreamConnection, &r.UpstreamStateHash, &r.UpstreamNonce, &r.UpstreamVerifier,
-		&r.Error, &r.ErrorDescription, timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt})
+		&r.CodeChallengeMethod, &r.Connection, &r.Audience, &r.Organization, &r.InvitationHash,
+		&r.ConsentGiven, &r.Denied, &r.UpstreamConnection, &r.UpstreamStateHash, &r.UpstreamNonce,
+		&r.UpstreamVerifier, &r.Error, &r.ErrorDescription, timeCol{&r.CreatedAt},
+		timeCol{&r.ExpiresAt})
 	return r, err
 }
 
 func scanCode(sc scanner) (store.AuthCode, error) {
 	var c store.AuthCode
 	err := sc.Scan(&c.ID, &c.GrantID, &c.ClientID, &c.UserID, &c.SessionID, &c.RedirectURI,
-		jsonCol{&c.Scopes}, &c.Nonce, &c.Audience, timeCol{&c.AuthTime}, &c.CodeChallenge,
-		&c.CodeChallengeMethod, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt})
+		jsonCol{&c.Scopes}, &c.Nonce, &c.Audience, &c.Organization, timeCol{&c.AuthTime},
+		&c.CodeChallenge, &c.CodeChallengeMethod, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt})
 	return c, err
 }
 
@@ -67,9 +71,10 @@ func scanCode(sc scanner) (store.AuthCode, error) {
 func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error {
 	_, err := db.exec(ctx, qInsertAuthRequest, r.ID, r.ClientID, r.RedirectURI, r.ResponseMode,
 		listJSON(r.Scopes), r.State, r.Nonce, listJSON(r.Prompt), r.MaxAge, r.LoginHint,
-		r.CodeChallenge, r.CodeChallengeMethod, r.Connection, r.Audience, r.ConsentGiven, r.Denied,
-		r.UpstreamConnection, r.UpstreamStateHash, r.UpstreamNonce, r.UpstreamVerifier,
-		r.Error, r.ErrorDescription, millis(r.CreatedAt), millis(r.ExpiresAt))
+		r.CodeChallenge, r.CodeChallengeMethod, r.Connection, r.Audience, r.Organization,
+		r.InvitationHash, r.ConsentGiven, r.Denied, r.UpstreamConnection, r.UpstreamStateHash,
+		r.UpstreamNonce, r.UpstreamVerifier, r.Error, r.ErrorDescription, millis(r.CreatedAt),
+		millis(r.ExpiresAt))
 	return fail("create auth request", err)
 }
 
@@ -83,12 +88,12 @@ func (db *DB) GetAuthRequest(ctx context.Context, id string) (store.AuthRequest,
 	return r, nil
 }
 
-// UpdateAuthRequest sets ConsentGiven, Denied, the Upstream* fields, Error
-// and ErrorDescription of a live request; ErrNotFound.
+// UpdateAuthRequest sets ConsentGiven, Denied, the Upstream* fields, Error,
+// ErrorDescription and Organization of a live request; ErrNotFound.
 func (db *DB) UpdateAuthRequest(ctx context.Context, r store.AuthRequest) error {
 	return fail("update auth request", changed(db.exec(ctx, qUpdateAuthRequest,
 		r.ConsentGiven, r.Denied, r.UpstreamConnection, r.UpstreamStateHash, r.UpstreamNonce,
-		r.UpstreamVerifier, r.Error, r.ErrorDescription, r.ID, millis(db.now()))))
+		r.UpstreamVerifier, r.Error, r.ErrorDescription, r.Organization, r.ID, millis(db.now()))))
 }
 
 // ConsumeUpstreamState clears the upstream state hash of the live request
@@ -118,7 +123,7 @@ func (db *DB) ConsumeAuthRequestForCode(ctx context.Context, requestID string, c
 			return err
 		}
 		_, err := t.exec(ctx, qInsertCode, c.ID, c.GrantID, c.ClientID, c.UserID, c.SessionID,
-			c.RedirectURI, listJSON(c.Scopes), c.Nonce, c.Audience, millis(c.AuthTime),
+			c.RedirectURI, listJSON(c.Scopes), c.Nonce, c.Audience, c.Organization, millis(c.AuthTime),
 			c.CodeChallenge, c.CodeChallengeMethod, millis(c.CreatedAt), millis(c.ExpiresAt))
 		return err
 	})

@@ -10,17 +10,18 @@ import (
 // but id and created_at.
 const clientFieldColumns = `secret_hash, name, type, callbacks, logout_urls, grant_types,
 	first_party, allow_offline_access, id_token_ttl, access_token_ttl,
-	refresh_no_rotation, refresh_overlap, refresh_idle, refresh_absolute`
+	refresh_no_rotation, refresh_overlap, refresh_idle, refresh_absolute,
+	organization_usage, organization_behavior, initiate_login_uri`
 
 const clientColumns = `id, created_at, ` + clientFieldColumns
 
 const (
 	qInsertClient = `INSERT INTO clients (` + clientColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetClient    = `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`
 	qListClients  = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
 	qUpdateClient = `UPDATE clients SET (` + clientFieldColumns + `)
-		= (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`
+		= (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`
 	qDeleteClient = `DELETE FROM clients WHERE id = ?`
 )
 
@@ -31,7 +32,8 @@ func clientFields(c store.Client) []any {
 		c.FirstParty, c.AllowOfflineAccess,
 		durationMillis(c.IDTokenTTL), durationMillis(c.AccessTokenTTL),
 		c.Refresh.NoRotation, durationMillis(c.Refresh.Overlap),
-		durationMillis(c.Refresh.Idle), durationMillis(c.Refresh.Absolute)}
+		durationMillis(c.Refresh.Idle), durationMillis(c.Refresh.Absolute),
+		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI}
 }
 
 func scanClient(sc scanner) (store.Client, error) {
@@ -41,7 +43,8 @@ func scanClient(sc scanner) (store.Client, error) {
 		&c.FirstParty, &c.AllowOfflineAccess,
 		durationCol{&c.IDTokenTTL}, durationCol{&c.AccessTokenTTL},
 		&c.Refresh.NoRotation, durationCol{&c.Refresh.Overlap},
-		durationCol{&c.Refresh.Idle}, durationCol{&c.Refresh.Absolute})
+		durationCol{&c.Refresh.Idle}, durationCol{&c.Refresh.Absolute},
+		&c.OrganizationUsage, &c.OrganizationBehavior, &c.InitiateLoginURI)
 	return c, err
 }
 
@@ -92,7 +95,8 @@ func (db *DB) UpdateClient(ctx context.Context, c store.Client) error {
 // DeleteClient removes the client and disables every connection for it, so
 // that a client created later with the same ID starts with none; ErrNotFound.
 // Codes and tokens already issued to it stay until they expire or are
-// revoked.
+// revoked, and its invitations stay until their organization goes: they
+// fail when their link is followed.
 func (db *DB) DeleteClient(ctx context.Context, id string) error {
 	err := db.inTx(ctx, func(t tx) error {
 		if err := changed(t.exec(ctx, qDeleteClient, id)); err != nil {

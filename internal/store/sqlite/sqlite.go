@@ -131,7 +131,7 @@ func dsn(abs string, params url.Values) string {
 var (
 	hotReads = []string{
 		qGetClient, qGetAPI, qGetUser, qGetUserByEmail, qGetUserByIdentity, qGetConnection,
-		qGetAuthRequest,
+		qGetAuthRequest, qGetOrganization, qGetOrganizationByName, qIsMember,
 		qGetAccessToken, qGetRefreshToken, qGetSession, qGetGrant,
 		qFailures, qListSigningKeys,
 	}

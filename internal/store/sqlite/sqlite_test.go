@@ -108,8 +108,9 @@ func TestReopen(t *testing.T) {
 
 // TestUpgradeFrom0001 opens a database written by the first schema: its rows
 // read back with the zero values of the later fields, the signing-key ring
-// of 0001 becomes the ring of its algorithm, and its clients keep logging in
-// with the built-in database connection of 0003.
+// of 0001 becomes the ring of its algorithm, its clients keep logging in
+// with the built-in database connection of 0003, and its users can join
+// organizations of 0004 and leave them when deleted.
 func TestUpgradeFrom0001(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "gatehouse.db")
@@ -137,6 +138,11 @@ func TestUpgradeFrom0001(t *testing.T) {
 		// A request in flight during the upgrade; it expires in 9999.
 		`INSERT INTO auth_requests VALUES ('req-1', 'client-1', 'https://app.example/cb', 'query',
 			'["openid"]', 'st', 'n', '[]', -1, '', '', '', '', '', 1, 0, 1000000000000, 253402300799000)`,
+		// A code issued before the upgrade, redeemed after it.
+		`INSERT INTO auth_codes VALUES ('code-1', 'grant-2', 'client-1', 'gatehouse|ada', 'session-1',
+			'https://app.example/cb', '["openid"]', 'n', '', 1000000000000, '', '', 1000000000000, 253402300799000, 0)`,
+		`INSERT INTO users VALUES ('gatehouse|ada', 'Username-Password-Authentication', 'ada@example.com', 1,
+			'', 'Ada', '', '', '', '', 0, 0, NULL, '{}', '{}', 1000000000000, 1000000000000)`,
 	} {
 		if _, err := old.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -168,8 +174,9 @@ func TestUpgradeFrom0001(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rt.FamilyExpiresAt.IsZero() || rt.OverlapUsed || rt.UsedAt != nil {
-		t.Fatalf("refresh token of 0001: FamilyExpiresAt %v, OverlapUsed %v, UsedAt %v; want zero", rt.FamilyExpiresAt, rt.OverlapUsed, rt.UsedAt)
+	if !rt.FamilyExpiresAt.IsZero() || rt.OverlapUsed || rt.UsedAt != nil || rt.Organization != "" {
+		t.Fatalf("refresh token of 0001: FamilyExpiresAt %v, OverlapUsed %v, UsedAt %v, Organization %q; want zero",
+			rt.FamilyExpiresAt, rt.OverlapUsed, rt.UsedAt, rt.Organization)
 	}
 	next := rt
 	next.ID, next.FamilyExpiresAt = "rt-2", created.Add(time.Hour)
@@ -194,8 +201,30 @@ func TestUpgradeFrom0001(t *testing.T) {
 		t.Fatal(err)
 	}
 	if req.UpstreamConnection != "" || req.UpstreamStateHash != "" || req.UpstreamNonce != "" ||
-		req.UpstreamVerifier != "" || req.Error != "" || req.ErrorDescription != "" || !req.ConsentGiven {
-		t.Fatalf("auth request of 0001 = %+v, want empty upstream and error fields", req)
+		req.UpstreamVerifier != "" || req.Error != "" || req.ErrorDescription != "" ||
+		req.Organization != "" || req.InvitationHash != "" || !req.ConsentGiven {
+		t.Fatalf("auth request of 0001 = %+v, want empty upstream, error and organization fields", req)
+	}
+	code, err := db.RedeemCode(ctx, "code-1", created.Add(time.Minute))
+	if err != nil {
+		t.Fatalf("redeem a code of 0001: %v", err)
+	}
+	if code.GrantID != "grant-2" || code.Organization != "" {
+		t.Fatalf("code of 0001 = %+v, want grant-2 and no organization", code)
+	}
+
+	org := store.Organization{ID: "org_1", Name: "acme", CreatedAt: created, UpdatedAt: created}
+	if err := db.CreateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddMember(ctx, org.ID, "gatehouse|ada"); err != nil {
+		t.Fatalf("add a user of 0001 to an organization: %v", err)
+	}
+	if err := db.DeleteUser(ctx, "gatehouse|ada"); err != nil {
+		t.Fatalf("delete a user of 0001 who is a member: %v", err)
+	}
+	if members, err := db.ListMembers(ctx, org.ID); err != nil || len(members) != 0 {
+		t.Fatalf("members after deleting a user of 0001 = %q, %v; want none", members, err)
 	}
 	if _, err := db.ConsumeUpstreamState(ctx, "req-1", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("consume the empty upstream state of a 0001 request: got %v, want ErrNotFound", err)

@@ -13,7 +13,8 @@ import (
 const accessTokenColumns = `id, grant_id, client_id, user_id, scopes, audience, created_at, expires_at`
 
 const refreshTokenColumns = `id, family_id, client_id, user_id, session_id, scopes, audience,
-	auth_time, created_at, expires_at, family_expires_at, used_at, overlap_used, revoked`
+	organization, auth_time, created_at, expires_at, family_expires_at, used_at, overlap_used,
+	revoked`
 
 const (
 	qInsertAccessToken = `INSERT INTO access_tokens (` + accessTokenColumns + `)
@@ -23,10 +24,12 @@ const (
 	// Revoking an access token deletes it: nothing needs to recognise a
 	// revoked access token later.
 	qRevokeAccessToken = `DELETE FROM access_tokens WHERE id = ?`
+	qExtendRefresh     = `UPDATE refresh_tokens SET expires_at = ?
+		WHERE id = ? AND used_at IS NULL AND revoked = 0 AND expires_at > ?`
 	qRevokeGrantAccess = `DELETE FROM access_tokens WHERE grant_id = ?`
 
 	qInsertRefreshToken = `INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE id = ?`
 	// qRotateRefreshToken marks a live, unused, unrevoked token used: the
 	// happy path of RotateRefreshToken in one statement.
@@ -49,14 +52,14 @@ func scanAccessToken(sc scanner) (store.AccessToken, error) {
 func scanRefreshToken(sc scanner) (store.RefreshToken, error) {
 	var r store.RefreshToken
 	err := sc.Scan(&r.ID, &r.FamilyID, &r.ClientID, &r.UserID, &r.SessionID, jsonCol{&r.Scopes},
-		&r.Audience, timeCol{&r.AuthTime}, timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt},
+		&r.Audience, &r.Organization, timeCol{&r.AuthTime}, timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt},
 		timeCol{&r.FamilyExpiresAt}, timePtrCol{&r.UsedAt}, &r.OverlapUsed, &r.Revoked)
 	return r, err
 }
 
 func refreshTokenArgs(r store.RefreshToken) []any {
 	return []any{r.ID, r.FamilyID, r.ClientID, r.UserID, r.SessionID, listJSON(r.Scopes),
-		r.Audience, millis(r.AuthTime), millis(r.CreatedAt), millis(r.ExpiresAt),
+		r.Audience, r.Organization, millis(r.AuthTime), millis(r.CreatedAt), millis(r.ExpiresAt),
 		nullMillis(r.FamilyExpiresAt), nullMillisPtr(r.UsedAt), r.OverlapUsed, r.Revoked}
 }
 
@@ -82,6 +85,18 @@ func (db *DB) GetAccessToken(ctx context.Context, id string, now time.Time) (sto
 func (db *DB) RevokeAccessToken(ctx context.Context, id string) error {
 	_, err := db.exec(ctx, qRevokeAccessToken, id)
 	return fail("revoke access token", err)
+}
+
+// ExtendRefreshToken moves the expiry of a live refresh token.
+func (db *DB) ExtendRefreshToken(ctx context.Context, id string, expiresAt, now time.Time) error {
+	res, err := db.exec(ctx, qExtendRefresh, millis(expiresAt), id, millis(now))
+	if err != nil {
+		return fail("extend refresh token", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("extend refresh token: %w", store.ErrNotFound)
+	}
+	return nil
 }
 
 // CreateRefreshToken stores r; ErrConflict when its ID is taken.
@@ -161,7 +176,9 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.R
 // inOverlap reports whether the rotated token r may be used once more at
 // now: less than overlap after its rotation, and not used so before.
 func inOverlap(r store.RefreshToken, now time.Time, overlap time.Duration) bool {
-	return r.UsedAt != nil && !r.OverlapUsed &&
+	// overlap > 0 first: with no overlap, a request whose clock read came
+	// before the rotation it lost to must still count as a reuse.
+	return overlap > 0 && r.UsedAt != nil && !r.OverlapUsed &&
 		now.UnixMilli() < r.UsedAt.UnixMilli()+overlap.Milliseconds()
 }
 

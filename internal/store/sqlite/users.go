@@ -183,11 +183,12 @@ func (db *DB) RecordLogin(ctx context.Context, userID string, at time.Time) erro
 	return fail("record login", changed(db.exec(ctx, qRecordLogin, millis(at), userID)))
 }
 
-// DeleteUser removes the user, its identities and everything issued to it;
-// ErrNotFound.
+// DeleteUser removes the user, its identities, its memberships and
+// everything issued to it; ErrNotFound. Invitations it accepted keep naming
+// it in UsedBy.
 func (db *DB) DeleteUser(ctx context.Context, id string) error {
 	err := db.inTx(ctx, func(t tx) error {
-		// Identities go with the user (ON DELETE CASCADE).
+		// Identities and memberships go with the user (ON DELETE CASCADE).
 		if err := changed(t.exec(ctx, `DELETE FROM users WHERE id = ?`, id)); err != nil {
 			return err
 		}

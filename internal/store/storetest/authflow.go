@@ -28,8 +28,8 @@ func testAuthRequests(t *testing.T, s store.Store) {
 	_, err = s.GetAuthRequest(ctx, "req-unknown")
 	wantErr(t, err, store.ErrNotFound, "get unknown request")
 
-	// UpdateAuthRequest sets the consent flags, the upstream login and the
-	// error, and nothing else.
+	// UpdateAuthRequest sets the consent flags, the upstream login, the
+	// error and the organization, and nothing else.
 	updates := []struct {
 		name string
 		set  func(r *store.AuthRequest)
@@ -39,11 +39,13 @@ func testAuthRequests(t *testing.T, s store.Store) {
 			r.UpstreamConnection, r.UpstreamStateHash = "corp-oidc", "upstream-state-hash-2"
 			r.UpstreamNonce, r.UpstreamVerifier = "upstream-nonce-2", "upstream-verifier-2"
 			r.Error, r.ErrorDescription = "access_denied", "The user cancelled at corp-oidc"
+			r.Organization = "org_globex"
 		}},
 		{"cleared", func(r *store.AuthRequest) {
 			r.ConsentGiven, r.Denied = false, false
 			r.UpstreamConnection, r.UpstreamStateHash, r.UpstreamNonce, r.UpstreamVerifier = "", "", "", ""
 			r.Error, r.ErrorDescription = "", ""
+			r.Organization = ""
 		}},
 		{"as created", func(r *store.AuthRequest) {}},
 	}
@@ -53,7 +55,9 @@ func testAuthRequests(t *testing.T, s store.Store) {
 			want := live
 			tc.set(&want)
 			upd := want
-			upd.State, upd.Scopes, upd.ExpiresAt = "changed", []string{"admin"}, now.Add(time.Hour) // must be ignored
+			// These must be ignored.
+			upd.State, upd.Scopes, upd.ExpiresAt = "changed", []string{"admin"}, now.Add(time.Hour)
+			upd.InvitationHash = "invitation-hash-changed"
 			must(t, s.UpdateAuthRequest(ctx, upd), "update request")
 			got, err := s.GetAuthRequest(ctx, live.ID)
 			must(t, err, "get updated request")

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConsumeAuthRequestForCode", raceConsumeAuthRequest},
 		{"ConsumeUpstreamState", raceConsumeUpstreamState},
 		{"SetConnectionEnabled", raceSetConnectionEnabled},
+		{"AcceptInvitation", raceAcceptInvitation},
+		{"AddMember", raceAddMember},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -325,4 +328,62 @@ func raceSetConnectionEnabled(t *testing.T, s store.Store) {
 	got, err := s.GetConnection(t.Context(), conn.Name)
 	must(t, err, "get connection")
 	wantEqual(t, got.EnabledClients, want, "clients after the race")
+}
+
+// raceAcceptInvitation has one invitation accepted by 20 users at once:
+// one of them joins, the rest find it used.
+func raceAcceptInvitation(t *testing.T, s store.Store) {
+	const n = 20
+	org := newOrganization("org_1", "acme")
+	must(t, s.CreateOrganization(t.Context(), org), "create organization")
+	users := make([]string, n)
+	for i := range n {
+		users[i] = fmt.Sprintf("gatehouse|u%02d", i)
+		must(t, s.CreateUser(t.Context(), newUser(users[i], fmt.Sprintf("u%02d@example.com", i))), "create user")
+	}
+	inv := newInvitation("inv_1", org.ID, "team@example.com")
+	must(t, s.CreateInvitation(t.Context(), inv), "create invitation")
+
+	now := t0.Add(time.Second)
+	errs := race(n, func(i int) error {
+		_, err := s.AcceptInvitation(t.Context(), inv.TicketHash, org.ID, inv.Email, users[i], now)
+		return err
+	})
+	c := tally(errs, store.ErrAlreadyUsed)
+	if c["ok"] != 1 || c[store.ErrAlreadyUsed.Error()] != n-1 {
+		t.Fatalf("%d concurrent accepts of one invitation: %v (first unexpected error: %v); want 1 ok, %d already used",
+			n, c, firstOther(errs, store.ErrAlreadyUsed), n-1)
+	}
+	winner := users[slices.IndexFunc(errs, func(err error) bool { return err == nil })]
+	got, err := s.GetInvitation(t.Context(), inv.ID)
+	must(t, err, "get invitation")
+	want := inv
+	want.UsedAt, want.UsedBy = &now, winner
+	wantEqual(t, got, want, "invitation after the race")
+	members, err := s.ListMembers(t.Context(), org.ID)
+	must(t, err, "list members")
+	wantEqual(t, members, []string{winner}, "members after the race")
+}
+
+// raceAddMember adds 20 users to one organization at once: none may be
+// lost.
+func raceAddMember(t *testing.T, s store.Store) {
+	const n = 20
+	org := newOrganization("org_1", "acme")
+	must(t, s.CreateOrganization(t.Context(), org), "create organization")
+	var want []string
+	for i := range n {
+		id := fmt.Sprintf("gatehouse|u%02d", i)
+		want = append(want, id)
+		must(t, s.CreateUser(t.Context(), newUser(id, fmt.Sprintf("u%02d@example.com", i))), "create user")
+	}
+	errs := race(n, func(i int) error {
+		return s.AddMember(t.Context(), org.ID, want[i])
+	})
+	if c := tally(errs); c["ok"] != n {
+		t.Fatalf("%d concurrent AddMember: %v (first error: %v); want all ok", n, c, firstOther(errs))
+	}
+	members, err := s.ListMembers(t.Context(), org.ID)
+	must(t, err, "list members")
+	wantEqual(t, members, want, "members after the race")
 }

@@ -37,6 +37,27 @@ import (
 //   - ConsumeUpstreamState returns the request as it was, hash included,
 //     and never matches an empty hash; UpdateAuthRequest may set a new one;
 //   - GetUserByIdentity matches the identity's Connection, not its Provider;
+//   - Organization.Connections comes back sorted by name, ListMembers by
+//     user ID and UserOrganizations by name, all in byte order, and
+//     ListInvitations by CreatedAt, then ID in byte order; UpdateOrganization
+//     replaces Connections, and refuses a taken name with ErrConflict;
+//   - SetOrgConnection is idempotent both ways, enabling an enabled
+//     connection replaces its AssignMembership, and the connection name is
+//     not checked; ErrNotFound for an unknown organization;
+//   - ListMembers, ListInvitations and UserOrganizations of an unknown key
+//     are empty, and IsMember is false; RemoveMember returns ErrNotFound
+//     when the user is not a member, whatever the reason;
+//   - CreateInvitation returns ErrNotFound for an unknown organization but
+//     does not check the client ID; DeleteClient keeps the client's
+//     invitations; DeleteUser ends the user's memberships, which a user
+//     created again with the ID does not get back; RevokeInvitation may be
+//     repeated and revokes used invitations too;
+//   - AcceptInvitation checks, in this order: the ticket (ErrNotFound),
+//     Revoked (ErrRevoked), UsedAt (ErrAlreadyUsed), now at or after
+//     ExpiresAt (ErrExpired), then the organization and the email, compared
+//     lower-cased (ErrMismatch); it returns the invitation with UsedAt now
+//     and UsedBy set; a member may accept; any refusal, an unknown user's
+//     too, leaves the invitation and the memberships as they were;
 //   - DeleteUser and RecordLogin return ErrNotFound for an unknown user, and
 //     DeleteAPI for an unknown identifier, as DeleteClient does;
 //   - DeleteAuthRequest, RevokeAccessToken, DeleteSession, RevokeGrant and
@@ -68,6 +89,14 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SetConnectionEnabled", testSetConnectionEnabled},
 		{"BuiltInConnection", testBuiltInConnection},
 		{"GetUserByIdentity", testGetUserByIdentity},
+		{"Organizations", testOrganizations},
+		{"UpdateOrganization", testUpdateOrganization},
+		{"SetOrgConnection", testSetOrgConnection},
+		{"OrgMembers", testOrgMembers},
+		{"DeleteOrganizationCascade", testDeleteOrganizationCascade},
+		{"OrgMembersDeleteUser", testOrgMembersDeleteUser},
+		{"Invitations", testInvitations},
+		{"AcceptInvitation", testAcceptInvitation},
 		{"AuthRequests", testAuthRequests},
 		{"ConsumeUpstreamState", testConsumeUpstreamState},
 		{"ConsumeAuthRequestForCode", testConsumeAuthRequest},
@@ -76,6 +105,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshTokens", testRefreshTokens},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotateRefreshTokenOverlap", testRotateRefreshTokenOverlap},
+		{"ExtendRefreshToken", testExtendRefreshToken},
+		{"RotateWithoutOverlapEarlierClock", testRotateWithoutOverlapEarlierClock},
 		{"RevokeGrant", testRevokeGrant},
 		{"Sessions", testSessions},
 		{"Grants", testGrants},
@@ -203,7 +234,10 @@ func newClient(id string) store.Client {
 			Idle:       15 * 24 * time.Hour,
 			Absolute:   90 * 24 * time.Hour,
 		},
-		CreatedAt: t0.In(elsewhere),
+		OrganizationUsage:    store.OrgUsageRequire,
+		OrganizationBehavior: store.OrgBehaviorPreLoginPrompt,
+		InitiateLoginURI:     "https://app.example/login?from=gatehouse",
+		CreatedAt:            t0.In(elsewhere),
 	}
 }
 
@@ -298,6 +332,8 @@ func newAuthRequest(id string, expires time.Time) store.AuthRequest {
 		CodeChallengeMethod: "S256",
 		Connection:          store.DefaultDatabaseConnection,
 		Audience:            "https://api.example",
+		Organization:        "org_acme",
+		InvitationHash:      "invitation-hash-" + id,
 		ConsentGiven:        false,
 		Denied:              false,
 		// An upstream login and an error at once is no real state; both are
@@ -325,6 +361,7 @@ func newCode(id, grantID, userID string) store.AuthCode {
 		Scopes:              []string{"openid", "profile", "offline_access"},
 		Nonce:               "nonce-" + id,
 		Audience:            "https://api.example",
+		Organization:        "org_acme",
 		AuthTime:            t0.Add(-time.Minute).In(elsewhere),
 		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		CodeChallengeMethod: "S256",
@@ -358,6 +395,7 @@ func newRefreshToken(id, familyID, userID string) store.RefreshToken {
 		SessionID:       "session-" + userID,
 		Scopes:          []string{"openid", "offline_access"},
 		Audience:        "https://api.example",
+		Organization:    "org_acme",
 		AuthTime:        t0.Add(-time.Minute).In(elsewhere),
 		CreatedAt:       t0.In(elsewhere),
 		ExpiresAt:       t0.Add(30 * 24 * time.Hour).In(elsewhere),
@@ -385,6 +423,40 @@ func newGrant(userID, clientID, audience string, scopes ...string) store.Grant {
 		Scopes:    scopes,
 		CreatedAt: t0.In(elsewhere),
 		UpdatedAt: t0.In(elsewhere),
+	}
+}
+
+// newOrganization returns an organization with every field set and three
+// connections, in byte order, the order they come back in.
+func newOrganization(id, name string) store.Organization {
+	return store.Organization{
+		ID:           id,
+		Name:         name,
+		DisplayName:  "Acme — ünïcødé " + name,
+		LogoURL:      "https://cdn.example/" + name + "/logo.png",
+		PrimaryColor: "#0A5FFF",
+		Connections: []store.OrgConnection{
+			{Name: store.DefaultDatabaseConnection, AssignMembership: false},
+			{Name: "corp-oidc", AssignMembership: true},
+			{Name: "github", AssignMembership: false},
+		},
+		CreatedAt: t0.Add(-time.Hour).In(elsewhere),
+		UpdatedAt: t0.In(elsewhere),
+	}
+}
+
+// newInvitation returns an unused invitation created at t0 that expires a
+// week later.
+func newInvitation(id, orgID, email string) store.Invitation {
+	return store.Invitation{
+		ID:             id,
+		TicketHash:     "ticket-hash-" + id,
+		OrganizationID: orgID,
+		Email:          email,
+		ClientID:       "client-1",
+		Connection:     "corp-oidc",
+		CreatedAt:      t0.In(elsewhere),
+		ExpiresAt:      t0.Add(7 * 24 * time.Hour).In(elsewhere),
 	}
 }
 

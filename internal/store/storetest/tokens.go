@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -325,4 +326,56 @@ func testRevokeGrant(t *testing.T, s store.Store) {
 
 	must(t, s.RevokeGrant(ctx, "grant-1"), "revoke grant twice")
 	must(t, s.RevokeGrant(ctx, "grant-unknown"), "revoke unknown grant")
+}
+
+func testExtendRefreshToken(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, id := range []string{"rt-live", "rt-used", "rt-revoked", "rt-expired"} {
+		must(t, s.CreateRefreshToken(ctx, newRefreshToken(id, "fam-"+id, "gatehouse|ada")), "create "+id)
+	}
+	_, err := s.RotateRefreshToken(ctx, "rt-used", newRefreshToken("rt-used-next", "fam-rt-used", "gatehouse|ada"), t0, 0)
+	must(t, err, "rotate rt-used")
+	must(t, s.RevokeGrant(ctx, "fam-rt-revoked"), "revoke rt-revoked")
+
+	later := t0.Add(40 * 24 * time.Hour)
+	must(t, s.ExtendRefreshToken(ctx, "rt-live", later, t0), "extend live token")
+	got, err := s.GetRefreshToken(ctx, "rt-live")
+	must(t, err, "get extended token")
+	if !got.ExpiresAt.Equal(later) {
+		t.Errorf("ExpiresAt = %v, want %v", got.ExpiresAt, later)
+	}
+	for _, tc := range []struct {
+		name, id string
+		now      time.Time
+	}{
+		{"unknown", "rt-unknown", t0},
+		{"rotated", "rt-used", t0},
+		{"revoked", "rt-revoked", t0},
+		{"expired", "rt-expired", t0.Add(31 * 24 * time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := s.ExtendRefreshToken(ctx, tc.id, later, tc.now); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("ExtendRefreshToken = %v, want ErrNotFound", err)
+			}
+		})
+	}
+	if got, _ := s.GetRefreshToken(ctx, "rt-used"); !got.ExpiresAt.Equal(newRefreshToken("", "", "").ExpiresAt) {
+		t.Errorf("a refused extension changed the token: %v", got.ExpiresAt)
+	}
+}
+
+// testRotateWithoutOverlapAfterUse: with no overlap, a replay is a reuse
+// even when its clock reading is earlier than the rotation it lost to.
+func testRotateWithoutOverlapEarlierClock(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateRefreshToken(ctx, newRefreshToken("rt-a", "fam-a", "gatehouse|ada")), "create")
+	_, err := s.RotateRefreshToken(ctx, "rt-a", newRefreshToken("rt-b", "fam-a", "gatehouse|ada"), t0.Add(time.Second), 0)
+	must(t, err, "rotate")
+	_, err = s.RotateRefreshToken(ctx, "rt-a", newRefreshToken("rt-c", "fam-a", "gatehouse|ada"), t0, 0)
+	if !errors.Is(err, store.ErrReused) {
+		t.Fatalf("replay with an earlier clock = %v, want ErrReused", err)
+	}
+	if got, _ := s.GetRefreshToken(ctx, "rt-b"); !got.Revoked {
+		t.Error("the family survived the replay")
+	}
 }

@@ -84,7 +84,10 @@ func testUpdateClient(t *testing.T, s store.Store) {
 				Idle:       24 * time.Hour,
 				Absolute:   30 * 24 * time.Hour,
 			},
-			CreatedAt: t0.Add(time.Hour), // must be ignored
+			OrganizationUsage:    store.OrgUsageAllow,
+			OrganizationBehavior: store.OrgBehaviorPostLoginPrompt,
+			InitiateLoginURI:     "https://new.example/login",
+			CreatedAt:            t0.Add(time.Hour), // must be ignored
 		}},
 		{"back to the defaults", store.Client{
 			ID:        c1.ID,
