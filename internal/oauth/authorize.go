@@ -180,6 +180,9 @@ func (p *Provider) validateAuthorize(ctx context.Context, a authorizeParams, cli
 			return req, newError(ErrInvalidRequest, "connection %s does not exist or is not enabled for this application", a.Connection), nil
 		}
 	}
+	if oerr, err := p.validateOrganization(ctx, a, client, &req); oerr != nil || err != nil {
+		return req, oerr, err
+	}
 	var api *store.API
 	if a.Audience != "" {
 		got, err := p.cfg.Store.GetAPI(ctx, a.Audience)
@@ -263,10 +266,6 @@ func (p *Provider) checkAuthorize(a authorizeParams, client store.Client) (store
 		}
 	}
 
-	if a.Organization != "" || a.Invitation != "" {
-		return store.AuthRequest{}, newError(ErrInvalidRequest, "organization %s does not exist", a.Organization)
-	}
-
 	now := p.now()
 	return store.AuthRequest{
 		ID:                  token.NewOpaque(),
@@ -344,6 +343,14 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 		return
 	}
 	promptNone := slices.Contains(req.Prompt, "none")
+	if needsPreLoginPrompt(client, req) {
+		if promptNone {
+			fail(newError(ErrLoginRequired, "the organization must be chosen interactively"))
+			return
+		}
+		p.orgPromptRedirect(w, r, req, status)
+		return
+	}
 
 	sess, ok, err := p.cfg.Sessions.Get(r)
 	if err != nil {
@@ -379,6 +386,26 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 		}
 		http.Redirect(w, r, loginURL, status)
 		return
+	}
+
+	if needsPostLoginPrompt(client, req) {
+		if promptNone {
+			fail(newError(ErrLoginRequired, "the organization must be chosen interactively"))
+			return
+		}
+		p.orgPromptRedirect(w, r, req, status)
+		return
+	}
+	if req.Organization != "" {
+		oerr, err := p.joinOrganization(ctx, req, user)
+		if err != nil {
+			p.internalErrorPage(w, "authorize: organization", err)
+			return
+		}
+		if oerr != nil {
+			fail(oerr)
+			return
+		}
 	}
 
 	skipConsent := client.FirstParty
@@ -420,6 +447,7 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 		Scopes:              req.Scopes,
 		Nonce:               req.Nonce,
 		Audience:            req.Audience,
+		Organization:        req.Organization,
 		AuthTime:            sess.AuthTime,
 		CodeChallenge:       req.CodeChallenge,
 		CodeChallengeMethod: req.CodeChallengeMethod,

@@ -109,6 +109,21 @@ func ValidateClient(c store.Client) error {
 	if c.IDTokenTTL < 0 || c.AccessTokenTTL < 0 || c.IDTokenTTL > 30*24*time.Hour || c.AccessTokenTTL > 30*24*time.Hour {
 		return errors.New("token lifetimes must be between 0 (server default) and 30 days")
 	}
+	switch c.OrganizationUsage {
+	case "", store.OrgUsageDeny, store.OrgUsageAllow, store.OrgUsageRequire:
+	default:
+		return fmt.Errorf("organization usage %q is not deny, allow or require", c.OrganizationUsage)
+	}
+	switch c.OrganizationBehavior {
+	case "", store.OrgBehaviorNoPrompt, store.OrgBehaviorPreLoginPrompt, store.OrgBehaviorPostLoginPrompt:
+	default:
+		return fmt.Errorf("organization behavior %q is not no_prompt, pre_login_prompt or post_login_prompt", c.OrganizationBehavior)
+	}
+	if c.InitiateLoginURI != "" {
+		if err := ValidateRedirectURI(c.InitiateLoginURI); err != nil {
+			return fmt.Errorf("initiate login URI: %w", err)
+		}
+	}
 	r := c.Refresh
 	if r.Overlap < 0 || r.Overlap > 5*time.Minute {
 		return errors.New("refresh overlap must be between 0 and 5 minutes")

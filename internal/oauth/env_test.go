@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -127,6 +129,14 @@ type client struct {
 // newClient registers a client; Name and Callbacks have defaults.
 func (e *env) newClient(t *testing.T, p oauth.NewClientParams) client {
 	t.Helper()
+	return e.newClientWith(t, p, nil)
+}
+
+// newClientWith registers a client like newClient, after edit has changed
+// the settings NewClientParams does not cover (token lifetimes, refresh
+// policy). The result is validated as the management API would.
+func (e *env) newClientWith(t *testing.T, p oauth.NewClientParams, edit func(*store.Client)) client {
+	t.Helper()
 	if p.Name == "" {
 		p.Name = "Test app"
 	}
@@ -137,10 +147,101 @@ func (e *env) newClient(t *testing.T, p oauth.NewClientParams) client {
 	if err != nil {
 		t.Fatalf("new client: %v", err)
 	}
+	if edit != nil {
+		edit(&c)
+	}
+	if err := oauth.ValidateClient(c); err != nil {
+		t.Fatalf("validate client: %v", err)
+	}
 	if err := e.st.CreateClient(t.Context(), c); err != nil {
 		t.Fatalf("create client: %v", err)
 	}
+	// As "gatehouse apps create" does: username/password login is on.
+	if err := e.st.SetConnectionEnabled(t.Context(), store.DefaultDatabaseConnection, c.ID, true); err != nil {
+		t.Fatalf("enable database connection: %v", err)
+	}
 	return client{ID: c.ID, Secret: secret, Callbacks: c.Callbacks}
+}
+
+// newAPI registers an API (resource server). Name and SigningAlgorithm
+// have defaults; first-party clients skip consent for it.
+func (e *env) newAPI(t *testing.T, a store.API) store.API {
+	t.Helper()
+	if a.Name == "" {
+		a.Name = "Test API"
+	}
+	if a.SigningAlgorithm == "" {
+		a.SigningAlgorithm = "RS256"
+	}
+	a.SkipConsentFirstParty = true
+	a.CreatedAt = e.clock.Now().UTC()
+	a.UpdatedAt = a.CreatedAt
+	if err := oauth.ValidateAPI(a); err != nil {
+		t.Fatalf("validate api: %v", err)
+	}
+	if err := e.st.CreateAPI(t.Context(), a); err != nil {
+		t.Fatalf("create api: %v", err)
+	}
+	return a
+}
+
+// jwks fetches the published key set.
+func (e *env) jwks(t *testing.T) jose.JSONWebKeySet {
+	t.Helper()
+	r := e.get(t, "/.well-known/jwks.json", nil, nil)
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(r.body, &set); err != nil {
+		t.Fatalf("parse JWKS %s: %v", r.body, err)
+	}
+	return set
+}
+
+// clientPost posts form to a client-authenticated endpoint (/oauth/revoke,
+// /oauth/introspect); setup may change the request.
+func (e *env) clientPost(t *testing.T, path string, form url.Values, setup func(*http.Request)) response {
+	t.Helper()
+	req := e.newRequest(t, http.MethodPost, path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if setup != nil {
+		setup(req)
+	}
+	return e.do(t, req)
+}
+
+// refresh sends a refresh_token grant for c with client_secret_post.
+func (e *env) refresh(t *testing.T, c client, refreshToken string) response {
+	t.Helper()
+	return e.tokenReq(t, url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {refreshToken},
+		"client_id":     {c.ID},
+		"client_secret": {c.Secret},
+	}, nil)
+}
+
+// checkError checks an RFC 6749 §5.2 error response: status, JSON error
+// code, error_description charset and the no-store headers.
+func checkError(t *testing.T, r response, status int, code string) {
+	t.Helper()
+	if r.status != status {
+		t.Errorf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(r.body, &body); err != nil {
+		t.Errorf("error body %q is not JSON (Content-Type %q): %v", r.body, r.header.Get("Content-Type"), err)
+		return
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+	if body["error"] != code {
+		t.Errorf("error = %v, want %s (body %s)", body["error"], code, r.body)
+	}
+	desc, _ := body["error_description"].(string)
+	checkDescription(t, desc)
+	if got := r.header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control %q, want no-store", got)
+	}
 }
 
 // login creates a user and a live session for it, and returns the session

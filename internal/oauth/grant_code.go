@@ -51,6 +51,7 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest, client store.
 		session:  code.SessionID,
 		scopes:   code.Scopes,
 		audience: code.Audience,
+		org:      code.Organization,
 		nonce:    code.Nonce,
 		authTime: code.AuthTime,
 		refresh:  true,

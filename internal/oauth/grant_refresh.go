@@ -61,29 +61,41 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 
 	pol := g.p.refreshPolicy(client)
 	var value string
+	family := old.FamilyExpiresAt
+	if family.IsZero() {
+		family = old.CreatedAt.Add(pol.Absolute)
+	}
+	if !now.Before(family) {
+		return nil, newError(ErrInvalidGrant, "the refresh token is invalid or expired")
+	}
+	var nextID string
 	if pol.NoRotation {
-		// The same token stays valid until its family ends; a token that was
-		// rotated while rotation was on stays single-use.
+		// The same token stays valid until its family ends; each use renews
+		// its idle lifetime. A token rotated while rotation was on stays
+		// single-use.
 		if old.UsedAt != nil {
 			return nil, newError(ErrInvalidGrant, "the refresh token was already used")
 		}
-	} else {
-		value = token.NewOpaque()
-		family := old.FamilyExpiresAt
-		if family.IsZero() {
-			family = old.CreatedAt.Add(pol.Absolute)
-		}
-		if !now.Before(family) {
+		err := st.ExtendRefreshToken(ctx, id, minTime(now.Add(pol.Idle), family), now)
+		if errors.Is(err, store.ErrNotFound) {
 			return nil, newError(ErrInvalidGrant, "the refresh token is invalid or expired")
 		}
+		if err != nil {
+			return nil, fmt.Errorf("extend refresh token: %w", err)
+		}
+		nextID = id
+	} else {
+		value = token.NewOpaque()
+		nextID = token.Hash(value)
 		next := store.RefreshToken{
-			ID:              token.Hash(value),
+			ID:              nextID,
 			FamilyID:        old.FamilyID,
 			ClientID:        client.ID,
 			UserID:          old.UserID,
 			SessionID:       old.SessionID,
 			Scopes:          old.Scopes, // a narrower request narrows this response, not the family
 			Audience:        old.Audience,
+			Organization:    old.Organization,
 			AuthTime:        old.AuthTime,
 			CreatedAt:       now,
 			ExpiresAt:       minTime(now.Add(pol.Idle), family),
@@ -108,10 +120,19 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 		session:  old.SessionID,
 		scopes:   scopes,
 		audience: old.Audience,
+		org:      old.Organization,
 		authTime: old.AuthTime,
 	})
 	if err != nil {
 		return nil, err
+	}
+	// A replay of an older token may have revoked the family while these
+	// tokens were issued; revoke again so nothing issued here survives it.
+	if cur, err := st.GetRefreshToken(ctx, nextID); err != nil || cur.Revoked {
+		if rerr := st.RevokeGrant(ctx, old.FamilyID); rerr != nil {
+			return nil, fmt.Errorf("revoke family after a concurrent reuse: %w", rerr)
+		}
+		return nil, newError(ErrInvalidGrant, "the refresh token was already used")
 	}
 	resp.RefreshToken = value
 	return resp, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -21,9 +22,12 @@ type issueParams struct {
 	session  string // stored session id, for the sid claim
 	scopes   []string
 	audience string
+	org      string // organization id: org_id and org_name claims
 	nonce    string
 	authTime time.Time
 	refresh  bool // start a refresh-token family when offline access is allowed
+
+	orgClaims map[string]any // set by issue
 }
 
 // lifetimes resolves a client's token lifetimes over the server defaults.
@@ -76,6 +80,26 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 		}
 		api = &a
 	}
+	var orgClaims map[string]any
+	if ip.org != "" {
+		org, err := st.GetOrganization(ctx, ip.org)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, newError(ErrInvalidGrant, "the organization no longer exists")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("issue: get organization: %w", err)
+		}
+		// The membership may have ended since the login.
+		member, err := st.IsMember(ctx, org.ID, ip.user.ID)
+		if err != nil {
+			return nil, fmt.Errorf("issue: check membership: %w", err)
+		}
+		if !member {
+			return nil, newError(ErrInvalidGrant, "the user is no longer a member of the organization")
+		}
+		orgClaims = map[string]any{"org_id": org.ID, "org_name": org.Name}
+	}
+	ip.orgClaims = orgClaims
 	now := p.now()
 	scopes := ip.scopes
 	offline := slices.Contains(scopes, "offline_access") && ip.client.AllowOfflineAccess && (api == nil || api.AllowOfflineAccess)
@@ -134,6 +158,7 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 			SessionID:       ip.session,
 			Scopes:          scopes,
 			Audience:        ip.audience,
+			Organization:    ip.org,
 			AuthTime:        ip.authTime,
 			CreatedAt:       now,
 			ExpiresAt:       minTime(now.Add(pol.Idle), family),
@@ -161,6 +186,7 @@ func (p *Provider) idToken(ctx context.Context, ip issueParams, scopes []string,
 	}
 	claims := userClaims(*ip.user, scopes)
 	p.customClaims(claims, "id_token", ip)
+	maps.Copy(claims, ip.orgClaims)
 	claims["iss"] = p.cfg.Issuer
 	claims["aud"] = ip.client.ID
 	claims["iat"] = now.Unix()
@@ -187,6 +213,7 @@ func (p *Provider) idToken(ctx context.Context, ip issueParams, scopes []string,
 func (p *Provider) jwtAccessToken(ctx context.Context, ip issueParams, api store.API, scopes []string, now time.Time, ttl time.Duration) (string, error) {
 	claims := map[string]any{}
 	p.customClaims(claims, "access_token", ip)
+	maps.Copy(claims, ip.orgClaims)
 	aud := any(api.Identifier)
 	if slices.Contains(scopes, "openid") {
 		// RFC 9068 §3 allows several audiences; /userinfo accepts the token.

@@ -33,16 +33,35 @@ func (p *Provider) v2Logout(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) oidcLogout(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if r.Method == http.MethodPost {
-		if err := p.cop.Check(r); err != nil {
-			p.errorPage(w, http.StatusForbidden, ErrInvalidRequest, "The logout form was sent from another site and was refused.")
-			return
-		}
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if err := r.ParseForm(); err != nil {
 			p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The logout request could not be read.")
 			return
 		}
 		v = r.PostForm
+		crossSite := p.cop.Check(r) != nil
+		if crossSite && v.Get("id_token_hint") != "" {
+			// RP-Initiated Logout §2: the application may POST from its own
+			// site. That cross-site POST carries no SameSite=Lax session
+			// cookie, so a valid hint continues as a top-level GET, which does.
+			if _, err := p.verifyIDTokenHint(r, v.Get("id_token_hint")); err != nil {
+				p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The id_token_hint is not a valid ID token issued by this server.")
+				return
+			}
+			q := url.Values{}
+			for _, k := range []string{"id_token_hint", "post_logout_redirect_uri", "state", "client_id"} {
+				if x := v.Get(k); x != "" {
+					q.Set(k, x)
+				}
+			}
+			http.Redirect(w, r, "/oidc/logout?"+q.Encode(), http.StatusSeeOther)
+			return
+		}
+		// Without a hint only our own confirmation form may post.
+		if crossSite {
+			p.errorPage(w, http.StatusForbidden, ErrInvalidRequest, "The logout form was sent from another site and was refused.")
+			return
+		}
 	}
 	lp := logoutParams{
 		IDTokenHint:           v.Get("id_token_hint"),
