@@ -31,7 +31,7 @@ type Renderer struct {
 // NewRenderer parses every page template.
 func NewRenderer(log *slog.Logger) (*Renderer, error) {
 	r := &Renderer{pages: map[string]*template.Template{}, log: log}
-	for _, name := range []string{"login", "signup", "consent", "error", "logout", "loggedout"} {
+	for _, name := range []string{"login", "signup", "consent", "error", "logout", "loggedout", "organization"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
@@ -45,7 +45,41 @@ func NewRenderer(log *slog.Logger) (*Renderer, error) {
 type Page struct {
 	Title   string
 	AppName string
-	Error   string // a message for the user, shown in an alert
+	Error   string       // a message for the user, shown in an alert
+	Org     *OrgBranding // the organization the login is for, if any
+}
+
+// OrgBranding is an organization's look on the hosted pages.
+type OrgBranding struct {
+	ID          string
+	DisplayName string
+	LogoURL     string // https URL or empty
+	HasColor    bool   // a theme stylesheet sets the primary color
+}
+
+// OrganizationPage asks for the organization's name (before login) or lets
+// the user pick one of theirs (after login).
+type OrganizationPage struct {
+	Page
+	RequestID string
+	CSRF      string
+	Name      string      // what the user typed
+	Choices   []OrgChoice // post-login: the user's organizations
+}
+
+// OrgChoice is one organization the user may pick.
+type OrgChoice struct {
+	ID          string
+	DisplayName string
+}
+
+// Organization renders the organization prompt.
+func (r *Renderer) Organization(w http.ResponseWriter, status int, p OrganizationPage) {
+	p.Title = "Your organization"
+	if p.Choices != nil {
+		p.Title = "Choose an organization"
+	}
+	r.render(w, status, "organization", p)
 }
 
 // LoginPage is the username/password form.
@@ -78,6 +112,8 @@ type SignUpPage struct {
 	Name      string
 	LoginURL  string
 	MinLength int
+	// EmailLocked shows the email read-only (an invitation is for it).
+	EmailLocked bool
 }
 
 // ConsentPage asks the user to allow an application access.

@@ -26,6 +26,8 @@ type appFlags struct {
 	idTTL, accessTTL        durationFlag
 	noRotation              bool
 	overlap, idle, absolute durationFlag
+	orgUsage, orgBehavior   string
+	initiateLoginURI        string
 }
 
 func (f *appFlags) register(fs *flag.FlagSet) {
@@ -40,6 +42,9 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.overlap, "refresh-overlap", "`period` after a rotation in which the previous refresh token may be used once more (default 0)")
 	fs.Var(&f.idle, "refresh-idle", "idle `lifetime` of a refresh token (default: the server's refresh_token_ttl)")
 	fs.Var(&f.absolute, "refresh-absolute", "absolute `lifetime` of a refresh-token family (default: the server's)")
+	fs.StringVar(&f.orgUsage, "organization-usage", "", "organizations: deny (default), allow or require")
+	fs.StringVar(&f.orgBehavior, "organization-behavior", "", "with require and no organization parameter: no_prompt, pre_login_prompt or post_login_prompt")
+	fs.StringVar(&f.initiateLoginURI, "initiate-login-uri", "", "the application's login route, opened by invitation links")
 }
 
 // apply copies the flags that were set onto c.
@@ -68,6 +73,12 @@ func (f *appFlags) apply(fs *flag.FlagSet, c *store.Client) {
 			c.Refresh.Idle = time.Duration(f.idle)
 		case "refresh-absolute":
 			c.Refresh.Absolute = time.Duration(f.absolute)
+		case "organization-usage":
+			c.OrganizationUsage = f.orgUsage
+		case "organization-behavior":
+			c.OrganizationBehavior = f.orgBehavior
+		case "initiate-login-uri":
+			c.InitiateLoginURI = f.initiateLoginURI
 		}
 	})
 }
@@ -171,7 +182,9 @@ func cmdAppsShow(ctx context.Context, e env, args []string) error {
 			"id_token_ttl": c.IDTokenTTL.String(), "access_token_ttl": c.AccessTokenTTL.String(),
 			"refresh": map[string]any{"rotation": !c.Refresh.NoRotation, "overlap": c.Refresh.Overlap.String(),
 				"idle": c.Refresh.Idle.String(), "absolute": c.Refresh.Absolute.String()},
-			"created_at": c.CreatedAt,
+			"organization_usage": c.OrganizationUsage, "organization_behavior": c.OrganizationBehavior,
+			"initiate_login_uri": c.InitiateLoginURI,
+			"created_at":         c.CreatedAt,
 		}, nil
 	})
 }

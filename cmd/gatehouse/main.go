@@ -28,6 +28,7 @@ Commands:
   apis create|list|show|update|delete   manage APIs (resource servers)
   users create|list|show|update|delete  manage users
   connections create|list|show|update|delete|enable|disable   manage connections (GitHub, OpenID, OAuth 2.0)
+  orgs create|list|show|update|delete|members|connections|invite|invitations   manage organizations
   keys rotate|list       manage signing keys
   loadtest               drive an OpenID provider through the authorization code flow under load
 
@@ -118,6 +119,10 @@ func dispatch(ctx context.Context, e env, args []string) error {
 		return sub("connections", map[string]func(context.Context, env, []string) error{
 			"create": cmdConnectionsCreate, "list": cmdConnectionsList, "show": cmdConnectionsShow, "update": cmdConnectionsUpdate,
 			"delete": cmdConnectionsDelete, "enable": cmdConnectionsEnable, "disable": cmdConnectionsDisable})
+	case "orgs":
+		return sub("orgs", map[string]func(context.Context, env, []string) error{
+			"create": cmdOrgsCreate, "list": cmdOrgsList, "show": cmdOrgsShow, "update": cmdOrgsUpdate, "delete": cmdOrgsDelete,
+			"members": cmdOrgsMembers, "connections": cmdOrgsConnections, "invite": cmdOrgsInvite, "invitations": cmdOrgsInvitations})
 	case "keys":
 		return sub("keys", map[string]func(context.Context, env, []string) error{
 			"rotate": cmdKeysRotate, "list": cmdKeysList})

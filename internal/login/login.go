@@ -24,11 +24,12 @@ import (
 
 // Paths this package serves, and the protocol path it hands back to.
 const (
-	loginPath   = "/u/login"
-	signupPath  = "/u/signup"
-	consentPath = "/u/consent"
-	resumePath  = "/authorize/resume"
-	csrfCookie  = "gatehouse_csrf"
+	loginPath        = "/u/login"
+	signupPath       = "/u/signup"
+	consentPath      = "/u/consent"
+	organizationPath = "/u/organization"
+	resumePath       = "/authorize/resume"
+	csrfCookie       = "gatehouse_csrf"
 )
 
 // Throttle limits failed logins in fixed windows.
@@ -99,6 +100,9 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+consentPath, p.consentForm)
 	mux.HandleFunc("POST "+consentPath, p.protect(p.consentSubmit))
 	mux.HandleFunc("GET /u/login/{connection}", p.upstreamStart)
+	mux.HandleFunc("GET "+organizationPath, p.organizationForm)
+	mux.HandleFunc("POST "+organizationPath, p.protect(p.organizationSubmit))
+	mux.HandleFunc("GET /u/org/{id}/theme.css", p.orgTheme)
 	mux.HandleFunc("GET "+CallbackPath, p.upstreamCallback)
 	mux.Handle("GET /u/static/", p.file)
 }
@@ -168,6 +172,19 @@ func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if _, invited := p.invitation(r.Context(), req); invited && r.URL.Query().Get("mode") != "login" {
+		// An invitee most likely has no account yet: start on sign-up when
+		// passwords are an option.
+		database, _, err := p.enabledConnections(r.Context(), client.ID, req.Organization)
+		if err != nil {
+			p.internalError(w, "login page", err)
+			return
+		}
+		if database && (req.Connection == "" || req.Connection == store.DefaultDatabaseConnection) {
+			p.cfg.Pages.SignUp(w, http.StatusOK, p.signupPage(w, r, req, client))
+			return
+		}
+	}
 	page, ok := p.loginPage(w, r, req, client)
 	if !ok {
 		return
@@ -180,13 +197,13 @@ func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
 // the database connection is enabled for the application, a button per
 // enabled upstream connection; only the forced one with connection=.
 func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, req store.AuthRequest, client store.Client) (web.LoginPage, bool) {
-	database, upstream, err := p.enabledConnections(r.Context(), client.ID)
+	database, upstream, err := p.enabledConnections(r.Context(), client.ID, req.Organization)
 	if err != nil {
 		p.internalError(w, "login page", err)
 		return web.LoginPage{}, false
 	}
 	page := web.LoginPage{
-		Page:      web.Page{AppName: client.Name},
+		Page:      p.page(r.Context(), req, client),
 		RequestID: req.ID,
 		CSRF:      p.csrfToken(w, r),
 		SignUpURL: signupPath + "?req=" + url.QueryEscape(req.ID),
@@ -208,7 +225,7 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, req store.Auth
 // passwordAllowed reports whether the request may use the password form;
 // a form posted although the page did not offer it is refused.
 func (p *Pages) passwordAllowed(w http.ResponseWriter, r *http.Request, req store.AuthRequest, client store.Client) bool {
-	database, _, err := p.enabledConnections(r.Context(), client.ID)
+	database, _, err := p.enabledConnections(r.Context(), client.ID, req.Organization)
 	if err != nil {
 		p.internalError(w, "login: connections", err)
 		return false
@@ -321,14 +338,18 @@ func (p *Pages) signupForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, req store.AuthRequest, client store.Client) web.SignUpPage {
-	return web.SignUpPage{
-		Page:      web.Page{AppName: client.Name},
+	page := web.SignUpPage{
+		Page:      p.page(r.Context(), req, client),
 		RequestID: req.ID,
 		CSRF:      p.csrfToken(w, r),
 		Email:     req.LoginHint,
-		LoginURL:  loginPath + "?req=" + url.QueryEscape(req.ID),
+		LoginURL:  loginPath + "?mode=login&req=" + url.QueryEscape(req.ID),
 		MinLength: p.cfg.MinPasswordLength,
 	}
+	if inv, ok := p.invitation(r.Context(), req); ok {
+		page.Email, page.EmailLocked = inv.Email, true
+	}
+	return page
 }
 
 func (p *Pages) signupSubmit(w http.ResponseWriter, r *http.Request) {
@@ -338,7 +359,9 @@ func (p *Pages) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := p.signupPage(w, r, req, client)
-	page.Email = strings.TrimSpace(r.PostForm.Get("email"))
+	if !page.EmailLocked { // an invitation's address cannot be changed
+		page.Email = strings.TrimSpace(r.PostForm.Get("email"))
+	}
 	page.Name = strings.TrimSpace(r.PostForm.Get("name"))
 	password := r.PostForm.Get("password")
 
@@ -396,7 +419,7 @@ func (p *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := web.ConsentPage{
-		Page:      web.Page{AppName: client.Name},
+		Page:      p.page(r.Context(), req, client),
 		RequestID: req.ID,
 		CSRF:      p.csrfToken(w, r),
 		UserEmail: user.Email,

@@ -62,13 +62,23 @@ func (cc *connectorCache) get(ctx context.Context, open OpenConnector, conn stor
 
 // enabledConnections returns the connections enabled for a client: whether
 // the database connection is among them, and the upstream ones.
-func (p *Pages) enabledConnections(ctx context.Context, clientID string) (database bool, upstream []store.Connection, err error) {
+// In an organization, only the connections enabled for both count.
+func (p *Pages) enabledConnections(ctx context.Context, clientID, orgID string) (database bool, upstream []store.Connection, err error) {
 	all, err := p.cfg.Store.ListConnections(ctx)
 	if err != nil {
 		return false, nil, fmt.Errorf("list connections: %w", err)
 	}
+	var org store.Organization
+	if orgID != "" {
+		if org, err = p.cfg.Store.GetOrganization(ctx, orgID); err != nil {
+			return false, nil, fmt.Errorf("get organization: %w", err)
+		}
+	}
 	for _, c := range all {
 		if !slices.Contains(c.EnabledClients, clientID) {
+			continue
+		}
+		if orgID != "" && !slices.ContainsFunc(org.Connections, func(oc store.OrgConnection) bool { return oc.Name == c.Name }) {
 			continue
 		}
 		if c.Strategy == store.StrategyDatabase {
