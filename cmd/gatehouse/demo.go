@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/store"
+	"gatehouse/internal/token"
 )
 
 // Demo credentials, printed at start.
@@ -21,6 +23,7 @@ const (
 	demoClientID = "demo-app"
 	demoEmail    = "demo@example.com"
 	demoPassword = "gatehouse-demo"
+	demoInvitee  = "new.user@example.com"
 )
 
 func cmdDemo(ctx context.Context, e env, args []string) error {
@@ -48,7 +51,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	}
 	log := newLogger(e.stderr, cfg)
 
-	secret, err := seedDemo(ctx, cfg, *appURL)
+	secret, invitationURL, err := seedDemo(ctx, cfg, *appURL)
 	if err != nil {
 		return err
 	}
@@ -85,12 +88,17 @@ Gatehouse demo is running.
   Open the example app:  %s
   Log in with:           %s / %s
 
+  Log in to the organization "acme":
+                         %s/login?organization=acme
+  Accept an invitation to "acme" as %s (sign up with any password):
+                         %s
+
   Provider (issuer):     %s
   Demo application:      client_id %s
   Data directory:        %s
 
 Press Ctrl+C to stop.
-`, *appURL, demoEmail, demoPassword, cfg.Issuer, demoClientID, dir)
+`, *appURL, demoEmail, demoPassword, *appURL, demoInvitee, invitationURL, cfg.Issuer, demoClientID, dir)
 
 	err = <-serveErr
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -102,9 +110,8 @@ Press Ctrl+C to stop.
 // seedDemo registers the demo application and user, and returns the
 // application's secret. Re-running on a kept data directory rotates nothing
 // but the secret.
-func seedDemo(ctx context.Context, cfg config.Config, appURL string) (string, error) {
-	var secret string
-	err := withStore(ctx, cfg, func(st store.Store) error {
+func seedDemo(ctx context.Context, cfg config.Config, appURL string) (secret, invitationURL string, err error) {
+	err = withStore(ctx, cfg, func(st store.Store) error {
 		client, s, err := oauth.NewClient(oauth.NewClientParams{
 			ID:                 demoClientID,
 			Name:               "Gatehouse Demo App",
@@ -116,6 +123,8 @@ func seedDemo(ctx context.Context, cfg config.Config, appURL string) (string, er
 			return err
 		}
 		client.CreatedAt = time.Now().UTC()
+		client.OrganizationUsage = store.OrgUsageAllow
+		client.InitiateLoginURI = appURL + "/login"
 		if err := st.DeleteClient(ctx, demoClientID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -131,10 +140,40 @@ func seedDemo(ctx context.Context, cfg config.Config, appURL string) (string, er
 		if err != nil {
 			return err
 		}
-		if _, err := db.SignUp(ctx, demoEmail, demoPassword, "Demo User"); err != nil && !errors.Is(err, store.ErrConflict) {
+		user, err := db.SignUp(ctx, demoEmail, demoPassword, "Demo User")
+		if errors.Is(err, store.ErrConflict) {
+			user, err = st.GetUserByEmail(ctx, store.DefaultDatabaseConnection, demoEmail)
+		}
+		if err != nil {
 			return err
 		}
-		return nil
+		invitationURL, err = seedDemoOrg(ctx, st, user, appURL)
+		return err
 	})
-	return secret, err
+	return secret, invitationURL, err
+}
+
+// seedDemoOrg creates the organization "acme" with the demo user as a
+// member, and an invitation for a new user to join it.
+func seedDemoOrg(ctx context.Context, st store.Store, user store.User, appURL string) (string, error) {
+	now := time.Now().UTC()
+	org, err := st.GetOrganizationByName(ctx, "acme")
+	if errors.Is(err, store.ErrNotFound) {
+		org = store.Organization{ID: randomID("org_"), Name: "acme", DisplayName: "Acme Corporation", PrimaryColor: "#b4441c",
+			Connections: []store.OrgConnection{{Name: store.DefaultDatabaseConnection}}, CreatedAt: now, UpdatedAt: now}
+		err = st.CreateOrganization(ctx, org)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := st.AddMember(ctx, org.ID, user.ID); err != nil {
+		return "", err
+	}
+	ticket := token.NewOpaque()
+	inv := store.Invitation{ID: randomID("inv_"), TicketHash: token.Hash(ticket), OrganizationID: org.ID, Email: demoInvitee,
+		ClientID: demoClientID, CreatedAt: now, ExpiresAt: now.Add(7 * 24 * time.Hour)}
+	if err := st.CreateInvitation(ctx, inv); err != nil {
+		return "", err
+	}
+	return appURL + "/login?" + url.Values{"invitation": {ticket}, "organization": {org.ID}, "organization_name": {org.Name}}.Encode(), nil
 }
