@@ -1,0 +1,204 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"gatehouse/internal/store"
+)
+
+const authRequestColumns = `id, client_id, redirect_uri, response_mode, scopes, state, nonce,
+	prompt, max_age, login_hint, code_challenge, code_challenge_method, connection, audience,
+	organization, invitation_hash, consent_given, denied, upstream_connection, upstream_state_hash, upstream_nonce,
+	upstream_verifier, error, error_description, created_at, expires_at`
+
+const codeColumns = `id, grant_id, client_id, user_id, session_id, redirect_uri, scopes, nonce,
+	audience, organization, auth_time, code_challenge, code_challenge_method, created_at, expires_at`
+
+// A record is live while now is before its expires_at.
+const (
+	qInsertAuthRequest = `INSERT INTO auth_requests (` + authRequestColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+			$19, $20, $21, $22, $23, $24, $25, $26)`
+	qGetAuthRequest = `SELECT ` + authRequestColumns + ` FROM auth_requests
+		WHERE id = $1 AND expires_at > $2`
+	qUpdateAuthRequest = `UPDATE auth_requests SET (consent_given, denied, upstream_connection,
+			upstream_state_hash, upstream_nonce, upstream_verifier, error, error_description, organization)
+		= ($3, $4, $5, $6, $7, $8, $9, $10, $11)
+		WHERE id = $1 AND expires_at > $2`
+	// qConsumeUpstreamState clears the state hash of a live request whose
+	// hash matches, in one statement: of concurrent callbacks with one
+	// state the first clears it, and the others wait for its row lock and
+	// then find the hash gone.
+	qConsumeUpstreamState = `UPDATE auth_requests SET upstream_state_hash = ''
+		WHERE id = $1 AND expires_at > $2 AND upstream_state_hash = $3 AND $3 <> ''
+		RETURNING ` + authRequestColumns
+
+	// qConsumeAuthRequest deletes the live request and stores the code in
+	// one statement. Of concurrent consumers the first deletes the row;
+	// the others wait for its lock, find the row gone, and insert nothing.
+	qConsumeAuthRequest = `WITH req AS (
+			DELETE FROM auth_requests WHERE id = $1 AND expires_at > $2 RETURNING id
+		)
+		INSERT INTO auth_codes (` + codeColumns + `)
+		SELECT $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::jsonb, $10::text,
+			$11::text, $12::text, $13::timestamptz, $14::text, $15::text, $16::timestamptz, $17::timestamptz
+		FROM req`
+
+	// qRedeemCode is the whole happy path of RedeemCode: one statement,
+	// so one round trip. Concurrent redeemers queue on the row lock and,
+	// once the winner commits, find used set and update nothing.
+	qRedeemCode = `UPDATE auth_codes SET used = true WHERE id = $1 AND expires_at > $2 AND NOT used
+		RETURNING ` + codeColumns
+	qLockLiveCode = `SELECT ` + codeColumns + `, used FROM auth_codes
+		WHERE id = $1 AND expires_at > $2 FOR UPDATE`
+)
+
+func scanAuthRequest(row pgx.CollectableRow) (store.AuthRequest, error) {
+	var r store.AuthRequest
+	err := row.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.ResponseMode, &r.Scopes, &r.State, &r.Nonce,
+		&r.Prompt, &r.MaxAge, &r.LoginHint, &r.CodeChallenge, &r.CodeChallengeMethod, &r.Connection,
+		&r.Audience, &r.Organization, &r.InvitationHash, &r.ConsentGiven, &r.Denied, &r.UpstreamConnection, &r.UpstreamStateHash,
+		&r.UpstreamNonce, &r.UpstreamVerifier, &r.Error, &r.ErrorDescription, &r.CreatedAt, &r.ExpiresAt)
+	r.CreatedAt, r.ExpiresAt = utc(r.CreatedAt), utc(r.ExpiresAt)
+	return r, err
+}
+
+// codeDest returns the scan destinations of codeColumns.
+func codeDest(c *store.AuthCode) []any {
+	return []any{&c.ID, &c.GrantID, &c.ClientID, &c.UserID, &c.SessionID, &c.RedirectURI, &c.Scopes,
+		&c.Nonce, &c.Audience, &c.Organization, &c.AuthTime, &c.CodeChallenge, &c.CodeChallengeMethod, &c.CreatedAt,
+		&c.ExpiresAt}
+}
+
+func codeUTC(c *store.AuthCode) {
+	c.AuthTime, c.CreatedAt, c.ExpiresAt = utc(c.AuthTime), utc(c.CreatedAt), utc(c.ExpiresAt)
+}
+
+func scanCode(row pgx.CollectableRow) (store.AuthCode, error) {
+	var c store.AuthCode
+	err := row.Scan(codeDest(&c)...)
+	codeUTC(&c)
+	return c, err
+}
+
+// CreateAuthRequest stores r; ErrConflict when its ID is taken.
+func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error {
+	_, err := db.exec(ctx, qInsertAuthRequest, r.ID, r.ClientID, r.RedirectURI, r.ResponseMode,
+		list(r.Scopes), r.State, r.Nonce, list(r.Prompt), r.MaxAge, r.LoginHint, r.CodeChallenge,
+		r.CodeChallengeMethod, r.Connection, r.Audience, r.Organization, r.InvitationHash, r.ConsentGiven, r.Denied, r.UpstreamConnection,
+		r.UpstreamStateHash, r.UpstreamNonce, r.UpstreamVerifier, r.Error, r.ErrorDescription,
+		r.CreatedAt, r.ExpiresAt)
+	return fail("create auth request", err)
+}
+
+// GetAuthRequest returns a live request; ErrNotFound for unknown or expired
+// ones.
+func (db *DB) GetAuthRequest(ctx context.Context, id string) (store.AuthRequest, error) {
+	r, err := queryOne(ctx, db.pool, scanAuthRequest, qGetAuthRequest, id, db.now())
+	if err != nil {
+		return store.AuthRequest{}, fail("get auth request", err)
+	}
+	return r, nil
+}
+
+// UpdateAuthRequest sets ConsentGiven, Denied, the Upstream* fields, Error,
+// ErrorDescription and Organization of a live request; ErrNotFound.
+func (db *DB) UpdateAuthRequest(ctx context.Context, r store.AuthRequest) error {
+	return fail("update auth request", changed(db.exec(ctx, qUpdateAuthRequest,
+		r.ID, db.now(), r.ConsentGiven, r.Denied, r.UpstreamConnection, r.UpstreamStateHash,
+		r.UpstreamNonce, r.UpstreamVerifier, r.Error, r.ErrorDescription, r.Organization)))
+}
+
+// ConsumeUpstreamState clears the upstream state hash of the live request
+// if it is stateHash, and returns the request as it was; ErrNotFound when
+// the request is gone or expired, or the hash is another or already
+// cleared (a forged or replayed upstream callback). An empty stateHash
+// never matches.
+func (db *DB) ConsumeUpstreamState(ctx context.Context, requestID, stateHash string) (store.AuthRequest, error) {
+	var r store.AuthRequest
+	err := retry(ctx, func() error {
+		var err error
+		r, err = queryOne(ctx, db.pool, scanAuthRequest, qConsumeUpstreamState, requestID, db.now(), stateHash)
+		return err
+	})
+	if err != nil {
+		return store.AuthRequest{}, fail("consume upstream state", err)
+	}
+	r.UpstreamStateHash = stateHash // as it was
+	return r, nil
+}
+
+// DeleteAuthRequest removes the request, if it is there.
+func (db *DB) DeleteAuthRequest(ctx context.Context, id string) error {
+	_, err := db.exec(ctx, `DELETE FROM auth_requests WHERE id = $1`, id)
+	return fail("delete auth request", err)
+}
+
+// ConsumeAuthRequestForCode deletes the live request and stores the code in
+// one statement; ErrNotFound when the request is gone or expired.
+func (db *DB) ConsumeAuthRequestForCode(ctx context.Context, requestID string, c store.AuthCode) error {
+	err := changed(db.exec(ctx, qConsumeAuthRequest, requestID, db.now(),
+		c.ID, c.GrantID, c.ClientID, c.UserID, c.SessionID, c.RedirectURI, list(c.Scopes), c.Nonce,
+		c.Audience, c.Organization, c.AuthTime, c.CodeChallenge, c.CodeChallengeMethod, c.CreatedAt, c.ExpiresAt))
+	return fail("consume auth request for code", err)
+}
+
+// RedeemCode marks a live code used and returns it. A code used before is
+// returned with ErrAlreadyUsed after every token of its grant has been
+// revoked (RFC 6749 §4.1.2: the authorization server SHOULD revoke the
+// tokens issued on a code presented twice); the used code stays until it
+// expires so that every further attempt is caught too.
+//
+// The happy path is one UPDATE … RETURNING. Only when it misses does a
+// transaction lock the code and decide between unknown or expired, used
+// (revoke the grant, in that same transaction), and live after all (a code
+// stored since: redeem it there). Used never goes back to false, so a code
+// the UPDATE found used is still used when the transaction looks.
+func (db *DB) RedeemCode(ctx context.Context, id string, now time.Time) (store.AuthCode, error) {
+	c, err := redeem(ctx, db, id, now)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return store.AuthCode{}, fail("redeem code", err)
+	}
+
+	var reused bool
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		var used bool
+		c, reused = store.AuthCode{}, false
+		if err := tx.QueryRow(ctx, qLockLiveCode, id, now).Scan(append(codeDest(&c), &used)...); err != nil {
+			return err
+		}
+		codeUTC(&c)
+		if !used {
+			_, err := tx.Exec(ctx, `UPDATE auth_codes SET used = true WHERE id = $1`, id)
+			return err
+		}
+		reused = true
+		return revokeGrant(ctx, tx, c.GrantID)
+	})
+	if err != nil {
+		return store.AuthCode{}, fail("redeem code", err)
+	}
+	if reused {
+		return c, fmt.Errorf("redeem code: %w", store.ErrAlreadyUsed)
+	}
+	return c, nil
+}
+
+// redeem runs qRedeemCode; pgx.ErrNoRows when it updated nothing.
+func redeem(ctx context.Context, db *DB, id string, now time.Time) (store.AuthCode, error) {
+	var c store.AuthCode
+	err := retry(ctx, func() error {
+		var err error
+		c, err = queryOne(ctx, db.pool, scanCode, qRedeemCode, id, now)
+		return err
+	})
+	return c, err
+}

@@ -1,0 +1,280 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"gatehouse/internal/store"
+)
+
+const accessTokenColumns = `id, grant_id, client_id, user_id, scopes, audience, created_at, expires_at`
+
+const refreshTokenColumns = `id, family_id, client_id, user_id, session_id, scopes, audience,
+	organization, auth_time, created_at, expires_at, family_expires_at, used_at, overlap_used, revoked`
+
+// refreshTokenValues are the placeholders of a refresh token's columns from
+// $first on, typed because they also appear in a SELECT list, where
+// PostgreSQL cannot infer a type from the target column.
+func refreshTokenValues(first int) string {
+	types := []string{"text", "text", "text", "text", "text", "jsonb", "text", "text",
+		"timestamptz", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "boolean", "boolean"}
+	s := ""
+	for i, t := range types {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("$%d::%s", first+i, t)
+	}
+	return s
+}
+
+var (
+	qInsertAccessToken = `INSERT INTO access_tokens (` + accessTokenColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	qGetAccessToken = `SELECT ` + accessTokenColumns + ` FROM access_tokens
+		WHERE id = $1 AND expires_at > $2`
+
+	qInsertRefreshToken = `INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
+		VALUES (` + refreshTokenValues(1) + `)`
+	qGetRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE id = $1`
+	// qRotateRefreshToken is the happy path of RotateRefreshToken in one
+	// statement: mark the live, unused, unrevoked token used and store the
+	// next one of the same family. Concurrent rotations queue on the row
+	// lock and, once the winner commits, find used_at set and do nothing.
+	// If the INSERT fails the UPDATE is undone with it.
+	//
+	// The family test is IS NOT DISTINCT FROM, which no index serves, so
+	// that the plan always finds the row by its primary key: with "=" a
+	// generic plan cached while the table was empty may pick the family
+	// index, and then every rotation scans the whole family.
+	qRotateRefreshToken = `WITH old AS (
+			UPDATE refresh_tokens SET used_at = $2
+			WHERE id = $1 AND used_at IS NULL AND NOT revoked AND expires_at > $2
+				AND family_id IS NOT DISTINCT FROM $4
+			RETURNING ` + refreshTokenColumns + `
+		), next AS (
+			INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
+			SELECT ` + refreshTokenValues(3) + ` FROM old
+		)
+		SELECT ` + refreshTokenColumns + ` FROM old`
+	qLockRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE id = $1 FOR UPDATE`
+)
+
+func scanAccessToken(row pgx.CollectableRow) (store.AccessToken, error) {
+	var a store.AccessToken
+	err := row.Scan(&a.ID, &a.GrantID, &a.ClientID, &a.UserID, &a.Scopes, &a.Audience, &a.CreatedAt, &a.ExpiresAt)
+	a.CreatedAt, a.ExpiresAt = utc(a.CreatedAt), utc(a.ExpiresAt)
+	return a, err
+}
+
+func scanRefreshToken(row pgx.CollectableRow) (store.RefreshToken, error) {
+	var r store.RefreshToken
+	var familyExpires *time.Time
+	err := row.Scan(&r.ID, &r.FamilyID, &r.ClientID, &r.UserID, &r.SessionID, &r.Scopes, &r.Audience,
+		&r.Organization, &r.AuthTime, &r.CreatedAt, &r.ExpiresAt, &familyExpires, &r.UsedAt, &r.OverlapUsed, &r.Revoked)
+	r.AuthTime, r.CreatedAt, r.ExpiresAt = utc(r.AuthTime), utc(r.CreatedAt), utc(r.ExpiresAt)
+	r.FamilyExpiresAt = timeOrZero(familyExpires)
+	if r.UsedAt != nil {
+		t := r.UsedAt.UTC()
+		r.UsedAt = &t
+	}
+	return r, err
+}
+
+func refreshTokenArgs(r store.RefreshToken) []any {
+	return []any{r.ID, r.FamilyID, r.ClientID, r.UserID, r.SessionID, list(r.Scopes), r.Audience,
+		r.Organization, r.AuthTime, r.CreatedAt, r.ExpiresAt, nullTime(r.FamilyExpiresAt), r.UsedAt, r.OverlapUsed, r.Revoked}
+}
+
+// CreateAccessToken stores a; ErrConflict when its ID is taken.
+func (db *DB) CreateAccessToken(ctx context.Context, a store.AccessToken) error {
+	_, err := db.exec(ctx, qInsertAccessToken, a.ID, a.GrantID, a.ClientID, a.UserID, list(a.Scopes),
+		a.Audience, a.CreatedAt, a.ExpiresAt)
+	return fail("create access token", err)
+}
+
+// GetAccessToken returns a live token; ErrNotFound for unknown, revoked or
+// expired ones.
+func (db *DB) GetAccessToken(ctx context.Context, id string, now time.Time) (store.AccessToken, error) {
+	a, err := queryOne(ctx, db.pool, scanAccessToken, qGetAccessToken, id, now)
+	if err != nil {
+		return store.AccessToken{}, fail("get access token", err)
+	}
+	return a, nil
+}
+
+// RevokeAccessToken revokes the token, if it is there (RFC 7009 §2.2: an
+// unknown token is no error). Revoking deletes the row: nothing needs to
+// recognise a revoked access token later.
+func (db *DB) RevokeAccessToken(ctx context.Context, id string) error {
+	_, err := db.exec(ctx, `DELETE FROM access_tokens WHERE id = $1`, id)
+	return fail("revoke access token", err)
+}
+
+// ExtendRefreshToken sets the expiry of a live refresh token (not rotated,
+// not revoked, not expired at now), the idle lifetime of a token that does
+// not rotate; ErrNotFound otherwise. Capping it by the family's end is the
+// caller's.
+func (db *DB) ExtendRefreshToken(ctx context.Context, id string, expiresAt, now time.Time) error {
+	return fail("extend refresh token", changed(db.exec(ctx, `UPDATE refresh_tokens SET expires_at = $2
+		WHERE id = $1 AND used_at IS NULL AND NOT revoked AND expires_at > $3`, id, expiresAt, now)))
+}
+
+// CreateRefreshToken stores r; ErrConflict when its ID is taken.
+func (db *DB) CreateRefreshToken(ctx context.Context, r store.RefreshToken) error {
+	_, err := db.exec(ctx, qInsertRefreshToken, refreshTokenArgs(r)...)
+	return fail("create refresh token", err)
+}
+
+// GetRefreshToken returns the token as stored, used, revoked or expired;
+// ErrNotFound.
+func (db *DB) GetRefreshToken(ctx context.Context, id string) (store.RefreshToken, error) {
+	r, err := queryOne(ctx, db.pool, scanRefreshToken, qGetRefreshToken, id)
+	if err != nil {
+		return store.RefreshToken{}, fail("get refresh token", err)
+	}
+	return r, nil
+}
+
+// RotateRefreshToken marks old used and stores next, atomically, and
+// returns old as it was before the call.
+//
+// A token rotated before was stolen or replayed (RFC 9700 §4.14.2): the
+// whole family and its access tokens are revoked and ErrReused returned —
+// unless the rotation was less than overlap ago and the token has not been
+// used in the overlap yet (two tabs refreshing at once): then it is marked
+// OverlapUsed and next is stored beside the first rotation's token.
+//
+// The happy path is one statement. When it misses, a transaction locks the
+// token and tells the cases apart; concurrent presenters of one token queue
+// on that lock, so exactly one of them gets the overlap.
+func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, now time.Time, overlap time.Duration) (store.RefreshToken, error) {
+	var old store.RefreshToken
+	err := retry(ctx, func() error {
+		args := append([]any{oldID, now}, refreshTokenArgs(next)...)
+		var err error
+		old, err = queryOne(ctx, db.pool, scanRefreshToken, qRotateRefreshToken, args...)
+		return err
+	})
+	if err == nil {
+		old.UsedAt = nil // as it was before this rotation
+		return old, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return store.RefreshToken{}, fail("rotate refresh token", err)
+	}
+
+	var reused bool
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		reused = false
+		// The family lock first, then the token: two replays of different
+		// tokens of one family would otherwise each hold its token and wait
+		// for the other's while revoking the family, a deadlock.
+		if _, err := tx.Exec(ctx, qLockFamilyOfToken, familyLockSpace, oldID); err != nil {
+			return err
+		}
+		var err error
+		old, err = queryOne(ctx, tx, scanRefreshToken, qLockRefreshToken, oldID)
+		switch {
+		case err != nil:
+			return err
+		case !old.ExpiresAt.After(now):
+			return store.ErrNotFound
+		case old.Revoked:
+			return store.ErrRevoked
+		case old.UsedAt == nil:
+			// Stored or un-revoked since the statement above looked;
+			// rotate here.
+			if err := sameFamily(old, next); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE id = $1`, oldID, now); err != nil {
+				return err
+			}
+		case inOverlap(old, now, overlap):
+			if err := sameFamily(old, next); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET overlap_used = true WHERE id = $1`, oldID); err != nil {
+				return err
+			}
+		default:
+			reused = true
+			return revokeGrant(ctx, tx, old.FamilyID)
+		}
+		_, err = tx.Exec(ctx, qInsertRefreshToken, refreshTokenArgs(next)...)
+		return err
+	})
+	if err != nil {
+		return store.RefreshToken{}, fail("rotate refresh token", err)
+	}
+	if reused {
+		return old, fmt.Errorf("rotate refresh token: %w", store.ErrReused)
+	}
+	return old, nil
+}
+
+// inOverlap reports whether the rotated token r may be used once more at
+// now: an overlap is allowed, r has not had its extra use, and now is
+// before UsedAt+overlap. With no overlap there is none, even for a replica
+// whose clock reads earlier than the rotation's.
+func inOverlap(r store.RefreshToken, now time.Time, overlap time.Duration) bool {
+	return overlap > 0 && r.UsedAt != nil && !r.OverlapUsed && now.Before(r.UsedAt.Add(overlap))
+}
+
+// sameFamily refuses a next token that would start another family: the
+// family is the unit of revocation, so a token outside it would survive a
+// reuse of its predecessor.
+func sameFamily(old, next store.RefreshToken) error {
+	if next.FamilyID != old.FamilyID {
+		return fmt.Errorf("next token's family %q is not the old token's %q", next.FamilyID, old.FamilyID)
+	}
+	return nil
+}
+
+// RevokeGrant revokes every refresh and access token of the grant (the
+// family of its refresh tokens).
+func (db *DB) RevokeGrant(ctx context.Context, grantID string) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		return revokeGrant(ctx, tx, grantID)
+	})
+	return fail("revoke grant", err)
+}
+
+// familyLockSpace is the first key of the transaction-level advisory locks
+// that serialise the revocations of one family (grant): the second key is a
+// hash of the family ID. Two-key advisory locks never collide with the
+// one-key migration lock; two families whose IDs hash alike only take turns.
+const familyLockSpace int32 = 0x67617465 // "gate"
+
+const (
+	qLockFamily = `SELECT pg_advisory_xact_lock($1, hashtext($2))`
+	// qLockFamilyOfToken takes the family lock of a refresh token; none
+	// for an unknown token. A token's family never changes, so reading it
+	// unlocked is safe.
+	qLockFamilyOfToken = `SELECT pg_advisory_xact_lock($1, hashtext(family_id)) FROM refresh_tokens WHERE id = $2`
+
+	// qRevokeGrant revokes a family's refresh tokens and deletes its
+	// access tokens in one statement.
+	qRevokeGrant = `WITH refresh AS (
+			UPDATE refresh_tokens SET revoked = true WHERE family_id = $1 AND NOT revoked
+		)
+		DELETE FROM access_tokens WHERE grant_id = $1`
+)
+
+// revokeGrant revokes the grant's tokens under its family lock, so that
+// revocations of one family, from replayed codes and refresh tokens and
+// from RevokeGrant, run one after the other instead of locking the
+// family's rows in different orders. Rows of other transactions are only
+// waited for by statements that wait for nothing else.
+func revokeGrant(ctx context.Context, tx pgx.Tx, grantID string) error {
+	if _, err := tx.Exec(ctx, qLockFamily, familyLockSpace, grantID); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, qRevokeGrant, grantID)
+	return err
+}
