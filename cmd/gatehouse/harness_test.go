@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"gatehouse/internal/config"
+	"gatehouse/internal/store/postgres/pgtest"
 )
 
 // gatehouse is a real server started in-process for a test.
@@ -43,7 +44,10 @@ func startGatehouse(t *testing.T, tweak func(*config.Config)) *gatehouse {
 	cfg := config.Default()
 	cfg.Addr = addr
 	cfg.Issuer = "http://" + addr
-	cfg.DB = "sqlite:" + filepath.Join(dir, "gatehouse.db")
+	cfg.DB = testDB(t, dir)
+	if !strings.HasPrefix(cfg.DB, "sqlite:") {
+		cfg.SecretKey = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	}
 	cfg.Log.Level = "warn"
 	if tweak != nil {
 		tweak(&cfg)
@@ -74,6 +78,15 @@ func startGatehouse(t *testing.T, tweak func(*config.Config)) *gatehouse {
 	return &gatehouse{t: t, issuer: cfg.Issuer, db: cfg.DB, cfg: cfg}
 }
 
+// testDB is the --db of a test's server: a SQLite file in dir, or, with
+// GATEHOUSE_TEST_STORE=postgres, a fresh schema of the test PostgreSQL.
+func testDB(t *testing.T, dir string) string {
+	if os.Getenv("GATEHOUSE_TEST_STORE") == "postgres" {
+		return pgtest.FreshSchema(t)
+	}
+	return "sqlite:" + filepath.Join(dir, "gatehouse.db")
+}
+
 // testWriter sends server logs to the test log.
 type testWriter struct{ t *testing.T }
 
@@ -85,7 +98,15 @@ func (w *testWriter) Write(p []byte) (int, error) {
 // cli runs a gatehouse command line against the server's database.
 func (g *gatehouse) cli(stdin string, args ...string) (stdout, stderr string, code int) {
 	g.t.Helper()
-	return runCLI(g.t, stdin, append(args, "--db", g.db)...)
+	var out, errb bytes.Buffer
+	e := env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, lookupEnv: func(k string) (string, bool) {
+		if k == "GATEHOUSE_SECRET_KEY" && g.cfg.SecretKey != "" {
+			return g.cfg.SecretKey, true
+		}
+		return "", false
+	}}
+	code = run(g.t.Context(), e, append(args, "--db", g.db))
+	return out.String(), errb.String(), code
 }
 
 func runCLI(t *testing.T, stdin string, args ...string) (string, string, int) {

@@ -14,6 +14,7 @@ import (
 
 	"gatehouse/internal/config"
 	"gatehouse/internal/store"
+	"gatehouse/internal/store/postgres"
 	"gatehouse/internal/store/sqlite"
 	"gatehouse/internal/token"
 )
@@ -73,6 +74,14 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 		return nil, err
 	}
 	switch driver {
+	case "postgres":
+		pg := cfg.Postgres
+		db, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: pg.MaxConns, MinConns: pg.MinConns,
+			StatementTimeout: pg.StatementTimeout.D(), ConnectTimeout: pg.ConnectTimeout.D()})
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
 	case "sqlite":
 		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
@@ -99,11 +108,16 @@ func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 		}
 		return token.ParseMasterKey(strings.TrimSpace(string(b)))
 	}
-	_, dsn, err := cfg.DBPath()
+	driver, dsn, err := cfg.DBPath()
 	if err != nil {
 		return nil, err
 	}
 	path := filepath.Join(filepath.Dir(dsn), "secret.key")
+	if driver != "sqlite" {
+		// Replicas on a shared database must share the key: generating one
+		// per machine would make the others unable to read signing keys.
+		return nil, errors.New("with PostgreSQL, set the master key explicitly: GATEHOUSE_SECRET_KEY or --secret-key-file (base64 of 32 bytes, the same on every replica)")
+	}
 	key, created, err := token.LoadOrCreateMasterKey(path)
 	if err != nil {
 		return nil, err

@@ -24,6 +24,8 @@ type Config struct {
 	Issuer string `yaml:"issuer"`
 	// DB selects the store: "sqlite:PATH".
 	DB string `yaml:"db"`
+	// Postgres tunes the PostgreSQL pool.
+	Postgres Postgres `yaml:"postgres"`
 	// DataDir holds the default SQLite file and the generated master key.
 	DataDir string `yaml:"data_dir"`
 	// SecretKeyFile is the file holding the base64 master key that encrypts
@@ -47,6 +49,14 @@ type Config struct {
 	// UserIDProvider is the provider prefix of database users' ids
 	// ("gatehouse" gives "gatehouse|…"; "auth0" keeps imported ids).
 	UserIDProvider string `yaml:"user_id_provider"`
+}
+
+// Postgres tunes the PostgreSQL store's connection pool.
+type Postgres struct {
+	MaxConns         int32    `yaml:"max_conns"`         // pool size per replica; default max(4, CPUs)
+	MinConns         int32    `yaml:"min_conns"`         // idle connections kept open
+	StatementTimeout Duration `yaml:"statement_timeout"` // default 10s
+	ConnectTimeout   Duration `yaml:"connect_timeout"`   // default 5s
 }
 
 // Log configures structured logging.
@@ -213,9 +223,20 @@ func (c *Config) DBPath() (driver, dsn string, err error) {
 		return "sqlite", p, nil
 	}
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-		return "", "", errors.New("db: PostgreSQL is not supported by this build; use sqlite:PATH")
+		return "postgres", db, nil
 	}
-	return "", "", fmt.Errorf("db: unknown database %q; use sqlite:PATH", db)
+	return "", "", fmt.Errorf("db: unknown database %q; use sqlite:PATH or postgres://…", redactDSN(db))
+}
+
+// redactDSN hides a password in a database URL for error messages.
+func redactDSN(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	return s
 }
 
 // Validate checks every setting and reports the first problem.
