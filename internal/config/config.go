@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,6 +25,9 @@ type Config struct {
 	Issuer string `yaml:"issuer"`
 	// DB selects the store: "sqlite:PATH".
 	DB string `yaml:"db"`
+	// TrustedProxies are the CIDRs (or addresses) of load balancers whose
+	// X-Forwarded-For and X-Forwarded-Proto headers are believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Postgres tunes the PostgreSQL pool.
 	Postgres Postgres `yaml:"postgres"`
 	// DataDir holds the default SQLite file and the generated master key.
@@ -184,6 +188,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"GATEHOUSE_SIGNING_ALGORITHM": &c.SigningAlgorithm,
 		"GATEHOUSE_USER_ID_PROVIDER":  &c.UserIDProvider,
 	}
+	if v, ok := lookup("GATEHOUSE_TRUSTED_PROXIES"); ok {
+		c.TrustedProxies = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+	}
 	for name, p := range str {
 		if v, ok := lookup(name); ok {
 			*p = v
@@ -295,6 +302,9 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("signing_algorithm: %q is not RS256, ES256 or EdDSA", c.SigningAlgorithm)
 	}
+	if _, err := ParseCIDRs(c.TrustedProxies); err != nil {
+		return fmt.Errorf("trusted_proxies: %w", err)
+	}
 	for i, r := range c.Claims {
 		if err := r.Validate(); err != nil {
 			return fmt.Errorf("claims[%d]: %w", i, err)
@@ -304,6 +314,24 @@ func (c *Config) Validate() error {
 		return errors.New("user_id_provider: must be non-empty and contain no '|'")
 	}
 	return nil
+}
+
+// ParseCIDRs reads CIDRs; a bare address counts as a single-host prefix.
+func ParseCIDRs(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address or CIDR", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // IsLoopback reports whether host is localhost or a loopback IP literal.

@@ -507,7 +507,16 @@ func (p *Pages) errorPage(w http.ResponseWriter, status int, msg string) {
 	p.cfg.Pages.Error(w, status, web.ErrorPage{Page: web.Page{Error: msg}})
 }
 
+// internalError shows an unexpected failure: 503 when the database is
+// unreachable (the user can retry), else 500. The cause is only logged.
 func (p *Pages) internalError(w http.ResponseWriter, op string, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		p.cfg.Log.Warn(op, "err", err)
+		w.Header().Set("Retry-After", "5")
+		p.cfg.Pages.Error(w, http.StatusServiceUnavailable, web.ErrorPage{Page: web.Page{
+			Error: "The service is temporarily unavailable. Try again in a moment."}, Code: "temporarily_unavailable"})
+		return
+	}
 	p.cfg.Log.Error(op, "err", err)
 	p.cfg.Pages.Error(w, http.StatusInternalServerError, web.ErrorPage{Page: web.Page{
 		Error: "The server could not complete the request. Try again in a moment."}, Code: "server_error"})

@@ -521,11 +521,13 @@ func (p *Provider) errorPage(w http.ResponseWriter, status int, code, msg string
 }
 
 func (p *Provider) internalErrorPage(w http.ResponseWriter, op string, err error) {
-	p.cfg.Log.Error(op, "err", err)
-	p.cfg.Pages.Error(w, http.StatusInternalServerError, web.ErrorPage{
-		Page: web.Page{Error: "The server could not complete the request. Try again in a moment."},
-		Code: ErrServerError,
-	})
+	e := p.internalError(op, err)
+	msg := "The server could not complete the request. Try again in a moment."
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+		msg = "The service is temporarily unavailable. Try again in a moment."
+	}
+	p.cfg.Pages.Error(w, e.Status, web.ErrorPage{Page: web.Page{Error: msg}, Code: e.Code})
 }
 
 // sid is the "sid" claim for a session id.

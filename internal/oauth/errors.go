@@ -2,8 +2,11 @@ package oauth
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+
+	"gatehouse/internal/store"
 )
 
 // Error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1 and OIDC Core §3.1.2.6.
@@ -85,4 +88,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Pragma", "no-cache")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// internalError turns an unexpected error into the protocol error to send:
+// 503 temporarily_unavailable when the database is unreachable (the client
+// may retry), else 500 server_error. The cause is logged, never sent.
+func (p *Provider) internalError(op string, err error) *Error {
+	if errors.Is(err, store.ErrUnavailable) {
+		p.cfg.Log.Warn(op, "err", err)
+		return &Error{Code: ErrTemporarilyUnavailable, Description: "the service is temporarily unavailable; try again shortly", Status: http.StatusServiceUnavailable}
+	}
+	p.cfg.Log.Error(op, "err", err)
+	return &Error{Code: ErrServerError, Description: "the server could not complete the request", Status: http.StatusInternalServerError}
 }

@@ -20,8 +20,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var oe *Error
 		if !errors.As(err, &oe) {
-			p.cfg.Log.Error("introspection endpoint", "err", err)
-			oe = &Error{Code: ErrServerError, Description: "the server could not complete the request", Status: http.StatusInternalServerError}
+			oe = p.internalError("introspection endpoint", err)
 		}
 		writeJSONError(w, oe)
 		return

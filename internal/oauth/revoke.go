@@ -18,8 +18,7 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	if err := p.handleRevoke(r); err != nil {
 		var oe *Error
 		if !errors.As(err, &oe) {
-			p.cfg.Log.Error("revocation endpoint", "err", err)
-			oe = &Error{Code: ErrServerError, Description: "the server could not complete the request", Status: http.StatusInternalServerError}
+			oe = p.internalError("revocation endpoint", err)
 		}
 		writeJSONError(w, oe)
 		return

@@ -53,8 +53,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var oe *Error
 		if !errors.As(err, &oe) {
-			p.cfg.Log.Error("token endpoint", "err", err)
-			oe = &Error{Code: ErrServerError, Description: "the server could not complete the request", Status: http.StatusInternalServerError}
+			oe = p.internalError("token endpoint", err)
 		}
 		writeJSONError(w, oe)
 		return

@@ -37,8 +37,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err != nil {
-			p.cfg.Log.Error("userinfo: get access token", "err", err)
-			writeJSONError(w, &Error{Code: ErrServerError, Status: http.StatusInternalServerError})
+			writeJSONError(w, p.internalError("userinfo: get access token", err))
 			return
 		}
 	}
@@ -52,8 +51,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		p.cfg.Log.Error("userinfo: get user", "err", err)
-		writeJSONError(w, &Error{Code: ErrServerError, Status: http.StatusInternalServerError})
+		writeJSONError(w, p.internalError("userinfo: get user", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, userClaims(u, at.Scopes))

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -125,8 +126,12 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		fmt.Fprintf(w, "Gatehouse OpenID Provider\nDiscovery: %s/.well-known/openid-configuration\n", cfg.Issuer)
 	})
 
+	trusted, err := config.ParseCIDRs(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, store: st, keys: keys, log: log}
-	s.handler = s.recoverer(s.logRequests(securityHeaders(mux)))
+	s.handler = s.recoverer(realClient(trusted, s.logRequests(securityHeaders(mux))))
 	return s, nil
 }
 
@@ -203,6 +208,49 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// realClient replaces the peer address with the client's, as reported in
+// X-Forwarded-For by trusted proxies: the rightmost address that is not a
+// trusted proxy. Headers from other peers are ignored (anyone can send them),
+// so throttling by IP cannot be dodged by forging the header.
+func realClient(trusted []netip.Prefix, next http.Handler) http.Handler {
+	if len(trusted) == 0 {
+		return next
+	}
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		peer, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err != nil || !isTrusted(peer.Addr()) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		client := peer.Addr()
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break
+			}
+			client = a
+			if !isTrusted(a) {
+				break
+			}
+		}
+		r2 := r.Clone(r.Context())
+		r2.RemoteAddr = netip.AddrPortFrom(client.Unmap(), 0).String()
+		if proto := r.Header.Get("X-Forwarded-Proto"); proto == "https" || proto == "http" {
+			r2.URL.Scheme = proto
+		}
+		next.ServeHTTP(w, r2)
+	})
+}
+
 // statusWriter remembers the status for the access log.
 type statusWriter struct {
 	http.ResponseWriter
@@ -241,6 +289,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("client", r.RemoteAddr),
 			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
 	})
 }

@@ -22,6 +22,9 @@ var (
 	ErrReused = errors.New("refresh token reused")
 	// ErrRevoked means the record was revoked.
 	ErrRevoked = errors.New("revoked")
+	// ErrUnavailable means the database could not be reached or did not
+	// answer in time; the request may be retried later (HTTP 503).
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // DefaultDatabaseConnection is the name of the built-in username/password

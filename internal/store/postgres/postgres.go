@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -129,7 +132,7 @@ func poolConfig(dsn string, opts Options) (*pgxpool.Config, error) {
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping: %w", err)
+		return fail("ping", err)
 	}
 	return nil
 }
@@ -246,8 +249,31 @@ func fail(op string, err error) error {
 	case errors.As(err, &pgErr) && pgErr.Code == "23505": // unique_violation
 		// Keep the server's detail: it names the key that is taken.
 		return fmt.Errorf("%s: %w (%s: %s)", op, store.ErrConflict, pgErr.ConstraintName, pgErr.Detail)
+	case unavailable(err):
+		return fmt.Errorf("%s: %w: %w", op, store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// unavailable reports errors that mean the database cannot serve now:
+// no connection, a dropped one, a timeout, or a server shutting down or
+// full. The request can be retried later; it is not the caller's fault.
+func unavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			strings.HasPrefix(pgErr.Code, "57P"), // operator intervention: shutdown, cannot connect now
+			pgErr.Code == "57014",                // query_canceled (statement_timeout)
+			pgErr.Code == "53300":                // too_many_connections
+			return true
+		}
+		return false
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // changed turns a statement that touched no row into store.ErrNotFound.

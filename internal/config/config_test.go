@@ -1,0 +1,135 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string // substring of the error; "" for valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"https issuer", func(c *Config) { c.Issuer = "https://id.example.com" }, ""},
+		{"relative issuer", func(c *Config) { c.Issuer = "id.example.com" }, "issuer"},
+		{"http issuer off loopback", func(c *Config) { c.Issuer = "http://id.example.com" }, "must use https"},
+		{"issuer with trailing slash", func(c *Config) { c.Issuer = "https://id.example.com/" }, "trailing slash"},
+		{"issuer with query", func(c *Config) { c.Issuer = "https://id.example.com?x=1" }, "no query"},
+		{"empty addr", func(c *Config) { c.Addr = "" }, "addr"},
+		{"code ttl too long", func(c *Config) { c.Tokens.Code = Duration(11 * time.Minute) }, "code_ttl"},
+		{"tiny session", func(c *Config) { c.Tokens.Session = Duration(time.Millisecond) }, "session_ttl"},
+		{"log format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
+		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"weak argon2", func(c *Config) { c.Password.MemoryKiB = 1024 }, "argon2id"},
+		{"short min password", func(c *Config) { c.Password.MinLength = 4 }, "min_length"},
+		{"throttle", func(c *Config) { c.Throttle.PerIP = 0 }, "throttle"},
+		{"signing alg", func(c *Config) { c.SigningAlgorithm = "HS256" }, "signing_algorithm"},
+		{"user id provider", func(c *Config) { c.UserIDProvider = "a|b" }, "user_id_provider"},
+		{"unknown db", func(c *Config) { c.DB = "mysql://x" }, "unknown database"},
+		{"postgres db", func(c *Config) { c.DB = "postgres://u:p@localhost/db" }, ""},
+		{"trusted proxies", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.1"} }, ""},
+		{"bad trusted proxy", func(c *Config) { c.TrustedProxies = []string{"ten.0.0.0/8"} }, "trusted_proxies"},
+		{"claim not namespaced", func(c *Config) { c.Claims = []ClaimRule{{Claim: "roles", From: "app_metadata.roles"}} }, "namespaced"},
+		{"reserved claim", func(c *Config) { c.Claims = []ClaimRule{{Claim: "aud", From: "app_metadata.x"}} }, "reserved"},
+		{"claim source", func(c *Config) { c.Claims = []ClaimRule{{Claim: "https://e.example/x", From: "email"}} }, "app_metadata.FIELD"},
+		{"claim token kind", func(c *Config) {
+			c.Claims = []ClaimRule{{Claim: "https://e.example/x", From: "app_metadata.x", Tokens: []string{"refresh_token"}}}
+		}, "tokens"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.edit(&c)
+			err := c.Validate()
+			if tt.want == "" && err != nil {
+				t.Fatalf("Validate() = %v, want nil", err)
+			}
+			if tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("Validate() = %v, want an error with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestApplyEnv(t *testing.T) {
+	env := map[string]string{
+		"GATEHOUSE_ADDR": "0.0.0.0:9000", "GATEHOUSE_ISSUER": "https://id.example.com", "GATEHOUSE_CODE_TTL": "2m",
+		"GATEHOUSE_REFRESH_TOKEN_TTL": "7d", "GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1",
+	}
+	c := Default()
+	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "0.0.0.0:9000" || c.Issuer != "https://id.example.com" || c.Tokens.Code.D() != 2*time.Minute ||
+		c.Tokens.RefreshToken.D() != 7*24*time.Hour || len(c.TrustedProxies) != 2 {
+		t.Errorf("config after env: %+v", c)
+	}
+	bad := Default()
+	err := bad.ApplyEnv(func(k string) (string, bool) { return "soon", k == "GATEHOUSE_SESSION_TTL" })
+	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_SESSION_TTL") {
+		t.Errorf("bad duration: %v", err)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c := Default()
+	if err := c.LoadFile(write("ok.yaml", "issuer: https://id.example.com\ntokens:\n  id_token_ttl: 30m\n")); err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer != "https://id.example.com" || c.Tokens.IDToken.D() != 30*time.Minute || c.Tokens.AccessToken.D() != time.Hour {
+		t.Errorf("loaded %+v", c)
+	}
+	if err := c.LoadFile(write("empty.yaml", "")); err != nil {
+		t.Errorf("empty file: %v", err)
+	}
+	for name, body := range map[string]string{"unknown.yaml": "isuer: x\n", "badduration.yaml": "tokens:\n  code_ttl: forever\n"} {
+		if err := c.LoadFile(write(name, body)); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if err := c.LoadFile(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Error("missing file accepted")
+	}
+}
+
+func TestDBPathAndRedaction(t *testing.T) {
+	c := Default()
+	if d, p, err := c.DBPath(); err != nil || d != "sqlite" || p != filepath.Join("gatehouse-data", "gatehouse.db") {
+		t.Errorf("default = %q %q %v", d, p, err)
+	}
+	c.DB = "sqlite:"
+	if _, _, err := c.DBPath(); err == nil {
+		t.Error("sqlite: without a path accepted")
+	}
+	c.DB = "mongodb://admin:hunter2@db.example/x"
+	_, _, err := c.DBPath()
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error %v leaks the password or is missing", err)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90s": 90 * time.Second, "7d": 7 * 24 * time.Hour, " 1h ": time.Hour} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "d", "-1d", "1w", "abc"} {
+		if _, err := ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", in)
+		}
+	}
+}
