@@ -9,10 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/store"
@@ -84,16 +85,14 @@ func (f *appFlags) apply(fs *flag.FlagSet, c *store.Client) {
 }
 
 func cmdAppsCreate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "apps create", "apps create --name NAME --callback URL [--callback URL …] [flags]")
-	var c commonFlags
-	c.register(fs)
+	cmd := newStoreCmd(e, "apps create", "apps create --name NAME --callback URL [--callback URL …] [flags]")
 	var f appFlags
-	f.register(fs)
+	f.register(cmd.fs)
 	var p oauth.NewClientParams
-	fs.StringVar(&p.ID, "client-id", "", "client id (generated when omitted)")
-	fs.StringVar(&p.Secret, "client-secret", "", "client secret, at least 32 characters (generated when omitted)")
-	noDatabase := fs.Bool("no-database-connection", false, "do not enable username/password login ("+store.DefaultDatabaseConnection+") for the application")
-	if err := noArgs(fs, args); err != nil {
+	cmd.fs.StringVar(&p.ID, "client-id", "", "client id (generated when omitted)")
+	cmd.fs.StringVar(&p.Secret, "client-secret", "", "client secret, at least 32 characters (generated when omitted)")
+	noDatabase := cmd.fs.Bool("no-database-connection", false, "do not enable username/password login ("+store.DefaultDatabaseConnection+") for the application")
+	if _, err := cmd.parse(args, ""); err != nil {
 		return err
 	}
 	if f.name == "" {
@@ -107,21 +106,14 @@ func cmdAppsCreate(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	f.apply(fs, &client)
+	f.apply(cmd.fs, &client)
 	if err := oauth.ValidateClient(client); err != nil {
 		return err
 	}
 	client.CreatedAt = time.Now().UTC()
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	return cmd.open(ctx, func(_ config.Config, st store.Store) error {
 		if err := st.CreateClient(ctx, client); err != nil {
-			if isConflict(err) {
-				return fmt.Errorf("an application with client id %q already exists", client.ID)
-			}
-			return err
+			return conflict(err, "an application with client id %q", client.ID)
 		}
 		// New applications get username/password login, as on the hosted service.
 		if !*noDatabase {
@@ -136,28 +128,15 @@ func cmdAppsCreate(ctx context.Context, e env, args []string) error {
 }
 
 func cmdAppsUpdate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "apps update", "apps update CLIENT_ID [flags]")
-	var c commonFlags
-	c.register(fs)
+	cmd := newStoreCmd(e, "apps update", "apps update CLIENT_ID [flags]")
 	var f appFlags
-	f.register(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: apps update takes exactly one CLIENT_ID", errUsage)
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	f.register(cmd.fs)
+	return cmd.run(ctx, args, "CLIENT_ID", func(_ config.Config, st store.Store, pos []string) error {
 		client, err := st.GetClient(ctx, pos[0])
 		if err != nil {
 			return notFound("application", pos[0], err)
 		}
-		f.apply(fs, &client)
+		f.apply(cmd.fs, &client)
 		client.GrantTypes = oauth.GrantTypes(client)
 		if err := oauth.ValidateClient(client); err != nil {
 			return err
@@ -190,27 +169,17 @@ func cmdAppsShow(ctx context.Context, e env, args []string) error {
 }
 
 func cmdAppsList(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "apps list", "apps list [--db DB]")
-	var c commonFlags
-	c.register(fs)
-	if err := noArgs(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	cmd := newStoreCmd(e, "apps list", "apps list [--db DB]")
+	return cmd.run(ctx, args, "", func(_ config.Config, st store.Store, _ []string) error {
 		clients, err := st.ListClients(ctx)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLIENT_ID\tNAME\tFIRST_PARTY\tOFFLINE_ACCESS\tCALLBACKS")
+		var rows [][]string
 		for _, cl := range clients {
-			fmt.Fprintf(tw, "%s\t%s\t%t\t%t\t%s\n", cl.ID, cl.Name, cl.FirstParty, cl.AllowOfflineAccess, strings.Join(cl.Callbacks, ","))
+			rows = append(rows, []string{cl.ID, cl.Name, strconv.FormatBool(cl.FirstParty), strconv.FormatBool(cl.AllowOfflineAccess), strings.Join(cl.Callbacks, ",")})
 		}
-		return tw.Flush()
+		return printTable(e.stdout, []string{"CLIENT_ID", "NAME", "FIRST_PARTY", "OFFLINE_ACCESS", "CALLBACKS"}, rows)
 	})
 }
 
@@ -221,18 +190,12 @@ func cmdAppsDelete(ctx context.Context, e env, args []string) error {
 }
 
 func cmdUsersCreate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "users create", "users create --email EMAIL [--name NAME] --password-stdin")
-	var c commonFlags
-	c.register(fs)
-	email := fs.String("email", "", "email address (required)")
-	name := fs.String("name", "", "full name")
-	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input (required)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	cmd := newStoreCmd(e, "users create", "users create --email EMAIL [--name NAME] --password-stdin")
+	email := cmd.fs.String("email", "", "email address (required)")
+	name := cmd.fs.String("name", "", "full name")
+	passwordStdin := cmd.fs.Bool("password-stdin", false, "read the password from standard input (required)")
+	if _, err := cmd.parse(args, ""); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return fmt.Errorf("%w: users create takes no arguments, got %q", errUsage, pos[0])
 	}
 	if *email == "" {
 		return fmt.Errorf("%w: users create: --email is required", errUsage)
@@ -244,11 +207,7 @@ func cmdUsersCreate(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	return cmd.open(ctx, func(cfg config.Config, st store.Store) error {
 		db, err := database.Open(database.Config{
 			Store:     st,
 			Provider:  cfg.UserIDProvider,
@@ -259,11 +218,8 @@ func cmdUsersCreate(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		u, err := db.SignUp(ctx, *email, password, *name)
-		if isConflict(err) {
-			return fmt.Errorf("a user with email %q already exists", strings.ToLower(*email))
-		}
 		if err != nil {
-			return err
+			return conflict(err, "a user with email %q", strings.ToLower(*email))
 		}
 		fmt.Fprintf(e.stdout, "user_id: %s\n", u.ID)
 		return nil
@@ -284,57 +240,34 @@ func readPassword(r io.Reader) (string, error) {
 }
 
 func cmdUsersList(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "users list", "users list [--db DB]")
-	var c commonFlags
-	c.register(fs)
-	if err := noArgs(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	cmd := newStoreCmd(e, "users list", "users list [--db DB]")
+	return cmd.run(ctx, args, "", func(_ config.Config, st store.Store, _ []string) error {
 		users, err := st.ListUsers(ctx)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USER_ID\tEMAIL\tNAME\tLOGINS\tCREATED")
+		var rows [][]string
 		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", u.ID, u.Email, u.Name, u.LoginsCount, u.CreatedAt.Format(time.RFC3339))
+			rows = append(rows, []string{u.ID, u.Email, u.Name, strconv.Itoa(u.LoginsCount), u.CreatedAt.Format(time.RFC3339)})
 		}
-		return tw.Flush()
+		return printTable(e.stdout, []string{"USER_ID", "EMAIL", "NAME", "LOGINS", "CREATED"}, rows)
 	})
 }
 
 func cmdUsersUpdate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "users update", "users update USER_ID [--name NAME] [--app-metadata JSON] [--user-metadata JSON] [--blocked=true|false]")
-	var c commonFlags
-	c.register(fs)
-	name := fs.String("name", "", "full name")
-	appMeta := fs.String("app-metadata", "", "app_metadata as a JSON object (replaces it)")
-	userMeta := fs.String("user-metadata", "", "user_metadata as a JSON object (replaces it)")
-	blocked := fs.Bool("blocked", false, "block (true) or unblock (false) the user")
-	emailVerified := fs.Bool("email-verified", false, "mark the email address verified or not")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: users update takes exactly one USER_ID", errUsage)
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	cmd := newStoreCmd(e, "users update", "users update USER_ID [--name NAME] [--app-metadata JSON] [--user-metadata JSON] [--blocked=true|false]")
+	name := cmd.fs.String("name", "", "full name")
+	appMeta := cmd.fs.String("app-metadata", "", "app_metadata as a JSON object (replaces it)")
+	userMeta := cmd.fs.String("user-metadata", "", "user_metadata as a JSON object (replaces it)")
+	blocked := cmd.fs.Bool("blocked", false, "block (true) or unblock (false) the user")
+	emailVerified := cmd.fs.Bool("email-verified", false, "mark the email address verified or not")
+	return cmd.run(ctx, args, "USER_ID", func(_ config.Config, st store.Store, pos []string) error {
 		u, err := st.GetUser(ctx, pos[0])
 		if err != nil {
 			return notFound("user", pos[0], err)
 		}
 		var perr error
-		fs.Visit(func(f *flag.Flag) {
+		cmd.fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
 			case "name":
 				u.Name = *name
@@ -396,19 +329,9 @@ func cmdUsersDelete(ctx context.Context, e env, args []string) error {
 }
 
 func cmdKeysRotate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "keys rotate", "keys rotate [--db DB]")
-	var c commonFlags
-	c.register(fs)
-	if err := noArgs(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	return withStore(ctx, cfg, func(st store.Store) error {
-		keys, err := openKeys(ctx, cfg, st, log)
+	cmd := newStoreCmd(e, "keys rotate", "keys rotate [--db DB]")
+	return cmd.run(ctx, args, "", func(cfg config.Config, st store.Store, _ []string) error {
+		keys, err := openKeys(ctx, cfg, st, slog.New(slog.NewTextHandler(e.stderr, nil)))
 		if err != nil {
 			return err
 		}
@@ -423,17 +346,8 @@ func cmdKeysRotate(ctx context.Context, e env, args []string) error {
 }
 
 func cmdKeysList(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "keys list", "keys list [--db DB]")
-	var c commonFlags
-	c.register(fs)
-	if err := noArgs(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error { return printKeys(ctx, e, st) })
+	cmd := newStoreCmd(e, "keys list", "keys list [--db DB]")
+	return cmd.run(ctx, args, "", func(_ config.Config, st store.Store, _ []string) error { return printKeys(ctx, e, st) })
 }
 
 func printKeys(ctx context.Context, e env, st store.Store) error {
@@ -441,54 +355,13 @@ func printKeys(ctx context.Context, e env, st store.Store) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tRETIRES")
+	var rows [][]string
 	for _, k := range keys {
 		retire := "-"
 		if !k.RetireAt.IsZero() {
 			retire = k.RetireAt.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, k.CreatedAt.Format(time.RFC3339), retire)
+		rows = append(rows, []string{k.ID, k.Algorithm, k.State, k.CreatedAt.Format(time.RFC3339), retire})
 	}
-	return tw.Flush()
-}
-
-// noArgs parses flags and refuses positional arguments.
-func noArgs(fs *flag.FlagSet, args []string) error {
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, fs.Name(), pos[0])
-	}
-	return nil
-}
-
-// deleteOne implements "<things> delete ID".
-func deleteOne(ctx context.Context, e env, args []string, name, what string, del func(store.Store, string) error) error {
-	fs := newFlagSet(e, name, name+" "+what+" [--db DB]")
-	var c commonFlags
-	c.register(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: %s takes exactly one %s", errUsage, name, what)
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
-		if err := del(st, pos[0]); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("%s: %q not found", name, pos[0])
-			}
-			return err
-		}
-		fmt.Fprintf(e.stdout, "deleted %s\n", pos[0])
-		return nil
-	})
+	return printTable(e.stdout, []string{"KID", "ALG", "STATE", "CREATED", "RETIRES"}, rows)
 }

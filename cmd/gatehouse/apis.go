@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"gatehouse/internal/config"
@@ -81,13 +79,11 @@ func (d *durationFlag) Set(s string) error {
 }
 
 func cmdAPIsCreate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "apis create", "apis create --identifier URI --name NAME [--scope NAME[:description] …] [flags]")
-	var c commonFlags
-	c.register(fs)
-	identifier := fs.String("identifier", "", "the API's identifier, used as audience (an absolute URI; required)")
+	cmd := newStoreCmd(e, "apis create", "apis create --identifier URI --name NAME [--scope NAME[:description] …] [flags]")
+	identifier := cmd.fs.String("identifier", "", "the API's identifier, used as audience (an absolute URI; required)")
 	var f apiFlags
-	f.register(fs)
-	if err := noArgs(fs, args); err != nil {
+	f.register(cmd.fs)
+	if _, err := cmd.parse(args, ""); err != nil {
 		return err
 	}
 	if *identifier == "" || f.name == "" {
@@ -95,22 +91,15 @@ func cmdAPIsCreate(ctx context.Context, e env, args []string) error {
 	}
 	now := time.Now().UTC()
 	a := store.API{Identifier: *identifier, SigningAlgorithm: "RS256", CreatedAt: now, UpdatedAt: now}
-	if err := f.apply(fs, &a); err != nil {
+	if err := f.apply(cmd.fs, &a); err != nil {
 		return err
 	}
 	if err := oauth.ValidateAPI(a); err != nil {
 		return err
 	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	return cmd.open(ctx, func(cfg config.Config, st store.Store) error {
 		if err := st.CreateAPI(ctx, a); err != nil {
-			if isConflict(err) {
-				return fmt.Errorf("an API with identifier %q already exists", a.Identifier)
-			}
-			return err
+			return conflict(err, "an API with identifier %q", a.Identifier)
 		}
 		if err := ensureRing(ctx, e, cfg, st, a.SigningAlgorithm); err != nil {
 			return err
@@ -131,28 +120,15 @@ func ensureRing(ctx context.Context, e env, cfg config.Config, st store.Store, a
 }
 
 func cmdAPIsUpdate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "apis update", "apis update IDENTIFIER [flags]")
-	var c commonFlags
-	c.register(fs)
+	cmd := newStoreCmd(e, "apis update", "apis update IDENTIFIER [flags]")
 	var f apiFlags
-	f.register(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: apis update takes exactly one IDENTIFIER", errUsage)
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	f.register(cmd.fs)
+	return cmd.run(ctx, args, "IDENTIFIER", func(cfg config.Config, st store.Store, pos []string) error {
 		a, err := st.GetAPI(ctx, pos[0])
 		if err != nil {
 			return notFound("API", pos[0], err)
 		}
-		if err := f.apply(fs, &a); err != nil {
+		if err := f.apply(cmd.fs, &a); err != nil {
 			return err
 		}
 		if err := oauth.ValidateAPI(a); err != nil {
@@ -171,31 +147,21 @@ func cmdAPIsUpdate(ctx context.Context, e env, args []string) error {
 }
 
 func cmdAPIsList(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "apis list", "apis list [--db DB]")
-	var c commonFlags
-	c.register(fs)
-	if err := noArgs(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	cmd := newStoreCmd(e, "apis list", "apis list [--db DB]")
+	return cmd.run(ctx, args, "", func(_ config.Config, st store.Store, _ []string) error {
 		apis, err := st.ListAPIs(ctx)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "IDENTIFIER\tNAME\tALG\tOFFLINE_ACCESS\tSCOPES")
+		var rows [][]string
 		for _, a := range apis {
 			names := make([]string, len(a.Scopes))
 			for i, s := range a.Scopes {
 				names[i] = s.Name
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", a.Identifier, a.Name, a.SigningAlgorithm, a.AllowOfflineAccess, strings.Join(names, " "))
+			rows = append(rows, []string{a.Identifier, a.Name, a.SigningAlgorithm, strconv.FormatBool(a.AllowOfflineAccess), strings.Join(names, " ")})
 		}
-		return tw.Flush()
+		return printTable(e.stdout, []string{"IDENTIFIER", "NAME", "ALG", "OFFLINE_ACCESS", "SCOPES"}, rows)
 	})
 }
 
@@ -217,39 +183,4 @@ func cmdAPIsDelete(ctx context.Context, e env, args []string) error {
 	return deleteOne(ctx, e, args, "apis delete", "IDENTIFIER", func(st store.Store, id string) error {
 		return st.DeleteAPI(ctx, id)
 	})
-}
-
-// showOne implements "<things> show ID" as indented JSON.
-func showOne(ctx context.Context, e env, args []string, name, what string, get func(store.Store, string) (any, error)) error {
-	fs := newFlagSet(e, name, name+" "+what+" [--db DB]")
-	var c commonFlags
-	c.register(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: %s takes exactly one %s", errUsage, name, what)
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
-		v, err := get(st, pos[0])
-		if err != nil {
-			return err
-		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	})
-}
-
-// notFound turns store.ErrNotFound into a message naming the thing.
-func notFound(kind, id string, err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%s %q not found", kind, id)
-	}
-	return err
 }

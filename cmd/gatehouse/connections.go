@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"gatehouse/internal/config"
@@ -179,27 +178,21 @@ func validateConnection(c store.Connection) error {
 }
 
 func cmdConnectionsCreate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "connections create", "connections create --name NAME --strategy github|oidc|oauth2 [flags]")
-	var c commonFlags
-	c.register(fs)
-	name := fs.String("name", "", "connection name, unique (e.g. github)")
-	issuer := fs.String("issuer-url", "", "the server's public URL, to print the callback to register (default: the configured issuer)")
+	cmd := newStoreCmd(e, "connections create", "connections create --name NAME --strategy github|oidc|oauth2 [flags]")
+	name := cmd.fs.String("name", "", "connection name, unique (e.g. github)")
+	issuer := cmd.fs.String("issuer-url", "", "the server's public URL, to print the callback to register (default: the configured issuer)")
 	var f connFlags
-	f.register(fs)
-	if err := noArgs(fs, args); err != nil {
+	f.register(cmd.fs)
+	if _, err := cmd.parse(args, ""); err != nil {
 		return err
 	}
 	if *name == "" || f.strategy == "" {
 		return fmt.Errorf("%w: connections create: --name and --strategy are required", errUsage)
 	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	return cmd.open(ctx, func(cfg config.Config, st store.Store) error {
 		now := time.Now().UTC()
 		conn := store.Connection{Name: *name, Strategy: f.strategy, CreatedAt: now, UpdatedAt: now}
-		if err := f.apply(fs, &conn, func() (*token.Sealer, error) { return openSealer(cfg, cliLogger(e)) }); err != nil {
+		if err := f.apply(cmd.fs, &conn, func() (*token.Sealer, error) { return openSealer(cfg, cliLogger(e)) }); err != nil {
 			return err
 		}
 		if err := validateConnection(conn); err != nil {
@@ -211,10 +204,7 @@ func cmdConnectionsCreate(ctx context.Context, e env, args []string) error {
 			}
 		}
 		if err := st.CreateConnection(ctx, conn); err != nil {
-			if isConflict(err) {
-				return fmt.Errorf("a connection named %q already exists", conn.Name)
-			}
-			return err
+			return conflict(err, "a connection named %q", conn.Name)
 		}
 		for _, id := range f.enableFor {
 			if err := st.SetConnectionEnabled(ctx, conn.Name, id, true); err != nil {
@@ -231,31 +221,18 @@ func cmdConnectionsCreate(ctx context.Context, e env, args []string) error {
 }
 
 func cmdConnectionsUpdate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "connections update", "connections update NAME [flags]")
-	var c commonFlags
-	c.register(fs)
+	cmd := newStoreCmd(e, "connections update", "connections update NAME [flags]")
 	var f connFlags
-	f.register(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: connections update takes exactly one NAME", errUsage)
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	f.register(cmd.fs)
+	return cmd.run(ctx, args, "NAME", func(cfg config.Config, st store.Store, pos []string) error {
 		conn, err := st.GetConnection(ctx, pos[0])
 		if err != nil {
 			return notFound("connection", pos[0], err)
 		}
-		if fs.Lookup("strategy").Value.String() != "" && f.strategy != conn.Strategy {
+		if cmd.fs.Lookup("strategy").Value.String() != "" && f.strategy != conn.Strategy {
 			return errors.New("the strategy of a connection cannot change; create another connection")
 		}
-		if err := f.apply(fs, &conn, func() (*token.Sealer, error) { return openSealer(cfg, cliLogger(e)) }); err != nil {
+		if err := f.apply(cmd.fs, &conn, func() (*token.Sealer, error) { return openSealer(cfg, cliLogger(e)) }); err != nil {
 			return err
 		}
 		if conn.Strategy != store.StrategyDatabase {
@@ -278,27 +255,17 @@ func cmdConnectionsUpdate(ctx context.Context, e env, args []string) error {
 }
 
 func cmdConnectionsList(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "connections list", "connections list [--db DB]")
-	var c commonFlags
-	c.register(fs)
-	if err := noArgs(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	cmd := newStoreCmd(e, "connections list", "connections list [--db DB]")
+	return cmd.run(ctx, args, "", func(_ config.Config, st store.Store, _ []string) error {
 		conns, err := st.ListConnections(ctx)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tSTRATEGY\tENABLED_FOR")
+		var rows [][]string
 		for _, c := range conns {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.Strategy, strings.Join(c.EnabledClients, ","))
+			rows = append(rows, []string{c.Name, c.Strategy, strings.Join(c.EnabledClients, ",")})
 		}
-		return tw.Flush()
+		return printTable(e.stdout, []string{"NAME", "STRATEGY", "ENABLED_FOR"}, rows)
 	})
 }
 
@@ -335,22 +302,16 @@ func cmdConnectionsDisable(ctx context.Context, e env, args []string) error {
 }
 
 func setConnectionEnabled(ctx context.Context, e env, args []string, verb string, enabled bool) error {
-	fs := newFlagSet(e, "connections "+verb, "connections "+verb+" --app CLIENT_ID NAME")
-	var c commonFlags
-	c.register(fs)
-	app := fs.String("app", "", "the application's client id (required)")
-	pos, err := parseFlags(fs, args)
+	cmd := newStoreCmd(e, "connections "+verb, "connections "+verb+" --app CLIENT_ID NAME")
+	app := cmd.fs.String("app", "", "the application's client id (required)")
+	pos, err := parseFlags(cmd.fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || *app == "" {
 		return fmt.Errorf("%w: connections %s needs --app CLIENT_ID and one connection NAME", errUsage, verb)
 	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	return cmd.open(ctx, func(_ config.Config, st store.Store) error {
 		if _, err := st.GetClient(ctx, *app); err != nil {
 			return notFound("application", *app, err)
 		}

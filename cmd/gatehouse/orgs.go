@@ -10,9 +10,9 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"gatehouse/internal/config"
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -98,12 +98,10 @@ func findUser(ctx context.Context, st store.Store, idOrEmail string) (store.User
 }
 
 func cmdOrgsCreate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "orgs create", "orgs create --name NAME [--display-name …] [--logo-url …] [--color …]")
-	var c commonFlags
-	c.register(fs)
+	cmd := newStoreCmd(e, "orgs create", "orgs create --name NAME [--display-name …] [--logo-url …] [--color …]")
 	var f orgFlags
-	f.register(fs)
-	if err := noArgs(fs, args); err != nil {
+	f.register(cmd.fs)
+	if _, err := cmd.parse(args, ""); err != nil {
 		return err
 	}
 	if f.name == "" {
@@ -111,23 +109,16 @@ func cmdOrgsCreate(ctx context.Context, e env, args []string) error {
 	}
 	now := time.Now().UTC()
 	o := store.Organization{ID: randomID("org_"), CreatedAt: now, UpdatedAt: now}
-	f.apply(fs, &o)
+	f.apply(cmd.fs, &o)
 	if o.DisplayName == "" {
 		o.DisplayName = o.Name
 	}
 	if err := validateOrg(o); err != nil {
 		return err
 	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	return cmd.open(ctx, func(_ config.Config, st store.Store) error {
 		if err := st.CreateOrganization(ctx, o); err != nil {
-			if isConflict(err) {
-				return fmt.Errorf("an organization named %q already exists", o.Name)
-			}
-			return err
+			return conflict(err, "an organization named %q", o.Name)
 		}
 		fmt.Fprintf(e.stdout, "org_id: %s\n", o.ID)
 		return nil
@@ -135,37 +126,21 @@ func cmdOrgsCreate(ctx context.Context, e env, args []string) error {
 }
 
 func cmdOrgsUpdate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "orgs update", "orgs update ORG [flags]")
-	var c commonFlags
-	c.register(fs)
+	cmd := newStoreCmd(e, "orgs update", "orgs update ORG [flags]")
 	var f orgFlags
-	f.register(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: orgs update takes exactly one ORG (id or name)", errUsage)
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	f.register(cmd.fs)
+	return cmd.run(ctx, args, "ORG (id or name)", func(_ config.Config, st store.Store, pos []string) error {
 		o, err := findOrg(ctx, st, pos[0])
 		if err != nil {
 			return err
 		}
-		f.apply(fs, &o)
+		f.apply(cmd.fs, &o)
 		if err := validateOrg(o); err != nil {
 			return err
 		}
 		o.UpdatedAt = time.Now().UTC()
 		if err := st.UpdateOrganization(ctx, o); err != nil {
-			if isConflict(err) {
-				return fmt.Errorf("an organization named %q already exists", o.Name)
-			}
-			return err
+			return conflict(err, "an organization named %q", o.Name)
 		}
 		fmt.Fprintf(e.stdout, "updated %s\n", o.ID)
 		return nil
@@ -173,31 +148,21 @@ func cmdOrgsUpdate(ctx context.Context, e env, args []string) error {
 }
 
 func cmdOrgsList(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "orgs list", "orgs list [--db DB]")
-	var c commonFlags
-	c.register(fs)
-	if err := noArgs(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	cmd := newStoreCmd(e, "orgs list", "orgs list [--db DB]")
+	return cmd.run(ctx, args, "", func(_ config.Config, st store.Store, _ []string) error {
 		orgs, err := st.ListOrganizations(ctx)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ORG_ID\tNAME\tDISPLAY_NAME\tCONNECTIONS")
+		var rows [][]string
 		for _, o := range orgs {
 			names := make([]string, len(o.Connections))
 			for i, c := range o.Connections {
 				names[i] = c.Name
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.ID, o.Name, o.DisplayName, strings.Join(names, ","))
+			rows = append(rows, []string{o.ID, o.Name, o.DisplayName, strings.Join(names, ",")})
 		}
-		return tw.Flush()
+		return printTable(e.stdout, []string{"ORG_ID", "NAME", "DISPLAY_NAME", "CONNECTIONS"}, rows)
 	})
 }
 
@@ -237,22 +202,16 @@ func cmdOrgsMembers(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("%w: orgs members needs add, remove or list", errUsage)
 	}
 	verb := args[0]
-	fs := newFlagSet(e, "orgs members "+verb, "orgs members "+verb+" --org ORG --user EMAIL_OR_ID")
-	var c commonFlags
-	c.register(fs)
-	orgArg := fs.String("org", "", "organization id or name (required)")
-	userArg := fs.String("user", "", "user id or email address")
-	if err := noArgs(fs, args[1:]); err != nil {
+	cmd := newStoreCmd(e, "orgs members "+verb, "orgs members "+verb+" --org ORG --user EMAIL_OR_ID")
+	orgArg := cmd.fs.String("org", "", "organization id or name (required)")
+	userArg := cmd.fs.String("user", "", "user id or email address")
+	if _, err := cmd.parse(args[1:], ""); err != nil {
 		return err
 	}
 	if *orgArg == "" || (verb != "list" && *userArg == "") {
 		return fmt.Errorf("%w: orgs members %s needs --org%s", errUsage, verb, map[bool]string{true: "", false: " and --user"}[verb == "list"])
 	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	return cmd.open(ctx, func(_ config.Config, st store.Store) error {
 		o, err := findOrg(ctx, st, *orgArg)
 		if err != nil {
 			return err
@@ -291,23 +250,17 @@ func cmdOrgsConnections(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("%w: orgs connections needs enable or disable", errUsage)
 	}
 	verb := args[0]
-	fs := newFlagSet(e, "orgs connections "+verb, "orgs connections "+verb+" --org ORG NAME")
-	var c commonFlags
-	c.register(fs)
-	orgArg := fs.String("org", "", "organization id or name (required)")
-	assign := fs.Bool("assign-membership", false, "users who log in through this connection become members automatically")
-	pos, err := parseFlags(fs, args[1:])
+	cmd := newStoreCmd(e, "orgs connections "+verb, "orgs connections "+verb+" --org ORG NAME")
+	orgArg := cmd.fs.String("org", "", "organization id or name (required)")
+	assign := cmd.fs.Bool("assign-membership", false, "users who log in through this connection become members automatically")
+	pos, err := parseFlags(cmd.fs, args[1:])
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || *orgArg == "" {
 		return fmt.Errorf("%w: orgs connections %s needs --org ORG and one connection NAME", errUsage, verb)
 	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	return cmd.open(ctx, func(_ config.Config, st store.Store) error {
 		o, err := findOrg(ctx, st, *orgArg)
 		if err != nil {
 			return err
@@ -324,16 +277,14 @@ func cmdOrgsConnections(ctx context.Context, e env, args []string) error {
 }
 
 func cmdOrgsInvite(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "orgs invite", "orgs invite --org ORG --email EMAIL --app CLIENT_ID [--connection NAME] [--ttl 7d]")
-	var c commonFlags
-	c.register(fs)
-	orgArg := fs.String("org", "", "organization id or name (required)")
-	email := fs.String("email", "", "the invitee's email address (required)")
-	app := fs.String("app", "", "the application whose login route the invitation opens (required)")
-	conn := fs.String("connection", "", "the connection the invitee must use (optional)")
+	cmd := newStoreCmd(e, "orgs invite", "orgs invite --org ORG --email EMAIL --app CLIENT_ID [--connection NAME] [--ttl 7d]")
+	orgArg := cmd.fs.String("org", "", "organization id or name (required)")
+	email := cmd.fs.String("email", "", "the invitee's email address (required)")
+	app := cmd.fs.String("app", "", "the application whose login route the invitation opens (required)")
+	conn := cmd.fs.String("connection", "", "the connection the invitee must use (optional)")
 	ttl := durationFlag(7 * 24 * time.Hour)
-	fs.Var(&ttl, "ttl", "how long the invitation is valid (default 7d)")
-	if err := noArgs(fs, args); err != nil {
+	cmd.fs.Var(&ttl, "ttl", "how long the invitation is valid (default 7d)")
+	if _, err := cmd.parse(args, ""); err != nil {
 		return err
 	}
 	if *orgArg == "" || *email == "" || *app == "" {
@@ -346,11 +297,7 @@ func cmdOrgsInvite(ctx context.Context, e env, args []string) error {
 	if !strings.Contains(addr, "@") || strings.ContainsAny(addr, " <>\"") {
 		return fmt.Errorf("%q is not a valid email address", *email)
 	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	return cmd.open(ctx, func(_ config.Config, st store.Store) error {
 		o, err := findOrg(ctx, st, *orgArg)
 		if err != nil {
 			return err
@@ -394,22 +341,16 @@ func cmdOrgsInvitations(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("%w: orgs invitations needs list or revoke", errUsage)
 	}
 	verb := args[0]
-	fs := newFlagSet(e, "orgs invitations "+verb, "orgs invitations list --org ORG | revoke INVITATION_ID")
-	var c commonFlags
-	c.register(fs)
-	orgArg := fs.String("org", "", "organization id or name (list)")
-	pos, err := parseFlags(fs, args[1:])
+	cmd := newStoreCmd(e, "orgs invitations "+verb, "orgs invitations list --org ORG | revoke INVITATION_ID")
+	orgArg := cmd.fs.String("org", "", "organization id or name (list)")
+	pos, err := parseFlags(cmd.fs, args[1:])
 	if err != nil {
 		return err
 	}
 	if (verb == "list" && (*orgArg == "" || len(pos) != 0)) || (verb == "revoke" && len(pos) != 1) {
 		return fmt.Errorf("%w: use orgs invitations list --org ORG, or orgs invitations revoke INVITATION_ID", errUsage)
 	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(st store.Store) error {
+	return cmd.open(ctx, func(_ config.Config, st store.Store) error {
 		if verb == "revoke" {
 			if err := st.RevokeInvitation(ctx, pos[0]); err != nil {
 				return notFound("invitation", pos[0], err)
@@ -425,8 +366,7 @@ func cmdOrgsInvitations(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "INVITATION_ID\tEMAIL\tAPP\tSTATUS\tEXPIRES")
+		var rows [][]string
 		now := time.Now()
 		for _, inv := range invs {
 			status := "pending"
@@ -438,8 +378,8 @@ func cmdOrgsInvitations(ctx context.Context, e env, args []string) error {
 			case !now.Before(inv.ExpiresAt):
 				status = "expired"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", inv.ID, inv.Email, inv.ClientID, status, inv.ExpiresAt.Format(time.RFC3339))
+			rows = append(rows, []string{inv.ID, inv.Email, inv.ClientID, status, inv.ExpiresAt.Format(time.RFC3339)})
 		}
-		return tw.Flush()
+		return printTable(e.stdout, []string{"INVITATION_ID", "EMAIL", "APP", "STATUS", "EXPIRES"}, rows)
 	})
 }

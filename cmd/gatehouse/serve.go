@@ -14,18 +14,16 @@ import (
 )
 
 func cmdServe(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "serve", "serve [--addr ADDR] [--issuer URL] [--db DB] [--config FILE]")
-	var c commonFlags
-	c.register(fs)
-	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (env GATEHOUSE_ADDR)")
-	issuer := fs.String("issuer", "http://localhost:8080", "public `URL` of the server, as in tokens (env GATEHOUSE_ISSUER)")
-	logFormat := fs.String("log-format", "text", "log format: text or json (env GATEHOUSE_LOG_FORMAT)")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error (env GATEHOUSE_LOG_LEVEL)")
-	if _, err := parseFlags(fs, args); err != nil {
+	cmd := newStoreCmd(e, "serve", "serve [--addr ADDR] [--issuer URL] [--db DB] [--config FILE]")
+	addr := cmd.fs.String("addr", "127.0.0.1:8080", "listen `address` (env GATEHOUSE_ADDR)")
+	issuer := cmd.fs.String("issuer", "http://localhost:8080", "public `URL` of the server, as in tokens (env GATEHOUSE_ISSUER)")
+	logFormat := cmd.fs.String("log-format", "text", "log format: text or json (env GATEHOUSE_LOG_FORMAT)")
+	logLevel := cmd.fs.String("log-level", "info", "log level: debug, info, warn, error (env GATEHOUSE_LOG_LEVEL)")
+	if _, err := parseFlags(cmd.fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load(e, fs, func(cfg *config.Config) {
-		fs.Visit(func(f *flag.Flag) {
+	cfg, err := cmd.common.load(e, cmd.fs, func(cfg *config.Config) {
+		cmd.fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
 			case "addr":
 				cfg.Addr = *addr
@@ -77,17 +75,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 }
 
 func cmdMigrate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "migrate", "migrate [--db DB] [--config FILE]")
-	var c commonFlags
-	c.register(fs)
-	if _, err := parseFlags(fs, args); err != nil {
+	cmd := newStoreCmd(e, "migrate", "migrate [--db DB] [--config FILE]")
+	// Positional arguments are ignored rather than refused (as by serve):
+	// scripts may rely on that.
+	if _, err := parseFlags(cmd.fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load(e, fs, nil)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(store.Store) error {
+	return cmd.open(ctx, func(config.Config, store.Store) error {
 		fmt.Fprintln(e.stdout, "database is up to date")
 		return nil
 	})

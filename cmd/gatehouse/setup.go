@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"gatehouse/internal/config"
@@ -65,6 +67,92 @@ func (c *commonFlags) load(e env, fs *flag.FlagSet, extra func(*config.Config)) 
 		return cfg, fmt.Errorf("config: %w", err)
 	}
 	return cfg, nil
+}
+
+// storeCmd is the skeleton of a command that works on the database: its
+// flag set, which holds the common flags, is parsed, then the configuration
+// is loaded and the store opened. Usage errors come before either, so a
+// mistyped command line never creates a database.
+type storeCmd struct {
+	e      env
+	fs     *flag.FlagSet
+	common commonFlags
+}
+
+func newStoreCmd(e env, name, synopsis string) *storeCmd {
+	cmd := &storeCmd{e: e, fs: newFlagSet(e, name, synopsis)}
+	cmd.common.register(cmd.fs)
+	return cmd
+}
+
+// parse parses args, which must hold exactly one positional argument, named
+// arg in the error, or none when arg is "".
+func (cmd *storeCmd) parse(args []string, arg string) ([]string, error) {
+	if arg == "" {
+		return nil, noArgs(cmd.fs, args)
+	}
+	pos, err := parseFlags(cmd.fs, args)
+	if err == nil && len(pos) != 1 {
+		err = fmt.Errorf("%w: %s takes exactly one %s", errUsage, cmd.fs.Name(), arg)
+	}
+	return pos, err
+}
+
+// open loads the configuration and runs f with the store open.
+func (cmd *storeCmd) open(ctx context.Context, f func(cfg config.Config, st store.Store) error) error {
+	cfg, err := cmd.common.load(cmd.e, cmd.fs, nil)
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(st store.Store) error { return f(cfg, st) })
+}
+
+// run is parse then open, for a command with nothing to check in between.
+func (cmd *storeCmd) run(ctx context.Context, args []string, arg string, f func(cfg config.Config, st store.Store, pos []string) error) error {
+	pos, err := cmd.parse(args, arg)
+	if err != nil {
+		return err
+	}
+	return cmd.open(ctx, func(cfg config.Config, st store.Store) error { return f(cfg, st, pos) })
+}
+
+// showOne implements "<things> show ID" as indented JSON.
+func showOne(ctx context.Context, e env, args []string, name, what string, get func(store.Store, string) (any, error)) error {
+	cmd := newStoreCmd(e, name, name+" "+what+" [--db DB]")
+	return cmd.run(ctx, args, what, func(_ config.Config, st store.Store, pos []string) error {
+		v, err := get(st, pos[0])
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+}
+
+// deleteOne implements "<things> delete ID".
+func deleteOne(ctx context.Context, e env, args []string, name, what string, del func(store.Store, string) error) error {
+	cmd := newStoreCmd(e, name, name+" "+what+" [--db DB]")
+	return cmd.run(ctx, args, what, func(_ config.Config, st store.Store, pos []string) error {
+		if err := del(st, pos[0]); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("%s: %q not found", name, pos[0])
+			}
+			return err
+		}
+		fmt.Fprintf(e.stdout, "deleted %s\n", pos[0])
+		return nil
+	})
+}
+
+// printTable writes the rows under the header in aligned columns.
+func printTable(w io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
 }
 
 // openStore opens (and migrates) the configured database.
@@ -174,8 +262,22 @@ func withStore(ctx context.Context, cfg config.Config, f func(store.Store) error
 	return f(st)
 }
 
-// isConflict reports a unique-key clash.
-func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }
+// notFound turns store.ErrNotFound into a message naming the thing.
+func notFound(kind, id string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s %q not found", kind, id)
+	}
+	return err
+}
+
+// conflict turns store.ErrConflict, a unique-key clash, into a message
+// naming the thing: the format followed by "already exists".
+func conflict(err error, format string, args ...any) error {
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf(format+" already exists", args...)
+	}
+	return err
+}
 
 // cliLogger is the logger of administration commands: warnings to stderr.
 func cliLogger(e env) *slog.Logger {
