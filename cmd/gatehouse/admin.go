@@ -322,6 +322,37 @@ func cmdUsersShow(ctx context.Context, e env, args []string) error {
 	})
 }
 
+// cmdUsersLink merges a second account into a first: the explicit linking
+// that Gatehouse never does by itself on matching emails.
+func cmdUsersLink(ctx context.Context, e env, args []string) error {
+	cmd := newStoreCmd(e, "users link", "users link PRIMARY_USER_ID SECONDARY_USER_ID")
+	pos, err := parseFlags(cmd.fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return fmt.Errorf("%w: users link takes PRIMARY_USER_ID and SECONDARY_USER_ID", errUsage)
+	}
+	if pos[0] == pos[1] {
+		return fmt.Errorf("%w: users link needs two different users", errUsage)
+	}
+	return cmd.open(ctx, func(_ config.Config, st store.Store) error {
+		u, err := st.LinkUsers(ctx, pos[0], pos[1])
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("users link: %q or %q not found", pos[0], pos[1])
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "linked %s into %s; identities:", pos[1], u.ID)
+		for _, id := range u.Identities {
+			fmt.Fprintf(e.stdout, " %s|%s", id.Provider, id.UserID)
+		}
+		fmt.Fprintln(e.stdout)
+		return nil
+	})
+}
+
 func cmdUsersDelete(ctx context.Context, e env, args []string) error {
 	return deleteOne(ctx, e, args, "users delete", "USER_ID", func(st store.Store, id string) error {
 		return st.DeleteUser(ctx, id)

@@ -307,3 +307,51 @@ func TestConfigFileConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestEndToEndLinkAccounts links a GitHub identity to a database user
+// explicitly; afterwards GitHub logins land on the database user.
+func TestEndToEndLinkAccounts(t *testing.T) {
+	g := startGatehouse(t, nil)
+	gh := newFakeGitHub(t)
+	id, secret := g.app(rpCallback, "--first-party")
+	dbUser := g.user("octocat@example.com", userPass)
+	if _, errOut, code := g.cli("", "connections", "create", "--name", "github", "--strategy", "github",
+		"--client-id", "gh-client", "--client-secret", "gh-secret-value", "--base-url", gh.URL, "--api-url", gh.URL, "--enable-for", id); code != 0 {
+		t.Fatal(errOut)
+	}
+	r := newRP(t, g, id, secret, "openid", "email")
+	u, f := r.authURL(oauth2.SetAuthURLParam("connection", "github"))
+	_, idt := r.exchange(callbackParams(t, newBrowser(t, g.issuer, gh.URL).get(u), rpCallback), f)
+	if idt.Subject != "github|1001" {
+		t.Fatalf("first GitHub login: sub %q", idt.Subject)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"users", "link", dbUser}, 2, "PRIMARY_USER_ID and SECONDARY_USER_ID"},
+		{[]string{"users", "link", dbUser, dbUser}, 2, "two different users"},
+		{[]string{"users", "link", dbUser, "github|nope"}, 1, "not found"},
+	} {
+		if _, errOut, code := g.cli("", tt.args...); code != tt.code || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d %q", tt.args, code, errOut)
+		}
+	}
+	out, errOut, code := g.cli("", "users", "link", dbUser, "github|1001")
+	if code != 0 || !strings.Contains(out, "github|1001") {
+		t.Fatalf("users link: %d %s %s", code, out, errOut)
+	}
+	u, f = r.authURL(oauth2.SetAuthURLParam("connection", "github"))
+	_, idt = r.exchange(callbackParams(t, newBrowser(t, g.issuer, gh.URL).get(u), rpCallback), f)
+	if idt.Subject != dbUser {
+		t.Errorf("after linking, GitHub login gives sub %q, want %q", idt.Subject, dbUser)
+	}
+	// The password still works for the same account.
+	b := newBrowser(t, g.issuer)
+	u, f = r.authURL()
+	_, idt = r.exchange(callbackParams(t, b.login(b.get(u), "octocat@example.com", userPass), rpCallback), f)
+	if idt.Subject != dbUser {
+		t.Errorf("password login sub %q", idt.Subject)
+	}
+}

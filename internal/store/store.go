@@ -285,6 +285,13 @@ type Store interface {
 	UpdateUser(ctx context.Context, u User) error // replaces every field but ID and CreatedAt; ErrNotFound
 	// RecordLogin increments the login count and sets the last login time.
 	RecordLogin(ctx context.Context, userID string, at time.Time) error
+	// LinkUsers merges secondary into primary atomically: the secondary's
+	// identities move to the primary (after its own), its organization
+	// memberships are added to the primary's, and the secondary user is
+	// deleted with everything issued to it. It returns the primary as
+	// updated. ErrNotFound when either user is missing; an error (nothing
+	// changed) when both are the same user.
+	LinkUsers(ctx context.Context, primaryID, secondaryID string) (User, error)
 	// DeleteUser removes the user and everything issued to them (sessions,
 	// grants, codes, tokens).
 	DeleteUser(ctx context.Context, id string) error

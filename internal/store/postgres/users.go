@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,6 +36,14 @@ const (
 	qInsertIdentities = `INSERT INTO identities (user_id, position, connection, provider, provider_user_id)
 		SELECT $1, i.ord - 1, i.connection, i.provider, i.provider_user_id
 		FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS i (connection, provider, provider_user_id, ord)`
+
+	// qLockUsers locks the users of a link in one fixed order, so that two
+	// links of the same users in opposite directions queue instead of
+	// deadlocking. A user deleted while the statement waited is skipped.
+	qLockUsers = `SELECT id FROM users WHERE id = ANY ($1::text[]) ORDER BY id COLLATE "C" FOR UPDATE`
+	// qCopyMemberships makes $1 a member of every organization $2 is in.
+	qCopyMemberships = `INSERT INTO org_members (org_id, user_id)
+		SELECT org_id, $1 FROM org_members WHERE user_id = $2 ON CONFLICT DO NOTHING`
 )
 
 // userFields returns the arguments for userFieldColumns.
@@ -167,27 +176,96 @@ func (db *DB) RecordLogin(ctx context.Context, userID string, at time.Time) erro
 		`UPDATE users SET logins_count = logins_count + 1, last_login = $2 WHERE id = $1`, userID, at)))
 }
 
+// LinkUsers merges the secondary user into the primary in one transaction:
+// the secondary's identities follow the primary's own, its memberships are
+// added to the primary's, and the secondary is deleted as DeleteUser deletes
+// it. The primary's other fields stay as they were, UpdatedAt included: the
+// store has no clock for users, and a caller that wants the link recorded
+// sets UpdatedAt with UpdateUser. ErrNotFound when either user is missing;
+// an error when both are the same user. Nothing changes on any error.
+func (db *DB) LinkUsers(ctx context.Context, primaryID, secondaryID string) (store.User, error) {
+	if primaryID == secondaryID {
+		return store.User{}, fmt.Errorf("link users: cannot link user %q to itself", primaryID)
+	}
+	var linked store.User
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, qLockUsers, []string{primaryID, secondaryID})
+		if err != nil {
+			return err
+		}
+		locked, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range []string{primaryID, secondaryID} {
+			if !slices.Contains(locked, id) {
+				return fmt.Errorf("user %q: %w", id, store.ErrNotFound)
+			}
+		}
+		// Read only now: at READ COMMITTED each statement has its own
+		// snapshot, so these reads see everything committed before the
+		// locks were granted, and the locks keep it so until the commit.
+		primary, err := queryOne(ctx, tx, scanUser, userSelect+` WHERE u.id = $1`, primaryID)
+		if err != nil {
+			return err
+		}
+		secondary, err := queryOne(ctx, tx, scanUser, userSelect+` WHERE u.id = $1`, secondaryID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, qCopyMemberships, primaryID, secondaryID); err != nil {
+			return err
+		}
+		// Deleting the secondary first removes its identities (ON DELETE
+		// CASCADE) in a statement of its own, so inserting them for the
+		// primary cannot trip the unique (connection, provider_user_id)
+		// index.
+		if err := deleteUser(ctx, tx, secondaryID); err != nil {
+			return err
+		}
+		// The primary's identities are written again with the secondary's
+		// after them, so positions run on from the primary's last.
+		if _, err := tx.Exec(ctx, `DELETE FROM identities WHERE user_id = $1`, primaryID); err != nil {
+			return err
+		}
+		if err := insertIdentities(ctx, tx, primaryID, slices.Concat(primary.Identities, secondary.Identities)); err != nil {
+			return err
+		}
+		linked, err = queryOne(ctx, tx, scanUser, userSelect+` WHERE u.id = $1`, primaryID)
+		return err
+	})
+	if err != nil {
+		return store.User{}, fail("link users", err)
+	}
+	return linked, nil
+}
+
 // DeleteUser removes the user, its identities and everything issued to it;
 // ErrNotFound.
 func (db *DB) DeleteUser(ctx context.Context, id string) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		// Identities go with the user (ON DELETE CASCADE).
-		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
-		if err := changed(tag.RowsAffected(), err); err != nil {
-			return err
-		}
-		for _, q := range []string{
-			`DELETE FROM sessions WHERE user_id = $1`,
-			`DELETE FROM grants WHERE user_id = $1`,
-			`DELETE FROM auth_codes WHERE user_id = $1`,
-			`DELETE FROM access_tokens WHERE user_id = $1`,
-			`DELETE FROM refresh_tokens WHERE user_id = $1`,
-		} {
-			if _, err := tx.Exec(ctx, q, id); err != nil {
-				return err
-			}
-		}
-		return nil
+		return deleteUser(ctx, tx, id)
 	})
 	return fail("delete user", err)
+}
+
+// deleteUser is DeleteUser inside a transaction.
+func deleteUser(ctx context.Context, tx pgx.Tx, id string) error {
+	// Identities and memberships go with the user (ON DELETE CASCADE).
+	tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	if err := changed(tag.RowsAffected(), err); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		`DELETE FROM sessions WHERE user_id = $1`,
+		`DELETE FROM grants WHERE user_id = $1`,
+		`DELETE FROM auth_codes WHERE user_id = $1`,
+		`DELETE FROM access_tokens WHERE user_id = $1`,
+		`DELETE FROM refresh_tokens WHERE user_id = $1`,
+	} {
+		if _, err := tx.Exec(ctx, q, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

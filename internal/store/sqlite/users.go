@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"gatehouse/internal/store"
@@ -42,6 +43,11 @@ const (
 	qRecordLogin      = `UPDATE users SET logins_count = logins_count + 1, last_login = ? WHERE id = ?`
 	qInsertIdentity   = `INSERT INTO identities (user_id, position, connection, provider, provider_user_id) VALUES (?, ?, ?, ?, ?)`
 	qDeleteIdentities = `DELETE FROM identities WHERE user_id = ?`
+	// qCopyMemberships makes the first user a member of every organization
+	// the second is in; the WHERE clause also keeps SQLite from reading ON
+	// CONFLICT as a join constraint.
+	qCopyMemberships = `INSERT INTO org_members (org_id, user_id)
+		SELECT org_id, ? FROM org_members WHERE user_id = ? ON CONFLICT DO NOTHING`
 )
 
 // userFields returns the arguments for userFieldColumns.
@@ -183,27 +189,99 @@ func (db *DB) RecordLogin(ctx context.Context, userID string, at time.Time) erro
 	return fail("record login", changed(db.exec(ctx, qRecordLogin, millis(at), userID)))
 }
 
+// LinkUsers merges the secondary user into the primary in one write
+// transaction: the secondary's identities follow the primary's own, its
+// memberships are added to the primary's, and the secondary is deleted as
+// DeleteUser deletes it. The primary's other fields stay as they were,
+// UpdatedAt included: the store has no clock for users, and a caller that
+// wants the link recorded sets UpdatedAt with UpdateUser. ErrNotFound when
+// either user is missing; an error when both are the same user. Nothing
+// changes on any error.
+func (db *DB) LinkUsers(ctx context.Context, primaryID, secondaryID string) (store.User, error) {
+	if primaryID == secondaryID {
+		return store.User{}, fmt.Errorf("link users: cannot link user %q to itself", primaryID)
+	}
+	var linked store.User
+	err := db.inTx(ctx, func(t tx) error {
+		// BEGIN IMMEDIATE holds the write lock from here on, so both users
+		// stay as read until the commit.
+		primary, err := getUserTx(ctx, t, primaryID)
+		if err != nil {
+			return err
+		}
+		secondary, err := getUserTx(ctx, t, secondaryID)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, qCopyMemberships, primaryID, secondaryID); err != nil {
+			return err
+		}
+		// Deleting the secondary first frees its identities (ON DELETE
+		// CASCADE), so inserting them for the primary cannot trip the
+		// unique (connection, provider_user_id) index.
+		if err := deleteUser(ctx, t, secondaryID); err != nil {
+			return err
+		}
+		// The primary's identities are written again with the secondary's
+		// after them, so positions run on from the primary's last.
+		if _, err := t.exec(ctx, qDeleteIdentities, primaryID); err != nil {
+			return err
+		}
+		if err := insertIdentities(ctx, t, primaryID, slices.Concat(primary.Identities, secondary.Identities)); err != nil {
+			return err
+		}
+		linked, err = getUserTx(ctx, t, primaryID)
+		return err
+	})
+	if err != nil {
+		return store.User{}, fail("link users", err)
+	}
+	return linked, nil
+}
+
+// getUserTx reads a user inside the write transaction; ErrNotFound naming
+// the user.
+func getUserTx(ctx context.Context, t tx, id string) (store.User, error) {
+	rows, err := t.query(ctx, qGetUser, id)
+	if err != nil {
+		return store.User{}, err
+	}
+	users, err := scanUsers(rows)
+	if err != nil {
+		return store.User{}, err
+	}
+	if len(users) == 0 {
+		return store.User{}, fmt.Errorf("user %q: %w", id, store.ErrNotFound)
+	}
+	return users[0], nil
+}
+
 // DeleteUser removes the user, its identities, its memberships and
 // everything issued to it; ErrNotFound. Invitations it accepted keep naming
 // it in UsedBy.
 func (db *DB) DeleteUser(ctx context.Context, id string) error {
 	err := db.inTx(ctx, func(t tx) error {
-		// Identities and memberships go with the user (ON DELETE CASCADE).
-		if err := changed(t.exec(ctx, `DELETE FROM users WHERE id = ?`, id)); err != nil {
-			return err
-		}
-		for _, q := range []string{
-			`DELETE FROM sessions WHERE user_id = ?`,
-			`DELETE FROM grants WHERE user_id = ?`,
-			`DELETE FROM auth_codes WHERE user_id = ?`,
-			`DELETE FROM access_tokens WHERE user_id = ?`,
-			`DELETE FROM refresh_tokens WHERE user_id = ?`,
-		} {
-			if _, err := t.exec(ctx, q, id); err != nil {
-				return err
-			}
-		}
-		return nil
+		return deleteUser(ctx, t, id)
 	})
 	return fail("delete user", err)
+}
+
+// deleteUser is DeleteUser inside a write transaction.
+func deleteUser(ctx context.Context, t tx, id string) error {
+	// Identities and memberships go with the user (ON DELETE CASCADE).
+	if err := changed(t.exec(ctx, `DELETE FROM users WHERE id = ?`, id)); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		`DELETE FROM sessions WHERE user_id = ?`,
+		`DELETE FROM grants WHERE user_id = ?`,
+		`DELETE FROM auth_codes WHERE user_id = ?`,
+		`DELETE FROM access_tokens WHERE user_id = ?`,
+		`DELETE FROM refresh_tokens WHERE user_id = ?`,
+	} {
+		if _, err := t.exec(ctx, q, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

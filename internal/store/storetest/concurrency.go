@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SetConnectionEnabled", raceSetConnectionEnabled},
 		{"AcceptInvitation", raceAcceptInvitation},
 		{"AddMember", raceAddMember},
+		{"LinkUsers", raceLinkUsers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -386,4 +388,68 @@ func raceAddMember(t *testing.T, s store.Store) {
 	members, err := s.ListMembers(t.Context(), org.ID)
 	must(t, err, "list members")
 	wantEqual(t, members, want, "members after the race")
+}
+
+// raceLinkUsers links 10 pairs of users both ways at once (A←B beside B←A):
+// in each pair one link wins and its primary holds every identity and
+// membership of both, while the other finds its user gone (ErrNotFound,
+// never a deadlock).
+func raceLinkUsers(t *testing.T, s store.Store) {
+	const pairs = 10
+	acme, globex := newOrganization("org_1", "acme"), newOrganization("org_2", "globex")
+	must(t, s.CreateOrganization(t.Context(), acme), "create acme")
+	must(t, s.CreateOrganization(t.Context(), globex), "create globex")
+	type pair struct{ a, b store.User }
+	ps := make([]pair, pairs)
+	for i := range ps {
+		a := newUser(fmt.Sprintf("gatehouse|a%02d", i), fmt.Sprintf("a%02d@example.com", i))
+		a.Identities = append(a.Identities, store.Identity{Connection: "google-oauth2", Provider: "google-oauth2", UserID: fmt.Sprintf("g%02d", i)})
+		b := githubUser(fmt.Sprintf("b%02d", i), fmt.Sprintf("b%02d@example.com", i))
+		b.Identities = append(b.Identities, store.Identity{Connection: "corp-oidc", Provider: "oidc", UserID: fmt.Sprintf("c%02d", i)})
+		must(t, s.CreateUser(t.Context(), a), "create user")
+		must(t, s.CreateUser(t.Context(), b), "create user")
+		must(t, s.AddMember(t.Context(), acme.ID, a.ID), "add member")
+		must(t, s.AddMember(t.Context(), globex.ID, b.ID), "add member")
+		ps[i] = pair{a, b}
+	}
+
+	// Call 2p links b into a, call 2p+1 a into b.
+	link := func(i int) (primary, secondary store.User) {
+		p := ps[i/2]
+		if i%2 == 0 {
+			return p.a, p.b
+		}
+		return p.b, p.a
+	}
+	got := make([]store.User, 2*pairs)
+	errs := race(2*pairs, func(i int) error {
+		primary, secondary := link(i)
+		var err error
+		got[i], err = s.LinkUsers(t.Context(), primary.ID, secondary.ID)
+		return err
+	})
+	c := tally(errs, store.ErrNotFound)
+	if c["ok"] != pairs || c[store.ErrNotFound.Error()] != pairs {
+		t.Fatalf("%d pairs linked both ways at once: %v (first unexpected error: %v); want %d ok, %d not found",
+			pairs, c, firstOther(errs, store.ErrNotFound), pairs, pairs)
+	}
+
+	var winners []store.User
+	for p := range pairs {
+		i := 2 * p
+		if errs[i] != nil {
+			i++
+		}
+		if errs[i] != nil || errs[i^1] == nil {
+			t.Fatalf("pair %d: errors %v and %v, want one link to win", p, errs[2*p], errs[2*p+1])
+		}
+		primary, secondary := link(i)
+		wantLinked(t, s, got[i], primary, secondary, fmt.Sprintf("pair %d", p))
+		wantUserOrganizations(t, s, primary.ID, []store.Organization{acme, globex}, fmt.Sprintf("pair %d winner", p))
+		winners = append(winners, got[i])
+	}
+	users, err := s.ListUsers(t.Context())
+	must(t, err, "list users")
+	slices.SortFunc(winners, func(a, b store.User) int { return strings.Compare(a.ID, b.ID) })
+	wantEqual(t, users, winners, "users after the race")
 }

@@ -58,6 +58,10 @@ import (
 //     lower-cased (ErrMismatch); it returns the invitation with UsedAt now
 //     and UsedBy set; a member may accept; any refusal, an unknown user's
 //     too, leaves the invitation and the memberships as they were;
+//   - LinkUsers leaves every field of the primary but Identities as it was,
+//     UpdatedAt included, and keeps the primary's grants as they were (the
+//     secondary's are deleted, not merged); the secondary's ID, email and
+//     connection are free afterwards, its identities are not;
 //   - DeleteUser and RecordLogin return ErrNotFound for an unknown user, and
 //     DeleteAPI for an unknown identifier, as DeleteClient does;
 //   - DeleteAuthRequest, RevokeAccessToken, DeleteSession, RevokeGrant and
@@ -84,6 +88,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateUser", testUpdateUser},
 		{"RecordLogin", testRecordLogin},
 		{"DeleteUser", testDeleteUser},
+		{"LinkUsers", testLinkUsers},
+		{"LinkUsersIdentities", testLinkUsersIdentities},
+		{"LinkUsersRefused", testLinkUsersRefused},
 		{"Connections", testConnections},
 		{"UpdateConnection", testUpdateConnection},
 		{"SetConnectionEnabled", testSetConnectionEnabled},

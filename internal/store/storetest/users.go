@@ -307,36 +307,78 @@ func testRecordLogin(t *testing.T, s store.Store) {
 	wantErr(t, s.RecordLogin(ctx, "gatehouse|nobody", t0), store.ErrNotFound, "record login of unknown user")
 }
 
+// issued is a user with one of each record the store issues to users.
+type issued struct {
+	user    store.User
+	session store.Session
+	grant   store.Grant
+	code    store.AuthCode
+	access  store.AccessToken
+	refresh store.RefreshToken
+}
+
+// issueUser creates the user with a session, a consent grant to client-1, a
+// code, an access token and a refresh token, all live at t0.
+func issueUser(t *testing.T, s store.Store, u store.User) issued {
+	t.Helper()
+	ctx := t.Context()
+	in := issued{
+		user:    u,
+		session: newSession("session-"+u.ID, u.ID),
+		grant:   newGrant(u.ID, "client-1", "", "openid"),
+		code:    newCode("code-"+u.ID, "grant-"+u.ID, u.ID),
+		access:  newAccessToken("at-"+u.ID, "grant-"+u.ID, u.ID),
+		refresh: newRefreshToken("rt-"+u.ID, "grant-"+u.ID, u.ID),
+	}
+	must(t, s.CreateUser(ctx, in.user), "create user "+u.ID)
+	must(t, s.CreateSession(ctx, in.session), "create session")
+	must(t, s.UpsertGrant(ctx, in.grant), "upsert grant")
+	issueCode(t, s, in.code)
+	must(t, s.CreateAccessToken(ctx, in.access), "create access token")
+	must(t, s.CreateRefreshToken(ctx, in.refresh), "create refresh token")
+	return in
+}
+
+// wantIssuedGone fails unless every record issued to the user is gone.
+func wantIssuedGone(t *testing.T, s store.Store, in issued, op string) {
+	t.Helper()
+	ctx := t.Context()
+	_, err := s.GetSession(ctx, in.session.ID, t0)
+	wantErr(t, err, store.ErrNotFound, op+": get session")
+	_, err = s.GetGrant(ctx, in.user.ID, in.grant.ClientID, in.grant.Audience)
+	wantErr(t, err, store.ErrNotFound, op+": get grant")
+	_, err = s.RedeemCode(ctx, in.code.ID, t0)
+	wantErr(t, err, store.ErrNotFound, op+": redeem code")
+	_, err = s.GetAccessToken(ctx, in.access.ID, t0)
+	wantErr(t, err, store.ErrNotFound, op+": get access token")
+	_, err = s.GetRefreshToken(ctx, in.refresh.ID)
+	wantErr(t, err, store.ErrNotFound, op+": get refresh token")
+	_, err = s.RotateRefreshToken(ctx, in.refresh.ID, newRefreshToken(in.refresh.ID+"-next", in.refresh.FamilyID, in.user.ID), t0, 0)
+	wantErr(t, err, store.ErrNotFound, op+": rotate refresh token")
+}
+
+// wantIssuedKept fails unless every record issued to the user is stored as
+// issued. It redeems the code, so it can check a user once.
+func wantIssuedKept(t *testing.T, s store.Store, in issued, op string) {
+	t.Helper()
+	ctx := t.Context()
+	sess, err := s.GetSession(ctx, in.session.ID, t0)
+	must(t, err, op+": get session")
+	wantEqual(t, sess, in.session, op+": session")
+	g, err := s.GetGrant(ctx, in.user.ID, in.grant.ClientID, in.grant.Audience)
+	must(t, err, op+": get grant")
+	wantEqual(t, g, in.grant, op+": grant")
+	wantLiveAccessToken(t, s, in.access)
+	wantRefreshRevoked(t, s, in.refresh.ID, false)
+	code, err := s.RedeemCode(ctx, in.code.ID, t0)
+	must(t, err, op+": redeem code")
+	wantEqual(t, code, in.code, op+": code")
+}
+
 func testDeleteUser(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	type issued struct {
-		user    store.User
-		session store.Session
-		grant   store.Grant
-		code    store.AuthCode
-		access  store.AccessToken
-		refresh store.RefreshToken
-	}
-	issue := func(id, email string) issued {
-		t.Helper()
-		in := issued{
-			user:    newUser(id, email),
-			session: newSession("session-"+id, id),
-			grant:   newGrant(id, "client-1", "", "openid"),
-			code:    newCode("code-"+id, "grant-"+id, id),
-			access:  newAccessToken("at-"+id, "grant-"+id, id),
-			refresh: newRefreshToken("rt-"+id, "grant-"+id, id),
-		}
-		must(t, s.CreateUser(ctx, in.user), "create user")
-		must(t, s.CreateSession(ctx, in.session), "create session")
-		must(t, s.UpsertGrant(ctx, in.grant), "upsert grant")
-		issueCode(t, s, in.code)
-		must(t, s.CreateAccessToken(ctx, in.access), "create access token")
-		must(t, s.CreateRefreshToken(ctx, in.refresh), "create refresh token")
-		return in
-	}
-	ada := issue("gatehouse|ada", "ada@example.com")
-	bob := issue("gatehouse|bob", "bob@example.com")
+	ada := issueUser(t, s, newUser("gatehouse|ada", "ada@example.com"))
+	bob := issueUser(t, s, newUser("gatehouse|bob", "bob@example.com"))
 
 	must(t, s.DeleteUser(ctx, ada.user.ID), "delete ada")
 
@@ -344,18 +386,7 @@ func testDeleteUser(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "get deleted user")
 	_, err = s.GetUserByEmail(ctx, ada.user.Connection, ada.user.Email)
 	wantErr(t, err, store.ErrNotFound, "get deleted user by email")
-	_, err = s.GetSession(ctx, ada.session.ID, t0)
-	wantErr(t, err, store.ErrNotFound, "get session of deleted user")
-	_, err = s.GetGrant(ctx, ada.user.ID, "client-1", "")
-	wantErr(t, err, store.ErrNotFound, "get grant of deleted user")
-	_, err = s.RedeemCode(ctx, ada.code.ID, t0)
-	wantErr(t, err, store.ErrNotFound, "redeem code of deleted user")
-	_, err = s.GetAccessToken(ctx, ada.access.ID, t0)
-	wantErr(t, err, store.ErrNotFound, "get access token of deleted user")
-	_, err = s.GetRefreshToken(ctx, ada.refresh.ID)
-	wantErr(t, err, store.ErrNotFound, "get refresh token of deleted user")
-	_, err = s.RotateRefreshToken(ctx, ada.refresh.ID, newRefreshToken("rt-next", ada.refresh.FamilyID, ada.user.ID), t0, 0)
-	wantErr(t, err, store.ErrNotFound, "rotate refresh token of deleted user")
+	wantIssuedGone(t, s, ada, "deleted ada")
 	list, err := s.ListUsers(ctx)
 	must(t, err, "list users")
 	wantEqual(t, list, []store.User{bob.user}, "users after delete")
@@ -364,17 +395,7 @@ func testDeleteUser(t *testing.T, s store.Store) {
 	got, err := s.GetUser(ctx, bob.user.ID)
 	must(t, err, "get bob")
 	wantEqual(t, got, bob.user, "bob")
-	sess, err := s.GetSession(ctx, bob.session.ID, t0)
-	must(t, err, "get bob's session")
-	wantEqual(t, sess, bob.session, "bob's session")
-	g, err := s.GetGrant(ctx, bob.user.ID, "client-1", "")
-	must(t, err, "get bob's grant")
-	wantEqual(t, g, bob.grant, "bob's grant")
-	wantLiveAccessToken(t, s, bob.access)
-	wantRefreshRevoked(t, s, bob.refresh.ID, false)
-	code, err := s.RedeemCode(ctx, bob.code.ID, t0)
-	must(t, err, "redeem bob's code")
-	wantEqual(t, code, bob.code, "bob's code")
+	wantIssuedKept(t, s, bob, "bob")
 
 	// Ada's email and identity are free again.
 	must(t, s.CreateUser(ctx, ada.user), "recreate ada")
