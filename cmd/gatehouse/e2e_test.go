@@ -469,3 +469,26 @@ func kidOf(t *testing.T, raw string) string {
 	}
 	return h.Kid
 }
+
+func TestHealthAndMetrics(t *testing.T) {
+	g := startGatehouse(t, nil)
+	b := newBrowser(t, g.issuer)
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ok"} {
+		if p := b.get(g.issuer + path); p.status != 200 || !strings.Contains(p.body, want) {
+			t.Errorf("%s: %d %q", path, p.status, p.body)
+		}
+	}
+	b.get(g.issuer + "/.well-known/openid-configuration")
+	b.get(g.issuer + "/no/such/page")
+	p := b.get(g.issuer + "/metrics")
+	for _, want := range []string{
+		`gatehouse_http_requests_total{code="200",method="GET",route="GET /.well-known/openid-configuration"} 1`,
+		`gatehouse_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		"gatehouse_http_request_duration_seconds_bucket",
+		"go_goroutines",
+	} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

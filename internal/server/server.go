@@ -30,6 +30,7 @@ type Server struct {
 	store   store.Store
 	keys    *token.Keys
 	log     *slog.Logger
+	metrics *metrics
 	handler http.Handler
 }
 
@@ -109,6 +110,8 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	met := newMetrics()
+	mux.Handle("GET /metrics", met.handler())
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -130,7 +133,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, keys: keys, log: log}
+	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met}
 	s.handler = s.recoverer(realClient(trusted, s.logRequests(securityHeaders(mux))))
 	return s, nil
 }
@@ -287,6 +290,10 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		s.metrics.observe(r, sw.status, time.Since(start))
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("client", r.RemoteAddr),
