@@ -355,3 +355,26 @@ func TestEndToEndLinkAccounts(t *testing.T) {
 		t.Errorf("password login sub %q", idt.Subject)
 	}
 }
+
+// TestForcedConnectionIgnoresOtherSessions: a password session does not
+// satisfy connection=github; the browser is sent to GitHub.
+func TestForcedConnectionIgnoresOtherSessions(t *testing.T) {
+	g := startGatehouse(t, nil)
+	gh := newFakeGitHub(t)
+	id, secret := g.app(rpCallback, "--first-party")
+	g.user(userEmail, userPass)
+	if _, errOut, code := g.cli("", "connections", "create", "--name", "github", "--strategy", "github",
+		"--client-id", "gh-client", "--client-secret", "gh-secret-value", "--base-url", gh.URL, "--api-url", gh.URL, "--enable-for", id); code != 0 {
+		t.Fatal(errOut)
+	}
+	r := newRP(t, g, id, secret)
+	b := newBrowser(t, g.issuer) // does not follow redirects to GitHub
+	loginFlow(t, b, r)
+	u, _ := r.authURL(oauth2.SetAuthURLParam("connection", "github"))
+	if p := b.get(u); !strings.HasPrefix(p.location, gh.URL+"/login/oauth/authorize") {
+		t.Errorf("connection=github with a password session: status %d, location %q", p.status, p.location)
+	}
+	// Without connection= the password session is reused.
+	u, f := r.authURL(oauth2.SetAuthURLParam("prompt", "none"))
+	r.exchange(callbackParams(t, b.get(u), rpCallback), f)
+}

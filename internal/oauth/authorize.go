@@ -367,6 +367,14 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 			return
 		}
 	}
+	if ok {
+		fits, err := p.sessionFits(ctx, req, user)
+		if err != nil {
+			p.internalErrorPage(w, "authorize: check session", err)
+			return
+		}
+		ok = fits
+	}
 	if !ok || needsLogin(req, sess, p.now()) {
 		if promptNone {
 			fail(newError(ErrLoginRequired, "the user is not logged in"))
@@ -468,6 +476,30 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 		q.Set("state", req.State)
 	}
 	http.Redirect(w, r, appendQuery(req.RedirectURI, q), status)
+}
+
+// sessionFits reports whether the session's user logged in through a
+// connection the request accepts: the forced connection= one, and in an
+// organization one enabled for it. A password session does not satisfy
+// connection=github, nor one from a connection the organization disabled.
+func (p *Provider) sessionFits(ctx context.Context, req store.AuthRequest, user store.User) (bool, error) {
+	has := func(conn string) bool {
+		return user.Connection == conn || slices.ContainsFunc(user.Identities, func(i store.Identity) bool { return i.Connection == conn })
+	}
+	if req.Connection != "" && !has(req.Connection) {
+		return false, nil
+	}
+	if req.Organization == "" {
+		return true, nil
+	}
+	org, err := p.cfg.Store.GetOrganization(ctx, req.Organization)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil // joinOrganization reports it
+	}
+	if err != nil {
+		return false, fmt.Errorf("get organization: %w", err)
+	}
+	return slices.ContainsFunc(org.Connections, func(c store.OrgConnection) bool { return has(c.Name) }), nil
 }
 
 // needsLogin reports whether the session is too old for the request:
