@@ -360,20 +360,59 @@ func cmdUsersDelete(ctx context.Context, e env, args []string) error {
 }
 
 func cmdKeysRotate(ctx context.Context, e env, args []string) error {
-	cmd := newStoreCmd(e, "keys rotate", "keys rotate [--db DB]")
+	cmd := newStoreCmd(e, "keys rotate", "keys rotate [--db DB] [--force]")
+	force := cmd.fs.Bool("force", false, "rotate even if the next key may not be known to every verifier yet")
 	return cmd.run(ctx, args, "", func(cfg config.Config, st store.Store, _ []string) error {
+		// The next key becomes current now: every replica's key cache and
+		// every verifier's cached JWKS must have seen it published first.
 		keys, err := openKeys(ctx, cfg, st, slog.New(slog.NewTextHandler(e.stderr, nil)))
+		if err != nil {
+			return err
+		}
+		settle := cfg.Tokens.KeysCacheTTL.D() + oauth.JWKSMaxAge
+		rows, err := st.ListSigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		for _, k := range rows {
+			if k.State == store.KeyNext && now.Sub(k.CreatedAt) < settle && !*force {
+				return fmt.Errorf("the next %s key was published %s ago; rotating before %s have passed could break verifiers whose cached JWKS lacks it (wait, or use --force)",
+					k.Algorithm, now.Sub(k.CreatedAt).Round(time.Second), settle)
+			}
+		}
+		retire, err := longestTokenLifetime(ctx, cfg, st)
 		if err != nil {
 			return err
 		}
 		// The old key stays published until every token it signed has
 		// expired; other processes may sign with it for one cache period more.
-		retire := max(cfg.Tokens.IDToken.D(), cfg.Tokens.AccessToken.D()) + cfg.Tokens.KeysCacheTTL.D() + 5*time.Minute
-		if err := keys.Rotate(ctx, retire); err != nil {
+		if err := keys.Rotate(ctx, retire+cfg.Tokens.KeysCacheTTL.D()+5*time.Minute); err != nil {
 			return err
 		}
 		return printKeys(ctx, e, st)
 	})
+}
+
+// longestTokenLifetime is the longest a signed token may live: server
+// defaults, per-application lifetimes and per-API access-token lifetimes.
+func longestTokenLifetime(ctx context.Context, cfg config.Config, st store.Store) (time.Duration, error) {
+	d := max(cfg.Tokens.IDToken.D(), cfg.Tokens.AccessToken.D())
+	clients, err := st.ListClients(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range clients {
+		d = max(d, c.IDTokenTTL, c.AccessTokenTTL)
+	}
+	apis, err := st.ListAPIs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range apis {
+		d = max(d, a.TokenLifetime)
+	}
+	return d, nil
 }
 
 func cmdKeysList(ctx context.Context, e env, args []string) error {

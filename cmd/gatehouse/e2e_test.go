@@ -430,7 +430,7 @@ func TestEndToEndKeyRotation(t *testing.T) {
 	oldRaw := tok.Extra("id_token").(string)
 	oldKid := kidOf(t, oldRaw)
 
-	out, errOut, code := g.cli("", "keys", "rotate")
+	out, errOut, code := g.cli("", "keys", "rotate", "--force") // the keys were made a moment ago
 	if code != 0 {
 		t.Fatalf("keys rotate: %s", errOut)
 	}

@@ -2,7 +2,9 @@ package oauth
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"time"
 )
 
 // discovery serves OIDC Discovery §3 and RFC 8414 metadata. Every value
@@ -13,8 +15,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	// other algorithms' keys for API access tokens.
 	alg, err := p.cfg.Keys.SigningAlgorithm(r.Context())
 	if err != nil {
-		p.cfg.Log.Error("discovery: signing algorithm", "err", err)
-		writeJSONError(w, &Error{Code: ErrTemporarilyUnavailable, Status: http.StatusServiceUnavailable})
+		writeJSONError(w, p.internalError("discovery: signing algorithm", err))
 		return
 	}
 	algs := []string{alg}
@@ -51,18 +52,22 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(doc)
 }
 
+// JWKSMaxAge is how long verifiers may cache the JWKS. A key published as
+// "next" must be this old (plus the servers' key cache period) before a
+// rotation makes it sign.
+const JWKSMaxAge = 60 * time.Second
+
 // jwks serves the public signing keys: next, current and previous.
 func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 	set, err := p.cfg.Keys.JWKS(r.Context())
 	if err != nil {
-		p.cfg.Log.Error("jwks", "err", err)
-		writeJSONError(w, &Error{Code: ErrServerError, Status: http.StatusServiceUnavailable})
+		writeJSONError(w, p.internalError("jwks", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	// Short enough that a key published as "next" is seen by verifiers
 	// well before it starts signing.
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(JWKSMaxAge/time.Second)))
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	_ = json.NewEncoder(w).Encode(set)
 }

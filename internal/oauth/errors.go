@@ -69,6 +69,9 @@ func writeJSONError(w http.ResponseWriter, e *Error) {
 	if status == 0 {
 		status = http.StatusBadRequest
 	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
 	if status == http.StatusUnauthorized && e.BasicAuth {
 		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
 	}

@@ -307,10 +307,19 @@ func (k *Keys) dropCache() {
 func (k *Keys) keys(ctx context.Context) (*keySet, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.set != nil && k.now().Sub(k.loadedAt) < k.ttl {
+	now := k.now()
+	if k.set != nil && now.Sub(k.loadedAt) < k.ttl {
 		return k.set, nil
 	}
-	return k.reloadLocked(ctx)
+	set, err := k.reloadLocked(ctx)
+	if err != nil && k.set != nil {
+		// The store is unreachable: keep signing and publishing the last
+		// keys read (nothing can rotate them meanwhile) and try the store
+		// again in a second rather than on every request.
+		k.loadedAt = now.Add(-k.ttl + min(k.ttl, time.Second))
+		return k.set, nil
+	}
+	return set, err
 }
 
 // keysAfterMiss reloads the key set for a kid or a ring the cache does not

@@ -31,6 +31,8 @@ type memStore struct {
 	beforeWrite func(alg string)
 	// failAlg makes RotateSigningKeys of that algorithm fail.
 	failAlg string
+	// listErr, when set, is returned by ListSigningKeys (the store is down).
+	listErr error
 }
 
 var errDiskFull = errors.New("disk full")
@@ -39,6 +41,9 @@ func (m *memStore) ListSigningKeys(ctx context.Context) ([]store.SigningKey, err
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.listCalls++
+	if m.listErr != nil {
+		return nil, m.listErr
+	}
 	return slices.Clone(m.keys), nil
 }
 
@@ -616,5 +621,50 @@ func TestStoredKeys(t *testing.T) {
 		if !r.CreatedAt.Equal(clk.Now()) || !r.RetireAt.IsZero() || r.Algorithm != ES256 {
 			t.Errorf("key %s: CreatedAt %v RetireAt %v Algorithm %q", r.ID, r.CreatedAt, r.RetireAt, r.Algorithm)
 		}
+	}
+}
+
+// TestStoreOutage: when the store cannot be read after the cache expired,
+// the last keys keep signing and publishing, and the store is asked again
+// at most once a second, not on every call.
+func TestStoreOutage(t *testing.T) {
+	ctx := context.Background()
+	st := &memStore{}
+	clk := newClock()
+	k := newTestKeys(t, st, testSealer(t), RS256, clk)
+	before, err := k.JWKS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	st.listErr = store.ErrUnavailable
+	st.mu.Unlock()
+	clk.Advance(time.Minute)
+	calls := func() int { st.mu.Lock(); defer st.mu.Unlock(); return st.listCalls }
+	start := calls()
+	for range 20 {
+		set, err := k.JWKS(ctx)
+		if err != nil || len(set.Keys) != len(before.Keys) {
+			t.Fatalf("JWKS during the outage: %v, %d keys", err, len(set.Keys))
+		}
+		if _, err := k.Sign(ctx, map[string]any{"sub": "x"}, "JWT"); err != nil {
+			t.Fatalf("Sign during the outage: %v", err)
+		}
+	}
+	if n := calls() - start; n != 1 {
+		t.Errorf("store read %d times in the same second of an outage, want 1", n)
+	}
+	clk.Advance(1100 * time.Millisecond)
+	k.JWKS(ctx)
+	if n := calls() - start; n != 2 {
+		t.Errorf("store read %d times after a second, want 2", n)
+	}
+	// A process that never read the keys has nothing to serve: an error.
+	cold, err := NewKeys(st, testSealer(t), KeyOptions{Algorithm: RS256, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cold.JWKS(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("cold JWKS during an outage = %v, want ErrUnavailable", err)
 	}
 }
