@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -26,6 +27,19 @@ const (
 	keyLen  = 32
 )
 
+// hashSlots bounds how many argon2id computations run at once. Each holds
+// its whole memory cost (19 MiB at OWASP's parameters) while it runs, and
+// the work is CPU-bound, so more at once than there are CPUs only grows
+// memory: 64 concurrent logins would otherwise hold over a gigabyte.
+var hashSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+// idKey is argon2.IDKey within a hash slot.
+func idKey(password, salt []byte, p Params, n uint32) []byte {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	return argon2.IDKey(password, salt, p.Iterations, p.MemoryKiB, p.Parallelism, n)
+}
+
 // HashPassword returns a PHC-formatted argon2id hash:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
 func HashPassword(password string, p Params) (string, error) {
@@ -33,7 +47,7 @@ func HashPassword(password string, p Params) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, keyLen)
+	key := idKey([]byte(password), salt, p, keyLen)
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Iterations,
 		p.Parallelism, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
@@ -68,6 +82,6 @@ func VerifyPassword(password, encoded string) (bool, error) {
 	if err != nil || len(want) == 0 {
 		return false, errMalformedHash
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(want)))
+	got := idKey([]byte(password), salt, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
