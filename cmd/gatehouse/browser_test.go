@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -41,7 +43,7 @@ func TestBrowserLoginThroughExampleApp(t *testing.T) {
 	shots := browserArtifactsDir(t, "01-app-home", "02-login", "03-consent", "04-profile", "05-login-failed")
 
 	g := startGatehouse(t, nil)
-	appURL, _ := startExampleWebApp(t, g)
+	appURL, _ := startExampleWebApp(t, g, nil)
 	g.user(browserEmail, browserPassword)
 
 	tab := startChromium(t, chrome)
@@ -153,7 +155,7 @@ func TestBrowserGitHubLogin(t *testing.T) {
 	// cookies across the ports of a host; the fake sets no cookies, so the
 	// two cannot clash.
 	gh := newFakeGitHub(t)
-	appURL, clientID := startExampleWebApp(t, g)
+	appURL, clientID := startExampleWebApp(t, g, nil)
 	out, errOut, code := g.cli("", "connections", "create", "--name", "github", "--strategy", "github",
 		"--client-id", "gh-client", "--client-secret", "gh-secret-value",
 		"--base-url", gh.URL, "--api-url", gh.URL, "--enable-for", clientID)
@@ -203,6 +205,216 @@ func TestBrowserGitHubLogin(t *testing.T) {
 		tab.fatalf(t, "the profile shows sub %q, want %q", got, "github|1001")
 	}
 	tab.screenshot(t, shots, "07-profile-github")
+}
+
+// TestBrowserOrganizations signs in to the example web app through an
+// organization with a real headless Chromium. The app is registered as a
+// third-party app that requires an organization and asks for it before the
+// login (pre_login_prompt), so the consent page is shown after each login.
+// The test covers the hosted organization prompt, an unknown name, the
+// organization's branding on the login page and its claims in the ID token;
+// then an invitation: the link `orgs invite` prints opens the app, which
+// forwards it to Gatehouse's sign-up page with the invited email locked, and
+// a second use of the link is refused.
+func TestBrowserOrganizations(t *testing.T) {
+	chrome := requireChromium(t)
+	shots := browserArtifactsDir(t, "08-organization-prompt", "09-organization-unknown", "10-login-acme",
+		"11-invitation-signup", "12-invitation-reused")
+
+	const (
+		orgColor        = "#b4441c"
+		orgColorRGB     = "rgb(180, 68, 28)" // orgColor as getComputedStyle reports it
+		orgDisplayName  = "Acme Corporation"
+		inviteeEmail    = "new.person@example.com"
+		inviteeName     = "New Person"
+		inviteePassword = "a long enough password"
+	)
+
+	g := startGatehouse(t, nil)
+	appURL, clientID := startExampleWebApp(t, g, func(appURL string) []string {
+		return []string{"--organization-usage", "require", "--organization-behavior", "pre_login_prompt",
+			"--initiate-login-uri", appURL + "/login"}
+	})
+	mustCLI := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := g.cli("", args...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
+		}
+		return out
+	}
+	g.user(browserEmail, browserPassword)
+	// No --logo-url: the test runs offline, and a logo that cannot load
+	// would only spoil the screenshots.
+	out := mustCLI("orgs", "create", "--name", "acme", "--display-name", orgDisplayName, "--color", orgColor)
+	acmeID := strings.TrimSpace(strings.TrimPrefix(out, "org_id: "))
+	if !strings.HasPrefix(acmeID, "org_") {
+		t.Fatalf("orgs create printed %q, want org_id: org_…", out)
+	}
+	mustCLI("orgs", "connections", "enable", "--org", "acme", "Username-Password-Authentication")
+	mustCLI("orgs", "members", "add", "--org", "acme", "--user", browserEmail)
+
+	// wantOrgClaims checks the ID token claims the app's profile page shows.
+	wantOrgClaims := func(t *testing.T, tab *browserTab, email string) {
+		t.Helper()
+		raw := browserRun(t, tab, "read the ID token claims", chromedp.Text(chromedp.ID("claims")))
+		for _, want := range []string{`"org_id"`, `"org_name": "acme"`} {
+			if !strings.Contains(raw, want) {
+				tab.fatalf(t, "the ID token claims lack %s:\n%s", want, raw)
+			}
+		}
+		var c struct {
+			Email   string `json:"email"`
+			OrgID   string `json:"org_id"`
+			OrgName string `json:"org_name"`
+		}
+		if err := json.Unmarshal([]byte(raw), &c); err != nil {
+			tab.fatalf(t, "the ID token claims are not JSON: %v\n%s", err, raw)
+		}
+		if c.Email != email || c.OrgID != acmeID || c.OrgName != "acme" {
+			tab.fatalf(t, "the ID token claims email %q, org_id %q, org_name %q; want %q, %q, %q",
+				c.Email, c.OrgID, c.OrgName, email, acmeID, "acme")
+		}
+	}
+
+	tab := startChromium(t, chrome)
+	// freshTab opens a tab in a browser context of its own, with none of
+	// the cookies of the others.
+	freshTab := func(t *testing.T) *browserTab {
+		t.Helper()
+		ctx, cancel := chromedp.NewContext(tab.ctx, chromedp.WithNewBrowserContext())
+		t.Cleanup(cancel)
+		return newBrowserTab(t, ctx, tab.deadline)
+	}
+
+	ok := t.Run("organization prompt", func(t *testing.T) {
+		tab.do(t, "open the app", chromedp.Navigate(appURL+"/"))
+		tab.click(t, "click Log in", chromedp.CSS(`a[href="/login"]`))
+		tab.wantLocation(t, g.issuer+"/u/organization")
+		org := chromedp.ID("organization")
+		tab.do(t, "wait for the organization form", chromedp.WaitVisible(org))
+		for _, sel := range []string{"label[for=organization]", "input#organization", "button[type=submit]"} {
+			if n := tab.count(t, sel); n != 1 {
+				tab.fatalf(t, "the organization page has %d %s, want 1", n, sel)
+			}
+		}
+		if n := tab.count(t, "script"); n != 0 {
+			tab.fatalf(t, "the organization page has %d <script> elements, want none", n)
+		}
+		tab.screenshot(t, shots, "08-organization-prompt")
+
+		tab.do(t, "type an unknown organization", chromedp.SendKeys(org, "nope"))
+		status := tab.click(t, "submit the unknown organization", chromedp.CSS("button[type=submit]"))
+		t.Logf("the unknown organization answered HTTP %d", status)
+		tab.wantLocation(t, g.issuer+"/u/organization")
+		tab.do(t, "wait for the error", chromedp.WaitVisible(chromedp.ID("error")))
+		if got := browserRun(t, tab, "read the error", chromedp.Text(chromedp.ID("error"))); !strings.Contains(got, `"nope"`) {
+			tab.fatalf(t, "the error says %q, want it to name %q", got, "nope")
+		}
+		if got := browserRun(t, tab, "read the organization field", chromedp.Value(org)); got != "nope" {
+			tab.fatalf(t, "the organization field holds %q after the error, want %q", got, "nope")
+		}
+		tab.screenshot(t, shots, "09-organization-unknown")
+
+		tab.do(t, "type acme", chromedp.Clear(org), chromedp.SendKeys(org, "acme"))
+		tab.click(t, "submit acme", chromedp.CSS("button[type=submit]"))
+		tab.wantLocation(t, g.issuer+"/u/login")
+		tab.do(t, "wait for the login form", chromedp.WaitVisible(chromedp.ID("email")))
+		if got := browserRun(t, tab, "read the organization name", chromedp.Text(chromedp.ID("org-name"))); got != orgDisplayName {
+			tab.fatalf(t, "the login page names the organization %q, want %q", got, orgDisplayName)
+		}
+		// The organization's theme.css sets the accent the button is drawn in.
+		bg := browserRun(t, tab, "read the button color", chromedp.Evaluate[string](
+			`getComputedStyle(document.querySelector("button[type=submit]")).backgroundColor`))
+		if bg != orgColorRGB {
+			tab.fatalf(t, "the login button's background is %s, want %s (%s)", bg, orgColorRGB, orgColor)
+		}
+		tab.screenshot(t, shots, "10-login-acme")
+
+		tab.do(t, "fill the login form",
+			chromedp.SendKeys(chromedp.ID("email"), browserEmail),
+			chromedp.SendKeys(chromedp.ID("password"), browserPassword))
+		tab.click(t, "submit the login form", chromedp.CSS("button[type=submit]"))
+		tab.wantLocation(t, g.issuer+"/u/consent")
+		tab.do(t, "wait for the consent page", chromedp.WaitVisible(chromedp.ID("accept")))
+		tab.click(t, "accept", chromedp.CSS("#accept"))
+		tab.wantLocation(t, appURL+"/profile")
+		tab.wantProfile(t, browserEmail)
+		wantOrgClaims(t, tab, browserEmail)
+	})
+	if !ok {
+		return
+	}
+
+	t.Run("invitation", func(t *testing.T) {
+		out := mustCLI("orgs", "invite", "--org", "acme", "--email", inviteeEmail, "--app", clientID)
+		m := regexp.MustCompile(`(?m)^url: (\S+)$`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("orgs invite printed no url:\n%s", out)
+		}
+		link := m[1]
+		if !strings.HasPrefix(link, appURL+"/login?") {
+			t.Fatalf("the invitation link is %s, want it under the app's initiate login URI %s/login", link, appURL)
+		}
+		t.Logf("invitation link %s", link)
+
+		fresh := freshTab(t)
+		fresh.do(t, "open the invitation", chromedp.Navigate(link))
+		fresh.wantLocation(t, g.issuer+"/u/")
+		docs := fresh.documents()
+		t.Logf("the invitation loaded:\n  %s", strings.Join(docs, "\n  "))
+		if !slices.ContainsFunc(docs, func(u string) bool {
+			return strings.HasPrefix(u, g.issuer+"/authorize?") && strings.Contains(u, "invitation=") && strings.Contains(u, "organization="+acmeID)
+		}) {
+			t.Errorf("the app never forwarded the invitation and organization to %s/authorize; documents:\n%s", g.issuer, strings.Join(docs, "\n"))
+		}
+		email := chromedp.ID("email")
+		fresh.do(t, "wait for the sign-up form", chromedp.WaitVisible(chromedp.ID("name")))
+		if n := fresh.count(t, `form[action="/u/signup"]`); n != 1 {
+			fresh.fatalf(t, "the page has %d sign-up forms, want 1", n)
+		}
+		if got := browserRun(t, fresh, "read the email field", chromedp.Value(email)); got != inviteeEmail {
+			fresh.fatalf(t, "the email field holds %q, want %q", got, inviteeEmail)
+		}
+		if !browserRun(t, fresh, "read whether the email is read-only", chromedp.JavascriptAttribute[bool](email, "readOnly")) {
+			fresh.fatalf(t, "the invited email field is not read-only")
+		}
+		if got := browserRun(t, fresh, "read the organization name", chromedp.Text(chromedp.ID("org-name"))); got != orgDisplayName {
+			fresh.fatalf(t, "the sign-up page names the organization %q, want %q", got, orgDisplayName)
+		}
+		fresh.screenshot(t, shots, "11-invitation-signup")
+
+		fresh.do(t, "fill the sign-up form",
+			chromedp.SendKeys(chromedp.ID("name"), inviteeName),
+			chromedp.SendKeys(chromedp.ID("password"), inviteePassword))
+		fresh.click(t, "submit the sign-up form", chromedp.CSS("button[type=submit]"))
+		fresh.wantLocation(t, g.issuer+"/u/consent")
+		fresh.do(t, "wait for the consent page", chromedp.WaitVisible(chromedp.ID("accept")))
+		if got := browserRun(t, fresh, "read the signed-in user", chromedp.Text(chromedp.ID("user"))); got != inviteeEmail {
+			fresh.fatalf(t, "the consent page names the user %q, want %q", got, inviteeEmail)
+		}
+		fresh.click(t, "accept", chromedp.CSS("#accept"))
+		fresh.wantLocation(t, appURL+"/profile")
+		fresh.wantProfile(t, inviteeEmail)
+		if got := browserRun(t, fresh, "read the profile name", chromedp.Text(chromedp.ID("name"))); got != inviteeName {
+			fresh.fatalf(t, "the profile shows name %q, want %q", got, inviteeName)
+		}
+		wantOrgClaims(t, fresh, inviteeEmail)
+
+		// The link is good for one sign-up only: Gatehouse refuses it at
+		// /authorize and sends the error back to the app.
+		again := freshTab(t)
+		again.do(t, "open the invitation again", chromedp.Navigate(link))
+		again.wantLocation(t, appURL+"/callback")
+		again.do(t, "wait for the app's error page", chromedp.WaitVisible(chromedp.ID("error")))
+		if got := browserRun(t, again, "read the error code", chromedp.Text(chromedp.ID("error"))); got != "invalid_request" {
+			again.fatalf(t, "the app shows error %q, want %q", got, "invalid_request")
+		}
+		if got := browserRun(t, again, "read the error description", chromedp.Text(chromedp.ID("error-description"))); !strings.Contains(got, "already used") {
+			again.fatalf(t, "the app's error description is %q, want it to say %q", got, "already used")
+		}
+		again.screenshot(t, shots, "12-invitation-reused")
+	})
 }
 
 // startChromium starts a headless Chromium at chrome for the test, stopped
@@ -287,14 +499,19 @@ func browserArtifactsDir(t *testing.T, screenshots ...string) string {
 
 // startExampleWebApp serves the example web app on a free loopback port,
 // registered at g as a third-party app with offline access. It returns the
-// app's URL and client id.
-func startExampleWebApp(t *testing.T, g *gatehouse) (appURL, clientID string) {
+// app's URL and client id. flags, when not nil, returns more flags for
+// `apps create`, given the app's URL.
+func startExampleWebApp(t *testing.T, g *gatehouse, flags func(appURL string) []string) (appURL, clientID string) {
 	t.Helper()
 	// The app's URL is part of its registration, and the app needs the
 	// registration to start: take the port first, serve after.
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
-	id, secret := g.app(base+"/callback", "--allow-offline-access")
+	args := []string{"--allow-offline-access"}
+	if flags != nil {
+		args = append(args, flags(base)...)
+	}
+	id, secret := g.app(base+"/callback", args...)
 	app, err := webapp.New(t.Context(), webapp.Config{
 		Issuer:       g.issuer,
 		ClientID:     id,

@@ -127,6 +127,11 @@ func (p *Provider) joinOrganization(ctx context.Context, req store.AuthRequest, 
 		case errors.Is(err, store.ErrMismatch):
 			return newError(ErrAccessDenied, "the invitation is for another email address than %s", user.Email), nil
 		case errors.Is(err, store.ErrAlreadyUsed):
+			// The same request comes back here after the consent page: an
+			// invitation this user accepted is theirs.
+			if inv, gerr := st.GetInvitationByTicket(ctx, req.InvitationHash); gerr == nil && inv.UsedBy == user.ID && inv.OrganizationID == org.ID {
+				return nil, nil
+			}
 			return newError(ErrAccessDenied, "the invitation was already used"), nil
 		case errors.Is(err, store.ErrExpired):
 			return newError(ErrAccessDenied, "the invitation has expired"), nil
