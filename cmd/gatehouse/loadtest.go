@@ -2,9 +2,219 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"gatehouse/internal/config"
+	"gatehouse/internal/connector/database"
+	"gatehouse/internal/loadtest"
+	"gatehouse/internal/oauth"
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
 )
 
+// loadtestAppName marks the client --setup-db registers, so that it never
+// replaces an application it did not create.
+const loadtestAppName = "Gatehouse load test"
+
 func cmdLoadtest(ctx context.Context, e env, args []string) error {
-	return errors.New("loadtest: not built yet")
+	fs := newFlagSet(e, "loadtest", `loadtest --issuer URL --client-id ID --client-secret SECRET --password PASSWORD [flags]
+       gatehouse loadtest --setup-db sqlite:PATH [flags]
+
+Drives an OpenID provider through the authorization code flow as concurrent
+browsers would, and reports flows/s, latencies per step, errors and, with
+--server-pid, the server's CPU time per flow. Every ID token is validated.
+--setup-db prepares a test database first: it creates (or resets) the client
+and the users --user names, with a generated secret and password unless given.`)
+	var cfg loadtest.Config
+	fs.StringVar(&cfg.Issuer, "issuer", "http://localhost:8080", "issuer `URL` of the provider; endpoints come from its discovery document")
+	fs.StringVar(&cfg.ClientID, "client-id", "loadtest", "client `id`")
+	fs.StringVar(&cfg.ClientSecret, "client-secret", "", "client `secret` (generated with --setup-db when omitted)")
+	fs.StringVar(&cfg.RedirectURI, "redirect-uri", "http://127.0.0.1:9/loadtest/callback", "registered redirect `URI` of the client; nothing needs to listen there")
+	fs.StringVar(&cfg.User, "user", "loadtest{n}@example.com", "account `name`; {n} is the worker number, 1 to --concurrency")
+	fs.StringVar(&cfg.Password, "password", "", "the users' `password` (generated with --setup-db when omitted)")
+	scenario := fs.String("scenario", "login", "`scenario`: login, sso, exchange, refresh or userinfo")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "simulated browsers at once")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of the measured phase (no limit when only --count is given)")
+	fs.IntVar(&cfg.Count, "count", 0, "flows to run over all workers (0: no limit)")
+	fs.BoolVar(&cfg.PKCE, "pkce", true, "send an S256 code challenge")
+	scope := fs.String("scope", "openid profile email", "scopes to request, space-separated (refresh adds offline_access)")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "`pid` of the provider on this machine: report its CPU time per flow and its memory")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	setupDB := fs.String("setup-db", "", "`sqlite:PATH` of a test database: create or reset the client and users there first")
+	setupUsers := fs.Int("setup-users", 0, "users to create with --setup-db, numbered from 1 (default: --concurrency)")
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	sc, err := loadtest.ParseScenario(*scenario)
+	if err != nil {
+		return fmt.Errorf("%w: loadtest: %v", errUsage, err)
+	}
+	cfg.Scenario = sc
+	cfg.Scopes = strings.Fields(*scope)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["count"] && !set["duration"] {
+		cfg.Duration = 0
+	}
+	if *setupDB != "" {
+		n := *setupUsers
+		if n == 0 {
+			n = cfg.Concurrency
+		}
+		if err := setupLoadtestDB(ctx, e, *setupDB, &cfg, n); err != nil {
+			return fmt.Errorf("loadtest: set up %s: %w", *setupDB, err)
+		}
+	} else if cfg.ClientSecret == "" || cfg.Password == "" {
+		return fmt.Errorf("%w: loadtest: --client-secret and --password are required without --setup-db", errUsage)
+	}
+
+	rep, err := loadtest.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(rep)
+	} else {
+		err = rep.WriteText(e.stdout)
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case rep.Errors > 0 || rep.SetupErrors > 0:
+		return fmt.Errorf("loadtest: %d of %d flows failed, %d setup errors; first error: %s", rep.Errors, rep.Flows, rep.SetupErrors, rep.FirstError)
+	case rep.OK == 0:
+		return errors.New("loadtest: no flow completed")
+	}
+	return nil
+}
+
+// setupLoadtestDB registers the load-test client and users numbered 1 to
+// users in a test database, replacing a load-test client of the same id and
+// resetting the password of users that exist. Secret and password are
+// generated when cfg has none. All users share one password hash, so that
+// thousands of them take seconds rather than an argon2id hash each.
+func setupLoadtestDB(ctx context.Context, e env, db string, cfg *loadtest.Config, users int) error {
+	start := time.Now()
+	c := config.Default()
+	if err := c.ApplyEnv(e.lookupEnv); err != nil {
+		return err
+	}
+	c.DB = db
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if cfg.ClientSecret == "" {
+		cfg.ClientSecret = token.NewOpaque()
+	}
+	if cfg.Password == "" {
+		cfg.Password = token.NewOpaque()
+	}
+	return withStore(ctx, c, func(st store.Store) error {
+		client, _, err := oauth.NewClient(oauth.NewClientParams{
+			ID:                 cfg.ClientID,
+			Secret:             cfg.ClientSecret,
+			Name:               loadtestAppName,
+			Callbacks:          []string{cfg.RedirectURI},
+			AllowOfflineAccess: true, // the refresh scenario needs refresh tokens
+		})
+		if err != nil {
+			return err
+		}
+		client.CreatedAt = time.Now().UTC()
+		old, err := st.GetClient(ctx, client.ID)
+		switch {
+		case err == nil && old.Name != loadtestAppName:
+			return fmt.Errorf("client %q exists and is not a load-test client; choose another --client-id", client.ID)
+		case err == nil:
+			if err := st.DeleteClient(ctx, client.ID); err != nil {
+				return err
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		if err := st.CreateClient(ctx, client); err != nil {
+			return err
+		}
+		if err := st.SetConnectionEnabled(ctx, store.DefaultDatabaseConnection, client.ID, true); err != nil {
+			return err
+		}
+
+		conn, err := database.Open(database.Config{
+			Store:     st,
+			Provider:  c.UserIDProvider,
+			Params:    database.Params{MemoryKiB: c.Password.MemoryKiB, Iterations: c.Password.Iterations, Parallelism: c.Password.Parallelism},
+			MinLength: c.Password.MinLength,
+		})
+		if err != nil {
+			return err
+		}
+		if err := conn.CheckPassword(cfg.Password, ""); err != nil {
+			return err
+		}
+		hash, err := database.HashPassword(cfg.Password, database.Params{MemoryKiB: c.Password.MemoryKiB, Iterations: c.Password.Iterations, Parallelism: c.Password.Parallelism})
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		created, reset := 0, 0
+		for n := 1; n <= users; n++ {
+			email, err := database.NormalizeEmail(strings.ReplaceAll(cfg.User, loadtest.UserPlaceholder, fmt.Sprint(n)))
+			if err != nil {
+				return err
+			}
+			if seen[email] {
+				continue
+			}
+			seen[email] = true
+			u, err := st.GetUserByEmail(ctx, store.DefaultDatabaseConnection, email)
+			switch {
+			case err == nil:
+				u.PasswordHash, u.Blocked = hash, false
+				if err := st.UpdateUser(ctx, u); err != nil {
+					return err
+				}
+				reset++
+				continue
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+			if err := st.CreateUser(ctx, loadtestUser(c.UserIDProvider, email, hash)); err != nil {
+				return err
+			}
+			created++
+		}
+		fmt.Fprintf(e.stderr, "loadtest: client %s registered; %d users created, %d reset in %s\n",
+			client.ID, created, reset, time.Since(start).Round(time.Millisecond))
+		return nil
+	})
+}
+
+// loadtestUser is a database user as the database connection's sign-up
+// makes one, with a given password hash.
+func loadtestUser(provider, email, hash string) store.User {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	id := hex.EncodeToString(b)
+	now := time.Now().UTC()
+	return store.User{
+		ID:           provider + "|" + id,
+		Connection:   store.DefaultDatabaseConnection,
+		Email:        email,
+		PasswordHash: hash,
+		Name:         email,
+		Nickname:     strings.SplitN(email, "@", 2)[0],
+		Identities:   []store.Identity{{Connection: store.DefaultDatabaseConnection, Provider: provider, UserID: id}},
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
 }

@@ -1,0 +1,4 @@
+// Package loadtest owns the load driver: simulated browsers that take an
+// OpenID provider through the authorization code flow concurrently, and the
+// report of rates, latencies, errors and server cost that it measures.
+package loadtest
