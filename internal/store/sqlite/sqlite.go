@@ -43,6 +43,10 @@ type DB struct {
 	// now is the clock of the auth-request methods, which have no now
 	// argument.
 	now func() time.Time
+	// ckpt checkpoints the WAL in the background; stopCkpt ends it.
+	ckpt     *sql.DB
+	stopCkpt chan struct{}
+	ckptDone chan struct{}
 }
 
 var _ store.Store = (*DB)(nil)
@@ -86,6 +90,9 @@ func open(ctx context.Context, path string) (*DB, error) {
 		"_foreign_keys": {"1"},
 		"_busy_timeout": {timeout},
 		"_txlock":       {"immediate"},
+		// Checkpoints run in the background (checkpointLoop), not inside
+		// the commit of whichever request crossed the threshold.
+		"_pragma": {"wal_autocheckpoint(0)"},
 	}))
 	if err != nil {
 		return nil, err
@@ -113,7 +120,32 @@ func open(ctx context.Context, path string) (*DB, error) {
 	if db.readStmts, err = prepareAll(ctx, db.read, hotReads); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
+	if db.ckpt, err = sql.Open("sqlite", dsn(abs, url.Values{"_busy_timeout": {timeout}})); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	db.ckpt.SetMaxOpenConns(1)
+	db.stopCkpt, db.ckptDone = make(chan struct{}), make(chan struct{})
+	go db.checkpointLoop()
 	return db, nil
+}
+
+// checkpointInterval is how often the WAL is copied back into the database.
+const checkpointInterval = 100 * time.Millisecond
+
+// checkpointLoop runs passive WAL checkpoints, which never block readers
+// or the writer, so the WAL stays small without a request paying for it.
+func (db *DB) checkpointLoop() {
+	defer close(db.ckptDone)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stopCkpt:
+			return
+		case <-t.C:
+			_, _ = db.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
 }
 
 // dsn returns the SQLite URI of the file at the absolute path abs.
@@ -175,13 +207,21 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the store. It may be called more than once.
 func (db *DB) Close() error {
+	if db.stopCkpt != nil {
+		select {
+		case <-db.stopCkpt:
+		default:
+			close(db.stopCkpt)
+			<-db.ckptDone
+		}
+	}
 	var errs []error
 	for _, stmts := range []map[string]*sql.Stmt{db.readStmts, db.writeStmts} {
 		for _, s := range stmts {
 			errs = append(errs, s.Close())
 		}
 	}
-	for _, pool := range []*sql.DB{db.read, db.write} {
+	for _, pool := range []*sql.DB{db.read, db.write, db.ckpt} {
 		if pool != nil {
 			errs = append(errs, pool.Close())
 		}
@@ -194,8 +234,15 @@ func (db *DB) Close() error {
 
 // Statement helpers. Each uses the prepared statement of q when there is one.
 
+// uncancelled drops ctx's cancellation (keeping its values): the driver
+// watches a cancellable context with a goroutine per statement, which costs
+// more than the statements themselves here. Local statements are short, and
+// lock waits are bounded by the busy timeout.
+func uncancelled(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // queryRow runs a read that returns one row.
 func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = uncancelled(ctx)
 	if s, ok := db.readStmts[q]; ok {
 		return s.QueryRowContext(ctx, args...)
 	}
@@ -204,6 +251,7 @@ func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // query runs a read that returns rows.
 func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = uncancelled(ctx)
 	if s, ok := db.readStmts[q]; ok {
 		return s.QueryContext(ctx, args...)
 	}
@@ -212,6 +260,7 @@ func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 
 // exec runs one write statement as its own transaction.
 func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = uncancelled(ctx)
 	if s, ok := db.writeStmts[q]; ok {
 		return s.ExecContext(ctx, args...)
 	}
@@ -221,6 +270,7 @@ func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 // writeRow runs one write statement with a RETURNING clause as its own
 // transaction.
 func (db *DB) writeRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = uncancelled(ctx)
 	if s, ok := db.writeStmts[q]; ok {
 		return s.QueryRowContext(ctx, args...)
 	}
@@ -258,6 +308,7 @@ func (t tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 // write pool's _txlock makes it BEGIN IMMEDIATE, so the transaction holds
 // the write lock before its first read and cannot fail to upgrade later.
 func (db *DB) inTx(ctx context.Context, fn func(t tx) error) error {
+	ctx = uncancelled(ctx)
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
