@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 )
 
@@ -289,9 +288,4 @@ func (r *runner) userinfo(ctx context.Context, accessToken, sub string) error {
 		return fmt.Errorf("userinfo: sub %q, want the ID token's %q", claims.Sub, sub)
 	}
 	return nil
-}
-
-// verifierFor returns the ID token verifier of a provider.
-func verifierFor(ctx context.Context, p *oidc.Provider, clientID string) *oidc.IDTokenVerifier {
-	return p.VerifierContext(ctx, &oidc.Config{ClientID: clientID})
 }
