@@ -135,11 +135,9 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.RedirectURI = redirectURI
-	if err := p.cfg.Store.CreateAuthRequest(r.Context(), req); err != nil {
-		p.internalErrorPage(w, "authorize: store request", err)
-		return
-	}
-	p.continueRequest(w, r, req, client, status)
+	// The request is stored only when a page needs it: a session that
+	// gets its code at once costs one write, the code.
+	p.continueRequest(w, r, req, client, status, false)
 }
 
 // matchRedirectURI compares the requested URI with the registered ones by
@@ -321,18 +319,31 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 		p.internalErrorPage(w, "resume: get client", err)
 		return
 	}
-	p.continueRequest(w, r, req, client, http.StatusFound)
+	p.continueRequest(w, r, req, client, http.StatusFound, true)
 }
 
 // continueRequest decides the next step of a request: the login page, the
-// consent page, an error for the client, or the code.
-func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req store.AuthRequest, client store.Client, status int) {
+// consent page, an error for the client, or the code. stored says whether
+// req is in the store already; it is stored before a page is shown.
+func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req store.AuthRequest, client store.Client, status int, stored bool) {
 	ctx := r.Context()
 	fail := func(e *Error) {
-		if err := p.cfg.Store.DeleteAuthRequest(ctx, req.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			p.cfg.Log.Warn("delete auth request", "err", err)
+		if stored {
+			if err := p.cfg.Store.DeleteAuthRequest(ctx, req.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				p.cfg.Log.Warn("delete auth request", "err", err)
+			}
 		}
 		p.redirectError(w, r, req.RedirectURI, req.State, e, status)
+	}
+	// page redirects to a hosted page, which finds the request by its ID.
+	page := func(path string) {
+		if !stored {
+			if err := p.cfg.Store.CreateAuthRequest(ctx, req); err != nil {
+				p.internalErrorPage(w, "authorize: store request", err)
+				return
+			}
+		}
+		http.Redirect(w, r, path, status)
 	}
 	if req.Denied {
 		fail(newError(ErrAccessDenied, "the user denied access"))
@@ -348,7 +359,7 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 			fail(newError(ErrLoginRequired, "the organization must be chosen interactively"))
 			return
 		}
-		p.orgPromptRedirect(w, r, req, status)
+		page(orgPromptPath(req))
 		return
 	}
 
@@ -392,7 +403,7 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 				loginURL = LoginPath + "/" + url.PathEscape(conn.Name) + "?req=" + url.QueryEscape(req.ID)
 			}
 		}
-		http.Redirect(w, r, loginURL, status)
+		page(loginURL)
 		return
 	}
 
@@ -401,7 +412,7 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 			fail(newError(ErrLoginRequired, "the organization must be chosen interactively"))
 			return
 		}
-		p.orgPromptRedirect(w, r, req, status)
+		page(orgPromptPath(req))
 		return
 	}
 	if req.Organization != "" {
@@ -438,7 +449,7 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 				fail(newError(ErrConsentRequired, "the user has not consented to these scopes"))
 				return
 			}
-			http.Redirect(w, r, ConsentPath+"?req="+url.QueryEscape(req.ID), status)
+			page(ConsentPath + "?req=" + url.QueryEscape(req.ID))
 			return
 		}
 	}
@@ -462,7 +473,11 @@ func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req s
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(p.cfg.CodeTTL),
 	}
-	err = p.cfg.Store.ConsumeAuthRequestForCode(ctx, req.ID, c)
+	if stored {
+		err = p.cfg.Store.ConsumeAuthRequestForCode(ctx, req.ID, c)
+	} else {
+		err = p.cfg.Store.CreateCode(ctx, c)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "This login request was already completed. Go back to the application and log in again.")
 		return

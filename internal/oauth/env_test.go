@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"flag"
@@ -55,6 +56,7 @@ type env struct {
 	srv    *httptest.Server
 	issuer string
 	st     store.Store
+	writes *countingStore // the provider's view of st, counting its writes
 	keys   *token.Keys
 	clock  *clock
 	http   *http.Client
@@ -93,9 +95,10 @@ func newEnv(t *testing.T) *env {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	writes := &countingStore{Store: st}
 	p, err := oauth.New(oauth.Config{
 		Issuer:   srv.URL,
-		Store:    st,
+		Store:    writes,
 		Keys:     keys,
 		Sessions: sessions,
 		Pages:    pages,
@@ -110,6 +113,7 @@ func newEnv(t *testing.T) *env {
 		srv:    srv,
 		issuer: srv.URL,
 		st:     st,
+		writes: writes,
 		keys:   keys,
 		clock:  clk,
 		http: &http.Client{
@@ -117,6 +121,75 @@ func newEnv(t *testing.T) *env {
 			Timeout:       30 * time.Second,
 		},
 	}
+}
+
+// countingStore counts the calls of the store methods that write the
+// authorization flow's rows.
+type countingStore struct {
+	store.Store
+	mu    sync.Mutex // guards calls
+	calls map[string]int
+}
+
+func (c *countingStore) count(method string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls == nil {
+		c.calls = map[string]int{}
+	}
+	c.calls[method]++
+}
+
+// take returns the counts since the last take.
+func (c *countingStore) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	calls := c.calls
+	c.calls = nil
+	if calls == nil {
+		calls = map[string]int{}
+	}
+	return calls
+}
+
+func (c *countingStore) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error {
+	c.count("CreateAuthRequest")
+	return c.Store.CreateAuthRequest(ctx, r)
+}
+
+func (c *countingStore) ConsumeAuthRequestForCode(ctx context.Context, id string, code store.AuthCode) error {
+	c.count("ConsumeAuthRequestForCode")
+	return c.Store.ConsumeAuthRequestForCode(ctx, id, code)
+}
+
+func (c *countingStore) CreateCode(ctx context.Context, code store.AuthCode) error {
+	c.count("CreateCode")
+	return c.Store.CreateCode(ctx, code)
+}
+
+func (c *countingStore) RedeemCode(ctx context.Context, id string, now time.Time, issued store.Issued) (store.AuthCode, error) {
+	c.count("RedeemCode")
+	return c.Store.RedeemCode(ctx, id, now, issued)
+}
+
+func (c *countingStore) CreateAccessToken(ctx context.Context, a store.AccessToken) error {
+	c.count("CreateAccessToken")
+	return c.Store.CreateAccessToken(ctx, a)
+}
+
+func (c *countingStore) CreateRefreshToken(ctx context.Context, r store.RefreshToken) error {
+	c.count("CreateRefreshToken")
+	return c.Store.CreateRefreshToken(ctx, r)
+}
+
+func (c *countingStore) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, now time.Time, overlap time.Duration, access *store.AccessToken) (store.RefreshToken, error) {
+	c.count("RotateRefreshToken")
+	return c.Store.RotateRefreshToken(ctx, oldID, next, now, overlap, access)
+}
+
+func (c *countingStore) DeleteAuthRequest(ctx context.Context, id string) error {
+	c.count("DeleteAuthRequest")
+	return c.Store.DeleteAuthRequest(ctx, id)
 }
 
 // client is a registered client with its secret in clear.

@@ -23,25 +23,25 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest, client store.
 	if req.Code == "" {
 		return nil, newError(ErrInvalidRequest, "the code parameter is missing")
 	}
-	code, err := g.p.cfg.Store.RedeemCode(ctx, token.Hash(req.Code), g.p.now())
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, newError(ErrInvalidGrant, "the authorization code is invalid or expired")
-	case errors.Is(err, store.ErrAlreadyUsed):
-		// RFC 6749 §4.1.2: the store has revoked what the first redemption issued.
-		g.p.cfg.Log.Warn("authorization code reused; its tokens are revoked", "client_id", client.ID)
-		return nil, newError(ErrInvalidGrant, "the authorization code was already used")
-	case err != nil:
-		return nil, fmt.Errorf("redeem code: %w", err)
+	st := g.p.cfg.Store
+	id, now := token.Hash(req.Code), g.p.now()
+	// Read first, then spend the code and store the tokens in one write.
+	code, err := st.GetCode(ctx, id, now)
+	if err != nil {
+		return nil, g.redeemError(err, client)
 	}
-	if code.ClientID != client.ID {
-		return nil, newError(ErrInvalidGrant, "the authorization code was issued to another client")
+	if code.Used {
+		// RedeemCode revokes what the first redemption issued.
+		_, err := st.RedeemCode(ctx, id, now, store.Issued{})
+		return nil, g.redeemError(err, client)
 	}
-	// RFC 6749 §4.1.3: redirect_uri must be identical to the authorization request's.
-	if req.RedirectURI == "" || req.RedirectURI != code.RedirectURI {
-		return nil, newError(ErrInvalidGrant, "redirect_uri does not match the one of the authorization request")
-	}
-	if err := verifyPKCE(code, req.CodeVerifier); err != nil {
+	if err := checkCode(code, client, req); err != nil {
+		// A refused attempt spends the code all the same: it is not
+		// tried again with other values.
+		if _, rerr := st.RedeemCode(ctx, id, now, store.Issued{}); rerr != nil &&
+			!errors.Is(rerr, store.ErrAlreadyUsed) && !errors.Is(rerr, store.ErrNotFound) {
+			return nil, fmt.Errorf("spend refused code: %w", rerr)
+		}
 		return nil, err
 	}
 	return g.p.issue(ctx, issueParams{
@@ -55,7 +55,43 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest, client store.
 		nonce:    code.Nonce,
 		authTime: code.AuthTime,
 		refresh:  true,
+		commit: func(ctx context.Context, issued store.Issued) error {
+			_, err := st.RedeemCode(ctx, id, now, issued)
+			if err != nil {
+				return g.redeemError(err, client)
+			}
+			return nil
+		},
 	})
+}
+
+// redeemError turns a store error of reading or redeeming a code into the
+// token endpoint's answer.
+func (g codeGrant) redeemError(err error, client store.Client) error {
+	switch {
+	case err == nil:
+		return errors.New("redeem code: a used code was redeemed")
+	case errors.Is(err, store.ErrNotFound):
+		return newError(ErrInvalidGrant, "the authorization code is invalid or expired")
+	case errors.Is(err, store.ErrAlreadyUsed):
+		// RFC 6749 §4.1.2: the store has revoked what the first redemption issued.
+		g.p.cfg.Log.Warn("authorization code reused; its tokens are revoked", "client_id", client.ID)
+		return newError(ErrInvalidGrant, "the authorization code was already used")
+	default:
+		return fmt.Errorf("redeem code: %w", err)
+	}
+}
+
+// checkCode checks a live code against the request (RFC 6749 §4.1.3).
+func checkCode(code store.AuthCode, client store.Client, req tokenRequest) error {
+	if code.ClientID != client.ID {
+		return newError(ErrInvalidGrant, "the authorization code was issued to another client")
+	}
+	// RFC 6749 §4.1.3: redirect_uri must be identical to the authorization request's.
+	if req.RedirectURI == "" || req.RedirectURI != code.RedirectURI {
+		return newError(ErrInvalidGrant, "redirect_uri does not match the one of the authorization request")
+	}
+	return verifyPKCE(code, req.CodeVerifier)
 }
 
 // verifyPKCE checks the verifier against the challenge (RFC 7636 §4.6).

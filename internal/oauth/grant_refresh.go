@@ -60,7 +60,6 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 	}
 
 	pol := g.p.refreshPolicy(client)
-	var value string
 	family := old.FamilyExpiresAt
 	if family.IsZero() {
 		family = old.CreatedAt.Add(pol.Absolute)
@@ -68,7 +67,8 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 	if !now.Before(family) {
 		return nil, newError(ErrInvalidGrant, "the refresh token is invalid or expired")
 	}
-	var nextID string
+	var value, nextID string
+	var commit func(ctx context.Context, issued store.Issued) error
 	if pol.NoRotation {
 		// The same token stays valid until its family ends; each use renews
 		// its idle lifetime. A token rotated while rotation was on stays
@@ -76,14 +76,22 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 		if old.UsedAt != nil {
 			return nil, newError(ErrInvalidGrant, "the refresh token was already used")
 		}
-		err := st.ExtendRefreshToken(ctx, id, minTime(now.Add(pol.Idle), family), now)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, newError(ErrInvalidGrant, "the refresh token is invalid or expired")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("extend refresh token: %w", err)
-		}
 		nextID = id
+		commit = func(ctx context.Context, issued store.Issued) error {
+			err := st.ExtendRefreshToken(ctx, id, minTime(now.Add(pol.Idle), family), now)
+			if errors.Is(err, store.ErrNotFound) {
+				return newError(ErrInvalidGrant, "the refresh token is invalid or expired")
+			}
+			if err != nil {
+				return fmt.Errorf("extend refresh token: %w", err)
+			}
+			if issued.Access != nil {
+				if err := st.CreateAccessToken(ctx, *issued.Access); err != nil {
+					return fmt.Errorf("issue access token: %w", err)
+				}
+			}
+			return nil
+		}
 	} else {
 		value = token.NewOpaque()
 		nextID = token.Hash(value)
@@ -101,15 +109,18 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 			ExpiresAt:       minTime(now.Add(pol.Idle), family),
 			FamilyExpiresAt: family,
 		}
-		_, err = st.RotateRefreshToken(ctx, id, next, now, pol.Overlap)
-		switch {
-		case errors.Is(err, store.ErrReused):
-			g.p.cfg.Log.Warn("rotated refresh token reused; its family is revoked", "client_id", client.ID)
-			return nil, newError(ErrInvalidGrant, "the refresh token was already used")
-		case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrNotFound):
-			return nil, newError(ErrInvalidGrant, "the refresh token is invalid or expired")
-		case err != nil:
-			return nil, fmt.Errorf("rotate refresh token: %w", err)
+		commit = func(ctx context.Context, issued store.Issued) error {
+			_, err := st.RotateRefreshToken(ctx, id, next, now, pol.Overlap, issued.Access)
+			switch {
+			case errors.Is(err, store.ErrReused):
+				g.p.cfg.Log.Warn("rotated refresh token reused; its family is revoked", "client_id", client.ID)
+				return newError(ErrInvalidGrant, "the refresh token was already used")
+			case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrNotFound):
+				return newError(ErrInvalidGrant, "the refresh token is invalid or expired")
+			case err != nil:
+				return fmt.Errorf("rotate refresh token: %w", err)
+			}
+			return nil
 		}
 	}
 	resp, err := g.p.issue(ctx, issueParams{
@@ -122,6 +133,7 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 		audience: old.Audience,
 		org:      old.Organization,
 		authTime: old.AuthTime,
+		commit:   commit,
 	})
 	if err != nil {
 		return nil, err

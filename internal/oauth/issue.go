@@ -26,6 +26,10 @@ type issueParams struct {
 	nonce    string
 	authTime time.Time
 	refresh  bool // start a refresh-token family when offline access is allowed
+	// commit stores the response's tokens together with what the grant
+	// spends (its code or refresh token), in one store transaction. It
+	// returns protocol errors as *Error.
+	commit func(ctx context.Context, issued store.Issued) error
 
 	orgClaims map[string]any // set by issue
 }
@@ -55,8 +59,9 @@ func (p *Provider) refreshPolicy(c store.Client) store.RefreshPolicy {
 }
 
 // issue creates the access token, the ID token (for openid) and, when
-// allowed, the first refresh token of a family. It is the one step every
-// grant shares, so no grant can skip a check.
+// allowed, the first refresh token of a family, storing them through
+// ip.commit. It is the one step every grant shares, so no grant can skip a
+// check.
 func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, error) {
 	st := p.cfg.Store
 	if ip.user == nil {
@@ -107,19 +112,17 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 		scopes = slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == "offline_access" })
 	}
 	idTTL, accessTTL := p.lifetimes(ip.client)
+	if api != nil && api.TokenLifetime > 0 {
+		accessTTL = api.TokenLifetime
+	}
 
-	var access string
-	if api != nil {
-		if api.TokenLifetime > 0 {
-			accessTTL = api.TokenLifetime
-		}
-		var err error
-		if access, err = p.jwtAccessToken(ctx, ip, *api, scopes, now, accessTTL); err != nil {
-			return nil, err
-		}
-	} else {
+	// Store first, sign after: nothing is signed for a response that its
+	// grant can no longer give (a code or refresh token spent meanwhile).
+	var issued store.Issued
+	var access, refresh string
+	if api == nil {
 		access = token.NewOpaque()
-		if err := st.CreateAccessToken(ctx, store.AccessToken{
+		issued.Access = &store.AccessToken{
 			ID:        token.Hash(access),
 			GrantID:   ip.grantID,
 			ClientID:  ip.client.ID,
@@ -127,31 +130,14 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 			Scopes:    scopes,
 			CreatedAt: now,
 			ExpiresAt: now.Add(accessTTL),
-		}); err != nil {
-			return nil, fmt.Errorf("issue access token: %w", err)
 		}
 	}
-	resp := &tokenResponse{
-		AccessToken: access,
-		TokenType:   "Bearer",
-		ExpiresIn:   int64(accessTTL / time.Second),
-		Scope:       strings.Join(scopes, " "),
-	}
-
-	if slices.Contains(scopes, "openid") {
-		idToken, err := p.idToken(ctx, ip, scopes, access, now, idTTL)
-		if err != nil {
-			return nil, err
-		}
-		resp.IDToken = idToken
-	}
-
 	if ip.refresh && offline {
 		pol := p.refreshPolicy(ip.client)
 		family := now.Add(pol.Absolute)
-		value := token.NewOpaque()
-		if err := st.CreateRefreshToken(ctx, store.RefreshToken{
-			ID:              token.Hash(value),
+		refresh = token.NewOpaque()
+		issued.Refresh = &store.RefreshToken{
+			ID:              token.Hash(refresh),
 			FamilyID:        ip.grantID,
 			ClientID:        ip.client.ID,
 			UserID:          ip.user.ID,
@@ -163,10 +149,31 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 			CreatedAt:       now,
 			ExpiresAt:       minTime(now.Add(pol.Idle), family),
 			FamilyExpiresAt: family,
-		}); err != nil {
-			return nil, fmt.Errorf("issue refresh token: %w", err)
 		}
-		resp.RefreshToken = value
+	}
+	if err := ip.commit(ctx, issued); err != nil {
+		return nil, err
+	}
+
+	if api != nil {
+		var err error
+		if access, err = p.jwtAccessToken(ctx, ip, *api, scopes, now, accessTTL); err != nil {
+			return nil, err
+		}
+	}
+	resp := &tokenResponse{
+		AccessToken:  access,
+		RefreshToken: refresh,
+		TokenType:    "Bearer",
+		ExpiresIn:    int64(accessTTL / time.Second),
+		Scope:        strings.Join(scopes, " "),
+	}
+	if slices.Contains(scopes, "openid") {
+		idToken, err := p.idToken(ctx, ip, scopes, access, now, idTTL)
+		if err != nil {
+			return nil, err
+		}
+		resp.IDToken = idToken
 	}
 	return resp, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -159,7 +158,7 @@ func (p *Provider) joinOrganization(ctx context.Context, req store.AuthRequest, 
 	return nil, nil
 }
 
-// orgPromptRedirect sends the browser to the organization page.
-func (p *Provider) orgPromptRedirect(w http.ResponseWriter, r *http.Request, req store.AuthRequest, status int) {
-	http.Redirect(w, r, OrganizationPath+"?req="+url.QueryEscape(req.ID), status)
+// orgPromptPath is the organization page of a request.
+func orgPromptPath(req store.AuthRequest) string {
+	return OrganizationPath + "?req=" + url.QueryEscape(req.ID)
 }

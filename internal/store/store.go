@@ -175,6 +175,16 @@ type AuthCode struct {
 	CodeChallengeMethod string
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
+	Used                bool // redeemed; set by GetCode
+}
+
+// Issued is what one token response stores besides spending its code or
+// refresh token. RedeemCode and RotateRefreshToken write it in the
+// transaction that spends, so the response's tokens exist exactly when the
+// spending succeeded, and each response costs one write transaction.
+type Issued struct {
+	Access  *AccessToken  // an opaque access token; nil when it is a JWT
+	Refresh *RefreshToken // the first refresh token of a family (code grant)
 }
 
 // RefreshToken is one link of a rotating refresh-token family. ID is the
@@ -316,11 +326,18 @@ type Store interface {
 	DeleteAuthRequest(ctx context.Context, id string) error
 
 	// Authorization codes.
-	// RedeemCode marks the code used and returns it, atomically. A code
-	// redeemed before returns ErrAlreadyUsed (with the code, so the caller
-	// knows the grant) and the backend revokes every token of its grant; an
-	// unknown or expired code returns ErrNotFound.
-	RedeemCode(ctx context.Context, id string, now time.Time) (AuthCode, error)
+	// CreateCode stores a code issued without a stored request (a session
+	// that needed no page); ErrConflict on a taken ID.
+	CreateCode(ctx context.Context, c AuthCode) error
+	// GetCode returns a live code, redeemed or not (Used); ErrNotFound for
+	// unknown or expired codes. It changes nothing: RedeemCode decides.
+	GetCode(ctx context.Context, id string, now time.Time) (AuthCode, error)
+	// RedeemCode marks the code used, stores issued's tokens and returns
+	// the code, atomically. A code redeemed before returns ErrAlreadyUsed
+	// (with the code, so the caller knows the grant), stores nothing, and
+	// the backend revokes every token of its grant; an unknown or expired
+	// code returns ErrNotFound.
+	RedeemCode(ctx context.Context, id string, now time.Time, issued Issued) (AuthCode, error)
 
 	// Access tokens.
 	CreateAccessToken(ctx context.Context, t AccessToken) error
@@ -331,14 +348,15 @@ type Store interface {
 	// Refresh tokens.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	GetRefreshToken(ctx context.Context, id string) (RefreshToken, error)
-	// RotateRefreshToken marks old used and stores next, atomically.
+	// RotateRefreshToken marks old used and stores next and access (when
+	// not nil), atomically; on any error it stores neither.
 	// ErrNotFound: unknown or expired; ErrRevoked: family revoked;
 	// ErrReused: old had been rotated before — the whole family (and its
 	// access tokens) is now revoked — unless the rotation happened less
 	// than overlap ago and the token had not yet been used in that
 	// overlap: then OverlapUsed is set and next is stored as a sibling.
 	// next.FamilyID must be old's family.
-	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, now time.Time, overlap time.Duration) (RefreshToken, error)
+	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, now time.Time, overlap time.Duration, access *AccessToken) (RefreshToken, error)
 	// ExtendRefreshToken sets the ExpiresAt of a live refresh token (not
 	// rotated, not revoked, not expired at now): the idle lifetime of a
 	// token that does not rotate. ErrNotFound otherwise.

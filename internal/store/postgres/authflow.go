@@ -56,7 +56,54 @@ const (
 		RETURNING ` + codeColumns
 	qLockLiveCode = `SELECT ` + codeColumns + `, used FROM auth_codes
 		WHERE id = $1 AND expires_at > $2 FOR UPDATE`
+	qGetCode    = `SELECT ` + codeColumns + `, used FROM auth_codes WHERE id = $1 AND expires_at > $2`
+	qInsertCode = `INSERT INTO auth_codes (` + codeColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 )
+
+// redeemQueries[access][refresh] extend qRedeemCode with the inserts of the
+// issued tokens: data-modifying CTEs that select from the redeemed row, so
+// they insert only when the code was redeemed, and a failing insert undoes
+// the redemption. Still one statement, one round trip.
+var redeemQueries = func() (q [2][2]string) {
+	for a := range 2 {
+		for r := range 2 {
+			if a == 0 && r == 0 {
+				q[a][r] = qRedeemCode
+				continue
+			}
+			s := `WITH code AS (` + qRedeemCode + `)`
+			next := 3
+			if a == 1 {
+				s += `, access AS (INSERT INTO access_tokens (` + accessTokenColumns + `)
+					SELECT ` + accessTokenValues(next) + ` FROM code)`
+				next += accessTokenArgCount
+			}
+			if r == 1 {
+				s += `, refresh AS (INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
+					SELECT ` + refreshTokenValues(next) + ` FROM code)`
+			}
+			q[a][r] = s + ` SELECT ` + codeColumns + ` FROM code`
+		}
+	}
+	return q
+}()
+
+// issuedArgs returns the query of a redemption storing issued and its
+// arguments after the code's id and now.
+func issuedArgs(issued store.Issued) (string, []any) {
+	var args []any
+	a, r := 0, 0
+	if issued.Access != nil {
+		a = 1
+		args = append(args, accessTokenArgs(*issued.Access)...)
+	}
+	if issued.Refresh != nil {
+		r = 1
+		args = append(args, refreshTokenArgs(*issued.Refresh)...)
+	}
+	return redeemQueries[a][r], args
+}
 
 func scanAuthRequest(row pgx.CollectableRow) (store.AuthRequest, error) {
 	var r store.AuthRequest
@@ -139,16 +186,39 @@ func (db *DB) DeleteAuthRequest(ctx context.Context, id string) error {
 	return fail("delete auth request", err)
 }
 
+func codeArgs(c store.AuthCode) []any {
+	return []any{c.ID, c.GrantID, c.ClientID, c.UserID, c.SessionID, c.RedirectURI, list(c.Scopes),
+		c.Nonce, c.Audience, c.Organization, c.AuthTime, c.CodeChallenge, c.CodeChallengeMethod,
+		c.CreatedAt, c.ExpiresAt}
+}
+
+// CreateCode stores a code issued without a stored request; ErrConflict
+// when its ID is taken.
+func (db *DB) CreateCode(ctx context.Context, c store.AuthCode) error {
+	_, err := db.exec(ctx, qInsertCode, codeArgs(c)...)
+	return fail("create code", err)
+}
+
+// GetCode returns a live code, redeemed or not; ErrNotFound for unknown or
+// expired ones.
+func (db *DB) GetCode(ctx context.Context, id string, now time.Time) (store.AuthCode, error) {
+	var c store.AuthCode
+	if err := db.pool.QueryRow(ctx, qGetCode, id, now).Scan(append(codeDest(&c), &c.Used)...); err != nil {
+		return store.AuthCode{}, fail("get code", err)
+	}
+	codeUTC(&c)
+	return c, nil
+}
+
 // ConsumeAuthRequestForCode deletes the live request and stores the code in
 // one statement; ErrNotFound when the request is gone or expired.
 func (db *DB) ConsumeAuthRequestForCode(ctx context.Context, requestID string, c store.AuthCode) error {
-	err := changed(db.exec(ctx, qConsumeAuthRequest, requestID, db.now(),
-		c.ID, c.GrantID, c.ClientID, c.UserID, c.SessionID, c.RedirectURI, list(c.Scopes), c.Nonce,
-		c.Audience, c.Organization, c.AuthTime, c.CodeChallenge, c.CodeChallengeMethod, c.CreatedAt, c.ExpiresAt))
+	err := changed(db.exec(ctx, qConsumeAuthRequest, append([]any{requestID, db.now()}, codeArgs(c)...)...))
 	return fail("consume auth request for code", err)
 }
 
-// RedeemCode marks a live code used and returns it. A code used before is
+// RedeemCode marks a live code used, stores issued's tokens and returns
+// the code. A code used before is
 // returned with ErrAlreadyUsed after every token of its grant has been
 // revoked (RFC 6749 §4.1.2: the authorization server SHOULD revoke the
 // tokens issued on a code presented twice); the used code stays until it
@@ -159,8 +229,8 @@ func (db *DB) ConsumeAuthRequestForCode(ctx context.Context, requestID string, c
 // (revoke the grant, in that same transaction), and live after all (a code
 // stored since: redeem it there). Used never goes back to false, so a code
 // the UPDATE found used is still used when the transaction looks.
-func (db *DB) RedeemCode(ctx context.Context, id string, now time.Time) (store.AuthCode, error) {
-	c, err := redeem(ctx, db, id, now)
+func (db *DB) RedeemCode(ctx context.Context, id string, now time.Time, issued store.Issued) (store.AuthCode, error) {
+	c, err := redeem(ctx, db, id, now, issued)
 	if err == nil {
 		return c, nil
 	}
@@ -177,10 +247,12 @@ func (db *DB) RedeemCode(ctx context.Context, id string, now time.Time) (store.A
 		}
 		codeUTC(&c)
 		if !used {
-			_, err := tx.Exec(ctx, `UPDATE auth_codes SET used = true WHERE id = $1`, id)
-			return err
+			if _, err := tx.Exec(ctx, `UPDATE auth_codes SET used = true WHERE id = $1`, id); err != nil {
+				return err
+			}
+			return insertIssued(ctx, tx, issued)
 		}
-		reused = true
+		c.Used, reused = true, true
 		return revokeGrant(ctx, tx, c.GrantID)
 	})
 	if err != nil {
@@ -192,12 +264,15 @@ func (db *DB) RedeemCode(ctx context.Context, id string, now time.Time) (store.A
 	return c, nil
 }
 
-// redeem runs qRedeemCode; pgx.ErrNoRows when it updated nothing.
-func redeem(ctx context.Context, db *DB, id string, now time.Time) (store.AuthCode, error) {
+// redeem runs the happy path of RedeemCode; pgx.ErrNoRows when it updated
+// nothing.
+func redeem(ctx context.Context, db *DB, id string, now time.Time, issued store.Issued) (store.AuthCode, error) {
 	var c store.AuthCode
+	q, rest := issuedArgs(issued)
+	args := append([]any{id, now}, rest...)
 	err := retry(ctx, func() error {
 		var err error
-		c, err = queryOne(ctx, db.pool, scanCode, qRedeemCode, id, now)
+		c, err = queryOne(ctx, db.pool, scanCode, q, args...)
 		return err
 	})
 	return c, err

@@ -284,7 +284,7 @@ func TestReplayAcrossFamily(t *testing.T) {
 			wg.Go(func() {
 				next := store.RefreshToken{ID: fmt.Sprintf("rt-%d-%d-next", round, i), FamilyID: family,
 					CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-				_, errs[i] = db.RotateRefreshToken(ctx, fmt.Sprintf("rt-%d-%d", round, i), next, now, 0)
+				_, errs[i] = db.RotateRefreshToken(ctx, fmt.Sprintf("rt-%d-%d", round, i), next, now, 0, nil)
 			})
 		}
 		wg.Wait()
@@ -346,7 +346,7 @@ func BenchmarkRedeemCode(b *testing.B) {
 		if err := db.ConsumeAuthRequestForCode(ctx, reqID, code); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := db.RedeemCode(ctx, codeID, now); err != nil {
+		if _, err := db.RedeemCode(ctx, codeID, now, store.Issued{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -365,7 +365,7 @@ func BenchmarkRotateRefreshToken(b *testing.B) {
 	}
 	i := 0
 	for b.Loop() {
-		if _, err := db.RotateRefreshToken(ctx, token(i).ID, token(i+1), now, 0); err != nil {
+		if _, err := db.RotateRefreshToken(ctx, token(i).ID, token(i+1), now, 0, nil); err != nil {
 			b.Fatal(err)
 		}
 		i++

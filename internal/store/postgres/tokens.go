@@ -32,6 +32,42 @@ func refreshTokenValues(first int) string {
 	return s
 }
 
+// accessTokenValues are the typed placeholders of an access token's
+// columns from $first on (see refreshTokenValues).
+func accessTokenValues(first int) string {
+	s := ""
+	for i, t := range []string{"text", "text", "text", "text", "jsonb", "text", "timestamptz", "timestamptz"} {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("$%d::%s", first+i, t)
+	}
+	return s
+}
+
+// accessTokenArgCount is the number of accessTokenColumns.
+const accessTokenArgCount = 8
+
+func accessTokenArgs(a store.AccessToken) []any {
+	return []any{a.ID, a.GrantID, a.ClientID, a.UserID, list(a.Scopes), a.Audience, a.CreatedAt, a.ExpiresAt}
+}
+
+// insertIssued stores the tokens of one response inside the transaction
+// that spends its code or refresh token.
+func insertIssued(ctx context.Context, tx pgx.Tx, issued store.Issued) error {
+	if issued.Access != nil {
+		if _, err := tx.Exec(ctx, qInsertAccessToken, accessTokenArgs(*issued.Access)...); err != nil {
+			return err
+		}
+	}
+	if issued.Refresh != nil {
+		if _, err := tx.Exec(ctx, qInsertRefreshToken, refreshTokenArgs(*issued.Refresh)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 var (
 	qInsertAccessToken = `INSERT INTO access_tokens (` + accessTokenColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
@@ -59,6 +95,21 @@ var (
 		), next AS (
 			INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
 			SELECT ` + refreshTokenValues(3) + ` FROM old
+		)
+		SELECT ` + refreshTokenColumns + ` FROM old`
+	// qRotateRefreshTokenAccess is qRotateRefreshToken that also stores
+	// the response's access token.
+	qRotateRefreshTokenAccess = `WITH old AS (
+			UPDATE refresh_tokens SET used_at = $2
+			WHERE id = $1 AND used_at IS NULL AND NOT revoked AND expires_at > $2
+				AND family_id IS NOT DISTINCT FROM $4
+			RETURNING ` + refreshTokenColumns + `
+		), next AS (
+			INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
+			SELECT ` + refreshTokenValues(3) + ` FROM old
+		), access AS (
+			INSERT INTO access_tokens (` + accessTokenColumns + `)
+			SELECT ` + accessTokenValues(18) + ` FROM old
 		)
 		SELECT ` + refreshTokenColumns + ` FROM old`
 	qLockRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE id = $1 FOR UPDATE`
@@ -92,8 +143,7 @@ func refreshTokenArgs(r store.RefreshToken) []any {
 
 // CreateAccessToken stores a; ErrConflict when its ID is taken.
 func (db *DB) CreateAccessToken(ctx context.Context, a store.AccessToken) error {
-	_, err := db.exec(ctx, qInsertAccessToken, a.ID, a.GrantID, a.ClientID, a.UserID, list(a.Scopes),
-		a.Audience, a.CreatedAt, a.ExpiresAt)
+	_, err := db.exec(ctx, qInsertAccessToken, accessTokenArgs(a)...)
 	return fail("create access token", err)
 }
 
@@ -140,8 +190,8 @@ func (db *DB) GetRefreshToken(ctx context.Context, id string) (store.RefreshToke
 	return r, nil
 }
 
-// RotateRefreshToken marks old used and stores next, atomically, and
-// returns old as it was before the call.
+// RotateRefreshToken marks old used and stores next and access (when not
+// nil), atomically, and returns old as it was before the call.
 //
 // A token rotated before was stolen or replayed (RFC 9700 §4.14.2): the
 // whole family and its access tokens are revoked and ErrReused returned —
@@ -152,12 +202,15 @@ func (db *DB) GetRefreshToken(ctx context.Context, id string) (store.RefreshToke
 // The happy path is one statement. When it misses, a transaction locks the
 // token and tells the cases apart; concurrent presenters of one token queue
 // on that lock, so exactly one of them gets the overlap.
-func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, now time.Time, overlap time.Duration) (store.RefreshToken, error) {
+func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, now time.Time, overlap time.Duration, access *store.AccessToken) (store.RefreshToken, error) {
 	var old store.RefreshToken
+	q, args := qRotateRefreshToken, append([]any{oldID, now}, refreshTokenArgs(next)...)
+	if access != nil {
+		q, args = qRotateRefreshTokenAccess, append(args, accessTokenArgs(*access)...)
+	}
 	err := retry(ctx, func() error {
-		args := append([]any{oldID, now}, refreshTokenArgs(next)...)
 		var err error
-		old, err = queryOne(ctx, db.pool, scanRefreshToken, qRotateRefreshToken, args...)
+		old, err = queryOne(ctx, db.pool, scanRefreshToken, q, args...)
 		return err
 	})
 	if err == nil {
@@ -206,8 +259,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.R
 			reused = true
 			return revokeGrant(ctx, tx, old.FamilyID)
 		}
-		_, err = tx.Exec(ctx, qInsertRefreshToken, refreshTokenArgs(next)...)
-		return err
+		return insertIssued(ctx, tx, store.Issued{Access: access, Refresh: &next})
 	})
 	if err != nil {
 		return store.RefreshToken{}, fail("rotate refresh token", err)

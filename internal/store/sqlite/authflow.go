@@ -46,6 +46,7 @@ const (
 	qRedeemCode = `UPDATE auth_codes SET used = 1 WHERE id = ? AND expires_at > ? AND used = 0
 		RETURNING ` + codeColumns
 	qGetLiveCode = `SELECT ` + codeColumns + ` FROM auth_codes WHERE id = ? AND expires_at > ?`
+	qGetCode     = `SELECT ` + codeColumns + `, used FROM auth_codes WHERE id = ? AND expires_at > ?`
 )
 
 func scanAuthRequest(sc scanner) (store.AuthRequest, error) {
@@ -59,11 +60,16 @@ func scanAuthRequest(sc scanner) (store.AuthRequest, error) {
 	return r, err
 }
 
+// codeDest returns the scan destinations of codeColumns.
+func codeDest(c *store.AuthCode) []any {
+	return []any{&c.ID, &c.GrantID, &c.ClientID, &c.UserID, &c.SessionID, &c.RedirectURI,
+		jsonCol{&c.Scopes}, &c.Nonce, &c.Audience, &c.Organization, timeCol{&c.AuthTime},
+		&c.CodeChallenge, &c.CodeChallengeMethod, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt}}
+}
+
 func scanCode(sc scanner) (store.AuthCode, error) {
 	var c store.AuthCode
-	err := sc.Scan(&c.ID, &c.GrantID, &c.ClientID, &c.UserID, &c.SessionID, &c.RedirectURI,
-		jsonCol{&c.Scopes}, &c.Nonce, &c.Audience, &c.Organization, timeCol{&c.AuthTime},
-		&c.CodeChallenge, &c.CodeChallengeMethod, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt})
+	err := sc.Scan(codeDest(&c)...)
 	return c, err
 }
 
@@ -115,6 +121,12 @@ func (db *DB) DeleteAuthRequest(ctx context.Context, id string) error {
 	return fail("delete auth request", err)
 }
 
+func codeArgs(c store.AuthCode) []any {
+	return []any{c.ID, c.GrantID, c.ClientID, c.UserID, c.SessionID, c.RedirectURI,
+		listJSON(c.Scopes), c.Nonce, c.Audience, c.Organization, millis(c.AuthTime),
+		c.CodeChallenge, c.CodeChallengeMethod, millis(c.CreatedAt), millis(c.ExpiresAt)}
+}
+
 // ConsumeAuthRequestForCode deletes the live request and stores the code in
 // one transaction; ErrNotFound when the request is gone or expired.
 func (db *DB) ConsumeAuthRequestForCode(ctx context.Context, requestID string, c store.AuthCode) error {
@@ -122,26 +134,41 @@ func (db *DB) ConsumeAuthRequestForCode(ctx context.Context, requestID string, c
 		if err := changed(t.exec(ctx, qConsumeAuthRequest, requestID, millis(db.now()))); err != nil {
 			return err
 		}
-		_, err := t.exec(ctx, qInsertCode, c.ID, c.GrantID, c.ClientID, c.UserID, c.SessionID,
-			c.RedirectURI, listJSON(c.Scopes), c.Nonce, c.Audience, c.Organization, millis(c.AuthTime),
-			c.CodeChallenge, c.CodeChallengeMethod, millis(c.CreatedAt), millis(c.ExpiresAt))
+		_, err := t.exec(ctx, qInsertCode, codeArgs(c)...)
 		return err
 	})
 	return fail("consume auth request for code", err)
 }
 
-// RedeemCode marks a live code used and returns it. A code used before is
-// returned with ErrAlreadyUsed after every token of its grant has been
-// revoked (RFC 6749 §4.1.2); the used code stays until it expires so that
-// every further attempt is caught too.
-func (db *DB) RedeemCode(ctx context.Context, id string, now time.Time) (store.AuthCode, error) {
+// CreateCode stores a code issued without a stored request; ErrConflict
+// when its ID is taken.
+func (db *DB) CreateCode(ctx context.Context, c store.AuthCode) error {
+	_, err := db.exec(ctx, qInsertCode, codeArgs(c)...)
+	return fail("create code", err)
+}
+
+// GetCode returns a live code, redeemed or not; ErrNotFound for unknown or
+// expired ones.
+func (db *DB) GetCode(ctx context.Context, id string, now time.Time) (store.AuthCode, error) {
+	var c store.AuthCode
+	if err := db.queryRow(ctx, qGetCode, id, millis(now)).Scan(append(codeDest(&c), &c.Used)...); err != nil {
+		return store.AuthCode{}, fail("get code", err)
+	}
+	return c, nil
+}
+
+// RedeemCode marks a live code used, stores issued's tokens and returns the
+// code. A code used before is returned with ErrAlreadyUsed after every
+// token of its grant has been revoked (RFC 6749 §4.1.2); the used code
+// stays until it expires so that every further attempt is caught too.
+func (db *DB) RedeemCode(ctx context.Context, id string, now time.Time, issued store.Issued) (store.AuthCode, error) {
 	var code store.AuthCode
 	var reused bool
 	err := db.inTx(ctx, func(t tx) error {
 		c, err := scanCode(t.queryRow(ctx, qRedeemCode, id, millis(now)))
 		if err == nil {
 			code = c
-			return nil
+			return insertIssued(ctx, t, issued)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -151,6 +178,7 @@ func (db *DB) RedeemCode(ctx context.Context, id string, now time.Time) (store.A
 		if err != nil {
 			return err
 		}
+		c.Used = true
 		code, reused = c, true
 		return revokeGrant(ctx, t, c.GrantID)
 	})

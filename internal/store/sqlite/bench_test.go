@@ -111,7 +111,7 @@ func BenchmarkRotateRefreshTokenRows(b *testing.B) {
 			}
 			i := 0
 			for b.Loop() {
-				if _, err := db.RotateRefreshToken(ctx, tok("chain", i).ID, tok("chain", i+1), now, 0); err != nil {
+				if _, err := db.RotateRefreshToken(ctx, tok("chain", i).ID, tok("chain", i+1), now, 0, nil); err != nil {
 					b.Fatal(err)
 				}
 				i++

@@ -164,7 +164,7 @@ var (
 	hotReads = []string{
 		qGetClient, qGetAPI, qGetUser, qGetUserByEmail, qGetUserByIdentity, qGetConnection,
 		qGetAuthRequest, qGetOrganization, qGetOrganizationByName, qIsMember,
-		qGetAccessToken, qGetRefreshToken, qGetSession, qGetGrant,
+		qGetCode, qGetAccessToken, qGetRefreshToken, qGetSession, qGetGrant,
 		qFailures, qListSigningKeys,
 	}
 	hotWrites = []string{

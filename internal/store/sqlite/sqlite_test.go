@@ -180,7 +180,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 	}
 	next := rt
 	next.ID, next.FamilyExpiresAt = "rt-2", created.Add(time.Hour)
-	if _, err := db.RotateRefreshToken(ctx, rt.ID, next, created.Add(time.Minute), time.Minute); err != nil {
+	if _, err := db.RotateRefreshToken(ctx, rt.ID, next, created.Add(time.Minute), time.Minute, nil); err != nil {
 		t.Fatalf("rotate refresh token of 0001: %v", err)
 	}
 
@@ -205,7 +205,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 		req.Organization != "" || req.InvitationHash != "" || !req.ConsentGiven {
 		t.Fatalf("auth request of 0001 = %+v, want empty upstream, error and organization fields", req)
 	}
-	code, err := db.RedeemCode(ctx, "code-1", created.Add(time.Minute))
+	code, err := db.RedeemCode(ctx, "code-1", created.Add(time.Minute), store.Issued{})
 	if err != nil {
 		t.Fatalf("redeem a code of 0001: %v", err)
 	}
@@ -392,7 +392,7 @@ func BenchmarkRedeemCode(b *testing.B) {
 		if err := db.ConsumeAuthRequestForCode(ctx, reqID, code); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := db.RedeemCode(ctx, codeID, now); err != nil {
+		if _, err := db.RedeemCode(ctx, codeID, now, store.Issued{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -411,7 +411,7 @@ func BenchmarkRotateRefreshToken(b *testing.B) {
 	}
 	i := 0
 	for b.Loop() {
-		if _, err := db.RotateRefreshToken(ctx, token(i).ID, token(i+1), now, 0); err != nil {
+		if _, err := db.RotateRefreshToken(ctx, token(i).ID, token(i+1), now, 0, nil); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -63,11 +63,31 @@ func refreshTokenArgs(r store.RefreshToken) []any {
 		nullMillis(r.FamilyExpiresAt), nullMillisPtr(r.UsedAt), r.OverlapUsed, r.Revoked}
 }
 
+func accessTokenArgs(a store.AccessToken) []any {
+	return []any{a.ID, a.GrantID, a.ClientID, a.UserID, listJSON(a.Scopes), a.Audience,
+		millis(a.CreatedAt), millis(a.ExpiresAt)}
+}
+
 // CreateAccessToken stores a; ErrConflict when its ID is taken.
 func (db *DB) CreateAccessToken(ctx context.Context, a store.AccessToken) error {
-	_, err := db.exec(ctx, qInsertAccessToken, a.ID, a.GrantID, a.ClientID, a.UserID,
-		listJSON(a.Scopes), a.Audience, millis(a.CreatedAt), millis(a.ExpiresAt))
+	_, err := db.exec(ctx, qInsertAccessToken, accessTokenArgs(a)...)
 	return fail("create access token", err)
+}
+
+// insertIssued stores the tokens of one response inside the transaction
+// that spends its code or refresh token.
+func insertIssued(ctx context.Context, t tx, issued store.Issued) error {
+	if issued.Access != nil {
+		if _, err := t.exec(ctx, qInsertAccessToken, accessTokenArgs(*issued.Access)...); err != nil {
+			return err
+		}
+	}
+	if issued.Refresh != nil {
+		if _, err := t.exec(ctx, qInsertRefreshToken, refreshTokenArgs(*issued.Refresh)...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // GetAccessToken returns a live token; ErrNotFound for unknown, revoked or
@@ -115,16 +135,17 @@ func (db *DB) GetRefreshToken(ctx context.Context, id string) (store.RefreshToke
 	return r, nil
 }
 
-// RotateRefreshToken marks old used and stores next in one transaction, and
-// returns old as it was before the call. A token rotated before means it was
+// RotateRefreshToken marks old used and stores next and access (when not
+// nil) in one transaction, and returns old as it was before the call. A token rotated before means it was
 // stolen or replayed (RFC 9700 §4.14.2): the whole family and its access
 // tokens are revoked and ErrReused returned. The one exception is a second
 // use less than overlap after the rotation, when two requests of one client
 // raced with the same token: that use is recorded in OverlapUsed and next is
 // stored beside the token of the rotation. next must belong to old's family.
-func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, now time.Time, overlap time.Duration) (store.RefreshToken, error) {
+func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, now time.Time, overlap time.Duration, access *store.AccessToken) (store.RefreshToken, error) {
 	var old store.RefreshToken
 	var reused bool
+	issued := store.Issued{Access: access, Refresh: &next}
 	err := db.inTx(ctx, func(t tx) error {
 		// The common case, a live unused token, is one statement.
 		r, err := scanRefreshToken(t.queryRow(ctx, qRotateRefreshToken, millis(now), oldID, millis(now)))
@@ -134,8 +155,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.R
 				return err // the rollback undoes the update
 			}
 			old = r
-			_, err := t.exec(ctx, qInsertRefreshToken, refreshTokenArgs(next)...)
-			return err
+			return insertIssued(ctx, t, issued)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -161,8 +181,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.R
 		if _, err := t.exec(ctx, qMarkOverlapUsed, oldID); err != nil {
 			return err
 		}
-		_, err = t.exec(ctx, qInsertRefreshToken, refreshTokenArgs(next)...)
-		return err
+		return insertIssued(ctx, t, issued)
 	})
 	if err != nil {
 		return store.RefreshToken{}, fail("rotate refresh token", err)

@@ -90,10 +90,10 @@ func testConsumeAuthRequest(t *testing.T, s store.Store) {
 
 	second := newCode("code-2", "grant-2", "gatehouse|ada")
 	wantErr(t, s.ConsumeAuthRequestForCode(ctx, req.ID, second), store.ErrNotFound, "consume request twice")
-	_, err = s.RedeemCode(ctx, second.ID, t0)
+	_, err = s.RedeemCode(ctx, second.ID, t0, store.Issued{})
 	wantErr(t, err, store.ErrNotFound, "redeem code of a refused consume")
 
-	got, err := s.RedeemCode(ctx, code.ID, t0)
+	got, err := s.RedeemCode(ctx, code.ID, t0, store.Issued{})
 	must(t, err, "redeem code")
 	wantEqual(t, got, code, "redeemed code")
 
@@ -103,14 +103,14 @@ func testConsumeAuthRequest(t *testing.T, s store.Store) {
 		must(t, s.CreateAuthRequest(ctx, req), "create expired request")
 		c := newCode("code-expired-req", "grant-3", "gatehouse|ada")
 		wantErr(t, s.ConsumeAuthRequestForCode(ctx, req.ID, c), store.ErrNotFound, "consume expired request")
-		_, err := s.RedeemCode(ctx, c.ID, t0)
+		_, err := s.RedeemCode(ctx, c.ID, t0, store.Issued{})
 		wantErr(t, err, store.ErrNotFound, "redeem code of an expired request")
 	})
 	t.Run("unknown request", func(t *testing.T) {
 		ctx := t.Context()
 		c := newCode("code-unknown-req", "grant-4", "gatehouse|ada")
 		wantErr(t, s.ConsumeAuthRequestForCode(ctx, "req-unknown", c), store.ErrNotFound, "consume unknown request")
-		_, err := s.RedeemCode(ctx, c.ID, t0)
+		_, err := s.RedeemCode(ctx, c.ID, t0, store.Issued{})
 		wantErr(t, err, store.ErrNotFound, "redeem code of an unknown request")
 	})
 }
@@ -206,15 +206,17 @@ func testRedeemCode(t *testing.T, s store.Store) {
 		must(t, s.CreateRefreshToken(ctx, tok), "create refresh token")
 	}
 
-	got, err := s.RedeemCode(ctx, code.ID, t0.Add(10*time.Second))
+	got, err := s.RedeemCode(ctx, code.ID, t0.Add(10*time.Second), store.Issued{})
 	must(t, err, "redeem code")
 	wantEqual(t, got, code, "redeemed code")
 	wantLiveAccessToken(t, s, at)
 
 	// RFC 6749 §4.1.2: a code used twice revokes the tokens issued for it.
-	got, err = s.RedeemCode(ctx, code.ID, t0.Add(20*time.Second))
+	got, err = s.RedeemCode(ctx, code.ID, t0.Add(20*time.Second), store.Issued{})
 	wantErr(t, err, store.ErrAlreadyUsed, "redeem code twice")
-	wantEqual(t, got, code, "code returned with ErrAlreadyUsed")
+	usedCode := code
+	usedCode.Used = true
+	wantEqual(t, got, usedCode, "code returned with ErrAlreadyUsed")
 	if got.GrantID != code.GrantID {
 		t.Fatalf("code returned with ErrAlreadyUsed: GrantID = %q, want %q", got.GrantID, code.GrantID)
 	}
@@ -224,24 +226,111 @@ func testRedeemCode(t *testing.T, s store.Store) {
 	wantLiveAccessToken(t, s, otherAT)
 	wantRefreshRevoked(t, s, otherRT.ID, false)
 
-	_, err = s.RedeemCode(ctx, code.ID, t0.Add(30*time.Second))
+	_, err = s.RedeemCode(ctx, code.ID, t0.Add(30*time.Second), store.Issued{})
 	wantErr(t, err, store.ErrAlreadyUsed, "redeem code a third time")
-	_, err = s.RedeemCode(ctx, code.ID, code.ExpiresAt.Add(time.Second))
+	_, err = s.RedeemCode(ctx, code.ID, code.ExpiresAt.Add(time.Second), store.Issued{})
 	wantErr(t, err, store.ErrNotFound, "redeem used code after it expired")
 
 	t.Run("expired", func(t *testing.T) {
 		ctx := t.Context()
 		c := newCode("code-expired", "grant-2", "gatehouse|ada")
 		issueCode(t, s, c)
-		_, err := s.RedeemCode(ctx, c.ID, c.ExpiresAt.Add(time.Second))
+		_, err := s.RedeemCode(ctx, c.ID, c.ExpiresAt.Add(time.Second), store.Issued{})
 		wantErr(t, err, store.ErrNotFound, "redeem expired code")
 		// Refusing an expired code must not have used it up for its lifetime.
-		got, err := s.RedeemCode(ctx, c.ID, t0)
+		got, err := s.RedeemCode(ctx, c.ID, t0, store.Issued{})
 		must(t, err, "redeem code while live")
 		wantEqual(t, got, c, "code redeemed while live")
 	})
 	t.Run("unknown", func(t *testing.T) {
-		_, err := s.RedeemCode(t.Context(), "code-unknown", t0)
+		_, err := s.RedeemCode(t.Context(), "code-unknown", t0, store.Issued{})
 		wantErr(t, err, store.ErrNotFound, "redeem unknown code")
 	})
 }
+
+// testRedeemCodeIssued checks that a redemption stores the response's
+// tokens with it, and only when it succeeds.
+func testRedeemCodeIssued(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	code := newCode("code-issued", "grant-issued", "gatehouse|ada")
+	issueCode(t, s, code)
+	issued := store.Issued{
+		Access:  ptr(newAccessToken("at-issued", code.GrantID, code.UserID)),
+		Refresh: ptr(newRefreshToken("rt-issued", code.GrantID, code.UserID)),
+	}
+
+	// An insert that fails undoes the redemption and stores nothing.
+	taken := newAccessToken("at-taken", "grant-other", code.UserID)
+	must(t, s.CreateAccessToken(ctx, taken), "create access token")
+	clash := store.Issued{Access: ptr(taken), Refresh: ptr(newRefreshToken("rt-clash", code.GrantID, code.UserID))}
+	clash.Access.GrantID = code.GrantID
+	_, err := s.RedeemCode(ctx, code.ID, t0, clash)
+	wantErr(t, err, store.ErrConflict, "redeem code with a taken access token ID")
+	_, err = s.GetRefreshToken(ctx, "rt-clash")
+	wantErr(t, err, store.ErrNotFound, "refresh token of a failed redemption")
+	got, err := s.GetCode(ctx, code.ID, t0)
+	must(t, err, "get code after a failed redemption")
+	wantEqual(t, got, code, "code after a failed redemption")
+
+	got, err = s.RedeemCode(ctx, code.ID, t0, issued)
+	must(t, err, "redeem code with tokens")
+	wantEqual(t, got, code, "redeemed code")
+	wantLiveAccessToken(t, s, *issued.Access)
+	rt, err := s.GetRefreshToken(ctx, issued.Refresh.ID)
+	must(t, err, "get refresh token of the redemption")
+	wantEqual(t, rt, *issued.Refresh, "refresh token of the redemption")
+	got, err = s.GetCode(ctx, code.ID, t0)
+	must(t, err, "get redeemed code")
+	if !got.Used {
+		t.Fatal("GetCode after RedeemCode: Used = false, want true")
+	}
+
+	// A replay stores nothing and revokes what the first redemption stored.
+	replay := store.Issued{
+		Access:  ptr(newAccessToken("at-replay", code.GrantID, code.UserID)),
+		Refresh: ptr(newRefreshToken("rt-replay", code.GrantID, code.UserID)),
+	}
+	_, err = s.RedeemCode(ctx, code.ID, t0, replay)
+	wantErr(t, err, store.ErrAlreadyUsed, "redeem code twice with tokens")
+	_, err = s.GetAccessToken(ctx, replay.Access.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "access token of a replayed redemption")
+	_, err = s.GetRefreshToken(ctx, replay.Refresh.ID)
+	wantErr(t, err, store.ErrNotFound, "refresh token of a replayed redemption")
+	_, err = s.GetAccessToken(ctx, issued.Access.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "access token of the first redemption after a replay")
+	wantRefreshRevoked(t, s, issued.Refresh.ID, true)
+	wantLiveAccessToken(t, s, taken)
+
+	// An unknown code stores nothing either.
+	stray := store.Issued{Access: ptr(newAccessToken("at-stray", "grant-stray", code.UserID))}
+	_, err = s.RedeemCode(ctx, "code-unknown", t0, stray)
+	wantErr(t, err, store.ErrNotFound, "redeem unknown code with tokens")
+	_, err = s.GetAccessToken(ctx, stray.Access.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "access token of an unknown code")
+}
+
+// testCreateGetCode covers codes stored without a request and GetCode.
+func testCreateGetCode(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	code := newCode("code-direct", "grant-direct", "gatehouse|ada")
+	must(t, s.CreateCode(ctx, code), "create code")
+	wantErr(t, s.CreateCode(ctx, newCode(code.ID, "grant-other", "gatehouse|ada")), store.ErrConflict, "create code with a taken ID")
+
+	got, err := s.GetCode(ctx, code.ID, t0)
+	must(t, err, "get code")
+	wantEqual(t, got, code, "stored code")
+	_, err = s.GetCode(ctx, code.ID, code.ExpiresAt)
+	wantErr(t, err, store.ErrNotFound, "get expired code")
+	_, err = s.GetCode(ctx, "code-unknown", t0)
+	wantErr(t, err, store.ErrNotFound, "get unknown code")
+
+	got, err = s.RedeemCode(ctx, code.ID, t0, store.Issued{})
+	must(t, err, "redeem created code")
+	wantEqual(t, got, code, "redeemed created code")
+	got, err = s.GetCode(ctx, code.ID, t0)
+	must(t, err, "get redeemed code")
+	code.Used = true
+	wantEqual(t, got, code, "redeemed code as stored")
+}
+
+func ptr[T any](v T) *T { return &v }

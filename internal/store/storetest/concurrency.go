@@ -106,7 +106,7 @@ func raceRedeemCode(t *testing.T, s store.Store) {
 	got := make([]store.AuthCode, n)
 	errs := race(n, func(i int) error {
 		var err error
-		got[i], err = s.RedeemCode(t.Context(), code.ID, t0.Add(time.Second))
+		got[i], err = s.RedeemCode(t.Context(), code.ID, t0.Add(time.Second), store.Issued{})
 		return err
 	})
 	c := tally(errs, store.ErrAlreadyUsed)
@@ -134,7 +134,7 @@ func raceRotateRefreshToken(t *testing.T, s store.Store) {
 		return newRefreshToken(fmt.Sprintf("rt-next-%02d", i), old.FamilyID, old.UserID)
 	}
 	errs := race(n, func(i int) error {
-		_, err := s.RotateRefreshToken(t.Context(), old.ID, next(i), t0.Add(time.Second), 0)
+		_, err := s.RotateRefreshToken(t.Context(), old.ID, next(i), t0.Add(time.Second), 0, nil)
 		return err
 	})
 	allowed := []error{store.ErrReused, store.ErrRevoked, store.ErrNotFound}
@@ -182,7 +182,7 @@ func raceRotateRefreshTokenOverlap(t *testing.T, s store.Store) {
 		return newRefreshToken(fmt.Sprintf("rt-next-%02d", i), old.FamilyID, old.UserID)
 	}
 	errs := race(n, func(i int) error {
-		_, err := s.RotateRefreshToken(t.Context(), old.ID, next(i), now, time.Minute)
+		_, err := s.RotateRefreshToken(t.Context(), old.ID, next(i), now, time.Minute, nil)
 		return err
 	})
 	allowed := []error{store.ErrReused, store.ErrRevoked}
@@ -268,7 +268,7 @@ func raceConsumeAuthRequest(t *testing.T, s store.Store) {
 			n, c, firstOther(errs, store.ErrNotFound), n-1)
 	}
 	for i, err := range errs {
-		_, redeemErr := s.RedeemCode(t.Context(), code(i).ID, t0)
+		_, redeemErr := s.RedeemCode(t.Context(), code(i).ID, t0, store.Issued{})
 		if err == nil {
 			must(t, redeemErr, "redeem the one issued code")
 		} else {

@@ -71,7 +71,7 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 
 	_, err = s.GetAuthRequest(ctx, "req-live")
 	must(t, err, "get live request")
-	got, err := s.RedeemCode(ctx, liveCode.ID, now)
+	got, err := s.RedeemCode(ctx, liveCode.ID, now, store.Issued{})
 	must(t, err, "redeem live code")
 	wantEqual(t, got, liveCode, "live code")
 	_, err = s.GetSession(ctx, liveSession.ID, now)
@@ -96,7 +96,7 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 	if n != 0 {
 		t.Errorf("DeleteExpired after redeem removed %d rows, want 0", n)
 	}
-	_, err = s.RedeemCode(ctx, liveCode.ID, now)
+	_, err = s.RedeemCode(ctx, liveCode.ID, now, store.Issued{})
 	wantErr(t, err, store.ErrAlreadyUsed, "redeem used code after DeleteExpired")
 }
 

@@ -108,10 +108,13 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConsumeUpstreamState", testConsumeUpstreamState},
 		{"ConsumeAuthRequestForCode", testConsumeAuthRequest},
 		{"RedeemCode", testRedeemCode},
+		{"RedeemCodeIssued", testRedeemCodeIssued},
+		{"CreateGetCode", testCreateGetCode},
 		{"AccessTokens", testAccessTokens},
 		{"RefreshTokens", testRefreshTokens},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotateRefreshTokenOverlap", testRotateRefreshTokenOverlap},
+		{"RotateRefreshTokenAccess", testRotateRefreshTokenAccess},
 		{"ExtendRefreshToken", testExtendRefreshToken},
 		{"RotateWithoutOverlapEarlierClock", testRotateWithoutOverlapEarlierClock},
 		{"RevokeGrant", testRevokeGrant},
@@ -513,7 +516,7 @@ func wantRefreshRevoked(t *testing.T, s store.Store, id string, revoked bool) {
 	if !revoked {
 		return
 	}
-	_, err = s.RotateRefreshToken(t.Context(), id, newRefreshToken(id+"-probe", got.FamilyID, got.UserID), t0.Add(time.Second), 365*24*time.Hour)
+	_, err = s.RotateRefreshToken(t.Context(), id, newRefreshToken(id+"-probe", got.FamilyID, got.UserID), t0.Add(time.Second), 365*24*time.Hour, nil)
 	wantErr(t, err, store.ErrRevoked, "rotate revoked refresh token "+id)
 	_, err = s.GetRefreshToken(t.Context(), id+"-probe")
 	wantErr(t, err, store.ErrNotFound, "get refresh token stored by a refused rotation")

@@ -95,7 +95,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 	now := t0.Add(time.Hour)
 	next := newRefreshToken("rt-2", family, "gatehouse|ada")
 	next.CreatedAt, next.ExpiresAt = now.In(elsewhere), now.Add(30*24*time.Hour).In(elsewhere)
-	got, err := s.RotateRefreshToken(ctx, old.ID, next, now, 0)
+	got, err := s.RotateRefreshToken(ctx, old.ID, next, now, 0, nil)
 	must(t, err, "rotate refresh token")
 	wantEqual(t, got, old, "rotate returns the old token as it was")
 
@@ -111,7 +111,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 
 	// The rotated token presented again: the family is compromised.
 	stolen := newRefreshToken("rt-3", family, "gatehouse|eve")
-	_, err = s.RotateRefreshToken(ctx, old.ID, stolen, now.Add(time.Minute), 0)
+	_, err = s.RotateRefreshToken(ctx, old.ID, stolen, now.Add(time.Minute), 0, nil)
 	wantErr(t, err, store.ErrReused, "rotate a rotated refresh token")
 	_, err = s.GetRefreshToken(ctx, stolen.ID)
 	wantErr(t, err, store.ErrNotFound, "get next token of a refused rotation")
@@ -119,7 +119,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 	wantRefreshRevoked(t, s, next.ID, true)
 	_, err = s.GetAccessToken(ctx, at.ID, t0)
 	wantErr(t, err, store.ErrNotFound, "get access token of a revoked family")
-	_, err = s.RotateRefreshToken(ctx, old.ID, newRefreshToken("rt-4", family, "gatehouse|eve"), now.Add(2*time.Minute), 0)
+	_, err = s.RotateRefreshToken(ctx, old.ID, newRefreshToken("rt-4", family, "gatehouse|eve"), now.Add(2*time.Minute), 0, nil)
 	wantErr(t, err, store.ErrRevoked, "rotate a revoked, rotated refresh token")
 
 	// Another family is untouched.
@@ -136,7 +136,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
 			n := newRefreshToken("rt-after-"+tc.name, otherRT.FamilyID, otherRT.UserID)
-			_, err := s.RotateRefreshToken(ctx, otherRT.ID, n, tc.now, time.Hour)
+			_, err := s.RotateRefreshToken(ctx, otherRT.ID, n, tc.now, time.Hour, nil)
 			wantErr(t, err, store.ErrNotFound, "rotate expired refresh token")
 			_, err = s.GetRefreshToken(ctx, n.ID)
 			wantErr(t, err, store.ErrNotFound, "get next token of a refused rotation")
@@ -146,7 +146,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		})
 	}
 	t.Run("unknown", func(t *testing.T) {
-		_, err := s.RotateRefreshToken(t.Context(), "rt-unknown", newRefreshToken("rt-x", "grant-x", "gatehouse|ada"), t0, time.Hour)
+		_, err := s.RotateRefreshToken(t.Context(), "rt-unknown", newRefreshToken("rt-x", "grant-x", "gatehouse|ada"), t0, time.Hour, nil)
 		wantErr(t, err, store.ErrNotFound, "rotate unknown refresh token")
 	})
 }
@@ -167,7 +167,7 @@ func testRotateRefreshTokenOverlap(t *testing.T, s store.Store) {
 		t.Helper()
 		old := newRefreshToken("rt-"+family, family, "gatehouse|ada")
 		must(t, s.CreateRefreshToken(t.Context(), old), "create refresh token")
-		_, err := s.RotateRefreshToken(t.Context(), old.ID, nextOf(old, "rt-"+family+"-next", rotated), rotated, overlap)
+		_, err := s.RotateRefreshToken(t.Context(), old.ID, nextOf(old, "rt-"+family+"-next", rotated), rotated, overlap, nil)
 		must(t, err, "rotate refresh token")
 		old.UsedAt = &rotated
 		return old
@@ -184,7 +184,7 @@ func testRotateRefreshTokenOverlap(t *testing.T, s store.Store) {
 	must(t, s.CreateAccessToken(ctx, otherAT), "create access token of another family")
 
 	next := nextOf(old, "rt-2", rotated)
-	got, err := s.RotateRefreshToken(ctx, old.ID, next, rotated, overlap)
+	got, err := s.RotateRefreshToken(ctx, old.ID, next, rotated, overlap, nil)
 	must(t, err, "rotate refresh token")
 	wantEqual(t, got, old, "rotate returns the old token as it was")
 
@@ -192,7 +192,7 @@ func testRotateRefreshTokenOverlap(t *testing.T, s store.Store) {
 	// sibling of next.
 	second := rotated.Add(10 * time.Second)
 	sibling := nextOf(old, "rt-2b", second)
-	got, err = s.RotateRefreshToken(ctx, old.ID, sibling, second, overlap)
+	got, err = s.RotateRefreshToken(ctx, old.ID, sibling, second, overlap, nil)
 	must(t, err, "use a rotated refresh token inside the overlap")
 	wantOld := old
 	wantOld.UsedAt = &rotated
@@ -212,13 +212,13 @@ func testRotateRefreshTokenOverlap(t *testing.T, s store.Store) {
 	// The sibling is a token of the family like any other.
 	third := rotated.Add(20 * time.Second)
 	nephew := nextOf(old, "rt-3", third)
-	got, err = s.RotateRefreshToken(ctx, sibling.ID, nephew, third, overlap)
+	got, err = s.RotateRefreshToken(ctx, sibling.ID, nephew, third, overlap, nil)
 	must(t, err, "rotate sibling refresh token")
 	wantEqual(t, got, sibling, "rotate returns the sibling as it was")
 
 	// A third use, even inside the overlap, is reuse.
 	stolen := nextOf(old, "rt-stolen", third)
-	_, err = s.RotateRefreshToken(ctx, old.ID, stolen, third, overlap)
+	_, err = s.RotateRefreshToken(ctx, old.ID, stolen, third, overlap, nil)
 	wantErr(t, err, store.ErrReused, "use a rotated refresh token a third time")
 	_, err = s.GetRefreshToken(ctx, stolen.ID)
 	wantErr(t, err, store.ErrNotFound, "get next token of a refused rotation")
@@ -247,7 +247,7 @@ func testRotateRefreshTokenOverlap(t *testing.T, s store.Store) {
 			must(t, s.CreateAccessToken(ctx, at), "create access token")
 			now := rotated.Add(tc.after)
 			n := nextOf(old, old.ID+"-again", now)
-			_, err := s.RotateRefreshToken(ctx, old.ID, n, now, tc.overlap)
+			_, err := s.RotateRefreshToken(ctx, old.ID, n, now, tc.overlap, nil)
 			wantErr(t, err, store.ErrReused, "use a rotated refresh token")
 			_, err = s.GetRefreshToken(ctx, n.ID)
 			wantErr(t, err, store.ErrNotFound, "get next token of a refused rotation")
@@ -265,7 +265,7 @@ func testRotateRefreshTokenOverlap(t *testing.T, s store.Store) {
 		old := newRefreshToken("rt-wrong", "grant-wrong", "gatehouse|ada")
 		must(t, s.CreateRefreshToken(ctx, old), "create refresh token")
 		stray := nextOf(otherRT, "rt-stray", rotated)
-		if _, err := s.RotateRefreshToken(ctx, old.ID, stray, rotated, overlap); err == nil {
+		if _, err := s.RotateRefreshToken(ctx, old.ID, stray, rotated, overlap, nil); err == nil {
 			t.Fatal("rotate to a token of another family: got no error")
 		}
 		_, err := s.GetRefreshToken(ctx, stray.ID)
@@ -273,12 +273,12 @@ func testRotateRefreshTokenOverlap(t *testing.T, s store.Store) {
 		got, err := s.GetRefreshToken(ctx, old.ID)
 		must(t, err, "get refresh token")
 		wantEqual(t, got, old, "refresh token after refused rotation")
-		_, err = s.RotateRefreshToken(ctx, old.ID, nextOf(old, "rt-wrong-next", rotated), rotated, overlap)
+		_, err = s.RotateRefreshToken(ctx, old.ID, nextOf(old, "rt-wrong-next", rotated), rotated, overlap, nil)
 		must(t, err, "rotate to a token of the right family")
 
 		second := rotated.Add(time.Second)
 		stray = nextOf(otherRT, "rt-stray-2", second)
-		if _, err := s.RotateRefreshToken(ctx, old.ID, stray, second, overlap); err == nil {
+		if _, err := s.RotateRefreshToken(ctx, old.ID, stray, second, overlap, nil); err == nil {
 			t.Fatal("overlap use with a token of another family: got no error")
 		}
 		_, err = s.GetRefreshToken(ctx, stray.ID)
@@ -288,7 +288,7 @@ func testRotateRefreshTokenOverlap(t *testing.T, s store.Store) {
 		want := old
 		want.UsedAt = &rotated
 		wantEqual(t, got, want, "rotated refresh token after refused overlap use")
-		_, err = s.RotateRefreshToken(ctx, old.ID, nextOf(old, "rt-wrong-sibling", second), second, overlap)
+		_, err = s.RotateRefreshToken(ctx, old.ID, nextOf(old, "rt-wrong-sibling", second), second, overlap, nil)
 		must(t, err, "overlap use with a token of the right family")
 		wantRefreshRevoked(t, s, otherRT.ID, false)
 	})
@@ -333,7 +333,7 @@ func testExtendRefreshToken(t *testing.T, s store.Store) {
 	for _, id := range []string{"rt-live", "rt-used", "rt-revoked", "rt-expired"} {
 		must(t, s.CreateRefreshToken(ctx, newRefreshToken(id, "fam-"+id, "gatehouse|ada")), "create "+id)
 	}
-	_, err := s.RotateRefreshToken(ctx, "rt-used", newRefreshToken("rt-used-next", "fam-rt-used", "gatehouse|ada"), t0, 0)
+	_, err := s.RotateRefreshToken(ctx, "rt-used", newRefreshToken("rt-used-next", "fam-rt-used", "gatehouse|ada"), t0, 0, nil)
 	must(t, err, "rotate rt-used")
 	must(t, s.RevokeGrant(ctx, "fam-rt-revoked"), "revoke rt-revoked")
 
@@ -369,13 +369,73 @@ func testExtendRefreshToken(t *testing.T, s store.Store) {
 func testRotateWithoutOverlapEarlierClock(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	must(t, s.CreateRefreshToken(ctx, newRefreshToken("rt-a", "fam-a", "gatehouse|ada")), "create")
-	_, err := s.RotateRefreshToken(ctx, "rt-a", newRefreshToken("rt-b", "fam-a", "gatehouse|ada"), t0.Add(time.Second), 0)
+	_, err := s.RotateRefreshToken(ctx, "rt-a", newRefreshToken("rt-b", "fam-a", "gatehouse|ada"), t0.Add(time.Second), 0, nil)
 	must(t, err, "rotate")
-	_, err = s.RotateRefreshToken(ctx, "rt-a", newRefreshToken("rt-c", "fam-a", "gatehouse|ada"), t0, 0)
+	_, err = s.RotateRefreshToken(ctx, "rt-a", newRefreshToken("rt-c", "fam-a", "gatehouse|ada"), t0, 0, nil)
 	if !errors.Is(err, store.ErrReused) {
 		t.Fatalf("replay with an earlier clock = %v, want ErrReused", err)
 	}
 	if got, _ := s.GetRefreshToken(ctx, "rt-b"); !got.Revoked {
 		t.Error("the family survived the replay")
 	}
+}
+
+// testRotateRefreshTokenAccess checks that a rotation stores the response's
+// access token with the next refresh token, and only when it succeeds.
+func testRotateRefreshTokenAccess(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const family, overlap = "grant-access", 30 * time.Second
+	rotated := t0.Add(time.Hour)
+	nextOf := func(id string, now time.Time) store.RefreshToken {
+		n := newRefreshToken(id, family, "gatehouse|ada")
+		n.CreatedAt, n.ExpiresAt = now.In(elsewhere), now.Add(30*24*time.Hour).In(elsewhere)
+		return n
+	}
+	accessOf := func(id string) *store.AccessToken {
+		a := newAccessToken(id, family, "gatehouse|ada")
+		return &a
+	}
+	old := newRefreshToken("rt-access-1", family, "gatehouse|ada")
+	must(t, s.CreateRefreshToken(ctx, old), "create refresh token")
+
+	// An access token whose insert fails undoes the rotation.
+	taken := newAccessToken("at-access-taken", "grant-other", "gatehouse|ada")
+	must(t, s.CreateAccessToken(ctx, taken), "create access token")
+	clash := taken
+	clash.GrantID = family
+	_, err := s.RotateRefreshToken(ctx, old.ID, nextOf("rt-access-clash", rotated), rotated, overlap, &clash)
+	wantErr(t, err, store.ErrConflict, "rotate with a taken access token ID")
+	_, err = s.GetRefreshToken(ctx, "rt-access-clash")
+	wantErr(t, err, store.ErrNotFound, "next token of a failed rotation")
+	stored, err := s.GetRefreshToken(ctx, old.ID)
+	must(t, err, "get refresh token after a failed rotation")
+	wantEqual(t, stored, old, "refresh token after a failed rotation")
+
+	at := accessOf("at-access-1")
+	_, err = s.RotateRefreshToken(ctx, old.ID, nextOf("rt-access-2", rotated), rotated, overlap, at)
+	must(t, err, "rotate with an access token")
+	wantLiveAccessToken(t, s, *at)
+
+	// Inside the overlap, the sibling's access token is stored too.
+	sibAT := accessOf("at-access-sibling")
+	_, err = s.RotateRefreshToken(ctx, old.ID, nextOf("rt-access-2b", rotated.Add(time.Second)), rotated.Add(time.Second), overlap, sibAT)
+	must(t, err, "rotate inside the overlap with an access token")
+	wantLiveAccessToken(t, s, *sibAT)
+
+	// A reuse stores nothing and revokes the family's access tokens.
+	stolenAT := accessOf("at-access-stolen")
+	_, err = s.RotateRefreshToken(ctx, old.ID, nextOf("rt-access-3", rotated.Add(time.Minute)), rotated.Add(time.Minute), overlap, stolenAT)
+	wantErr(t, err, store.ErrReused, "reuse with an access token")
+	for _, id := range []string{stolenAT.ID, at.ID, sibAT.ID} {
+		_, err = s.GetAccessToken(ctx, id, t0)
+		wantErr(t, err, store.ErrNotFound, "access token "+id+" after a reuse")
+	}
+	wantLiveAccessToken(t, s, taken)
+
+	// An unknown token stores nothing.
+	strayAT := accessOf("at-access-stray")
+	_, err = s.RotateRefreshToken(ctx, "rt-access-unknown", nextOf("rt-access-4", rotated), rotated, overlap, strayAT)
+	wantErr(t, err, store.ErrNotFound, "rotate an unknown token with an access token")
+	_, err = s.GetAccessToken(ctx, strayAT.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "access token of an unknown refresh token")
 }

@@ -347,13 +347,13 @@ func wantIssuedGone(t *testing.T, s store.Store, in issued, op string) {
 	wantErr(t, err, store.ErrNotFound, op+": get session")
 	_, err = s.GetGrant(ctx, in.user.ID, in.grant.ClientID, in.grant.Audience)
 	wantErr(t, err, store.ErrNotFound, op+": get grant")
-	_, err = s.RedeemCode(ctx, in.code.ID, t0)
+	_, err = s.RedeemCode(ctx, in.code.ID, t0, store.Issued{})
 	wantErr(t, err, store.ErrNotFound, op+": redeem code")
 	_, err = s.GetAccessToken(ctx, in.access.ID, t0)
 	wantErr(t, err, store.ErrNotFound, op+": get access token")
 	_, err = s.GetRefreshToken(ctx, in.refresh.ID)
 	wantErr(t, err, store.ErrNotFound, op+": get refresh token")
-	_, err = s.RotateRefreshToken(ctx, in.refresh.ID, newRefreshToken(in.refresh.ID+"-next", in.refresh.FamilyID, in.user.ID), t0, 0)
+	_, err = s.RotateRefreshToken(ctx, in.refresh.ID, newRefreshToken(in.refresh.ID+"-next", in.refresh.FamilyID, in.user.ID), t0, 0, nil)
 	wantErr(t, err, store.ErrNotFound, op+": rotate refresh token")
 }
 
@@ -370,7 +370,7 @@ func wantIssuedKept(t *testing.T, s store.Store, in issued, op string) {
 	wantEqual(t, g, in.grant, op+": grant")
 	wantLiveAccessToken(t, s, in.access)
 	wantRefreshRevoked(t, s, in.refresh.ID, false)
-	code, err := s.RedeemCode(ctx, in.code.ID, t0)
+	code, err := s.RedeemCode(ctx, in.code.ID, t0, store.Issued{})
 	must(t, err, op+": redeem code")
 	wantEqual(t, code, in.code, op+": code")
 }
