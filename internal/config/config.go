@@ -50,6 +50,10 @@ type Config struct {
 
 	// SigningAlgorithm is the algorithm of newly generated signing keys.
 	SigningAlgorithm string `yaml:"signing_algorithm"`
+	// SettingsCacheTTL is how long a server answers application and API
+	// lookups from memory; changes made elsewhere (another replica, the
+	// command line) take effect within it. Zero turns the cache off.
+	SettingsCacheTTL Duration `yaml:"settings_cache_ttl"`
 	// UserIDProvider is the provider prefix of database users' ids
 	// ("gatehouse" gives "gatehouse|…"; "auth0" keeps imported ids).
 	UserIDProvider string `yaml:"user_id_provider"`
@@ -153,6 +157,7 @@ func Default() Config {
 		Password:         Password{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1, MinLength: 8},
 		Throttle:         Throttle{PerAccount: 5, PerIP: 100, Window: Duration(15 * time.Minute)},
 		SigningAlgorithm: "RS256",
+		SettingsCacheTTL: Duration(2 * time.Second),
 		UserIDProvider:   "gatehouse",
 	}
 }
@@ -203,6 +208,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"GATEHOUSE_REFRESH_TOKEN_TTL":          &c.Tokens.RefreshToken,
 		"GATEHOUSE_REFRESH_TOKEN_ABSOLUTE_TTL": &c.Tokens.RefreshAbsolute,
 		"GATEHOUSE_SESSION_TTL":                &c.Tokens.Session,
+		"GATEHOUSE_SETTINGS_CACHE_TTL":         &c.SettingsCacheTTL,
 	}
 	for name, p := range durs {
 		if v, ok := lookup(name); ok {
@@ -286,6 +292,9 @@ func (c *Config) Validate() error {
 	}
 	if t.KeysCacheTTL.D() <= 0 || t.KeysCacheTTL.D() > 5*time.Minute {
 		return errors.New("tokens.keys_cache_ttl: must be between 1ms and 5m")
+	}
+	if c.SettingsCacheTTL.D() < 0 || c.SettingsCacheTTL.D() > time.Minute {
+		return errors.New("settings_cache_ttl: must be between 0 (off) and 1m")
 	}
 	p := c.Password
 	if p.MemoryKiB < 8*1024 || p.Iterations < 1 || p.Parallelism < 1 {

@@ -37,6 +37,9 @@ func TestValidate(t *testing.T) {
 		{"claim not namespaced", func(c *Config) { c.Claims = []ClaimRule{{Claim: "roles", From: "app_metadata.roles"}} }, "namespaced"},
 		{"reserved claim", func(c *Config) { c.Claims = []ClaimRule{{Claim: "aud", From: "app_metadata.x"}} }, "reserved"},
 		{"claim source", func(c *Config) { c.Claims = []ClaimRule{{Claim: "https://e.example/x", From: "email"}} }, "app_metadata.FIELD"},
+		{"settings cache off", func(c *Config) { c.SettingsCacheTTL = 0 }, ""},
+		{"settings cache negative", func(c *Config) { c.SettingsCacheTTL = Duration(-time.Second) }, "settings_cache_ttl"},
+		{"settings cache too long", func(c *Config) { c.SettingsCacheTTL = Duration(2 * time.Minute) }, "settings_cache_ttl"},
 		{"claim token kind", func(c *Config) {
 			c.Claims = []ClaimRule{{Claim: "https://e.example/x", From: "app_metadata.x", Tokens: []string{"refresh_token"}}}
 		}, "tokens"},
@@ -60,13 +63,14 @@ func TestApplyEnv(t *testing.T) {
 	env := map[string]string{
 		"GATEHOUSE_ADDR": "0.0.0.0:9000", "GATEHOUSE_ISSUER": "https://id.example.com", "GATEHOUSE_CODE_TTL": "2m",
 		"GATEHOUSE_REFRESH_TOKEN_TTL": "7d", "GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1",
+		"GATEHOUSE_SETTINGS_CACHE_TTL": "0",
 	}
 	c := Default()
 	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
 	}
 	if c.Addr != "0.0.0.0:9000" || c.Issuer != "https://id.example.com" || c.Tokens.Code.D() != 2*time.Minute ||
-		c.Tokens.RefreshToken.D() != 7*24*time.Hour || len(c.TrustedProxies) != 2 {
+		c.Tokens.RefreshToken.D() != 7*24*time.Hour || len(c.TrustedProxies) != 2 || c.SettingsCacheTTL != 0 {
 		t.Errorf("config after env: %+v", c)
 	}
 	bad := Default()

@@ -58,6 +58,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
+	st = store.NewCache(st, cfg.SettingsCacheTTL.D())
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	sessions := &session.Manager{Store: st, TTL: cfg.Tokens.Session.D(), Secure: secure, Now: time.Now}
 	db, err := database.Open(database.Config{
