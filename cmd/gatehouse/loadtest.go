@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ const loadtestAppName = "Gatehouse load test"
 
 func cmdLoadtest(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "loadtest", `loadtest --issuer URL --client-id ID --client-secret SECRET --password PASSWORD [flags]
-       gatehouse loadtest --setup-db sqlite:PATH [flags]
+       gatehouse loadtest --setup-db sqlite:PATH|postgres://… [flags]
 
 Drives an OpenID provider through the authorization code flow as concurrent
 browsers would, and reports flows/s, latencies per step, errors and, with
@@ -47,7 +48,7 @@ and the users --user names, with a generated secret and password unless given.`)
 	scope := fs.String("scope", "openid profile email", "scopes to request, space-separated (refresh adds offline_access)")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "`pid` of the provider on this machine: report its CPU time per flow and its memory")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	setupDB := fs.String("setup-db", "", "`sqlite:PATH` of a test database: create or reset the client and users there first")
+	setupDB := fs.String("setup-db", "", "`database` of a test server (sqlite:PATH or postgres://…): create or reset the client and users there first")
 	setupUsers := fs.Int("setup-users", 0, "users to create with --setup-db, numbered from 1 (default: --concurrency)")
 	if err := noArgs(fs, args); err != nil {
 		return err
@@ -138,6 +139,11 @@ func setupLoadtestDB(ctx context.Context, e env, db string, cfg *loadtest.Config
 		case err == nil:
 			if err := st.DeleteClient(ctx, client.ID); err != nil {
 				return err
+			}
+			// A running server may answer from its settings cache
+			// with the old secret or callback for that long.
+			if old.SecretHash != client.SecretHash || !slices.Equal(old.Callbacks, client.Callbacks) {
+				defer time.Sleep(c.SettingsCacheTTL.D())
 			}
 		case !errors.Is(err, store.ErrNotFound):
 			return err
