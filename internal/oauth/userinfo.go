@@ -21,23 +21,25 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	invalid := &Error{Code: ErrInvalidToken, Description: "the access token is invalid, expired or revoked", Status: http.StatusUnauthorized}
 	var at store.AccessToken
+	var u store.User
+	var err error
 	if looksLikeJWT(bearer) {
 		// A JWT access token for an API whose audience includes /userinfo.
-		c, err := p.verifyAccessJWT(r.Context(), bearer, p.now())
-		if err != nil || !c.hasAudience(p.cfg.Issuer+"/userinfo") {
+		c, verr := p.verifyAccessJWT(r.Context(), bearer, p.now())
+		if verr != nil || !c.hasAudience(p.cfg.Issuer+"/userinfo") {
 			writeBearerError(w, invalid)
 			return
 		}
 		at = store.AccessToken{UserID: c.Sub, ClientID: c.ClientID, Scopes: c.scopes()}
+		if slices.Contains(at.Scopes, "openid") {
+			u, err = p.cfg.Store.GetUser(r.Context(), at.UserID)
+		}
 	} else {
-		var err error
-		at, err = p.cfg.Store.GetAccessToken(r.Context(), token.Hash(bearer), p.now())
+		// The token and its user in one read; a token whose user is gone
+		// is no token.
+		at, u, err = p.cfg.Store.GetAccessTokenUser(r.Context(), token.Hash(bearer), p.now())
 		if errors.Is(err, store.ErrNotFound) {
 			writeBearerError(w, invalid)
-			return
-		}
-		if err != nil {
-			writeJSONError(w, p.internalError("userinfo: get access token", err))
 			return
 		}
 	}
@@ -45,13 +47,12 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		writeBearerError(w, &Error{Code: ErrInsufficientScope, Description: "the access token lacks the openid scope", Status: http.StatusForbidden})
 		return
 	}
-	u, err := p.cfg.Store.GetUser(r.Context(), at.UserID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Blocked) {
 		writeBearerError(w, &Error{Code: ErrInvalidToken, Description: "the user no longer exists or is blocked", Status: http.StatusUnauthorized})
 		return
 	}
 	if err != nil {
-		writeJSONError(w, p.internalError("userinfo: get user", err))
+		writeJSONError(w, p.internalError("userinfo", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, userClaims(u, at.Scopes))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse/internal/oauth"
+	"gatehouse/internal/store"
 )
 
 // userinfoGET calls GET /userinfo with a Bearer token.
@@ -118,4 +119,53 @@ func TestUserinfo(t *testing.T) {
 			checkDescription(t, desc)
 		})
 	}
+}
+
+// TestUserinfoUserGone covers a token whose user was blocked or deleted
+// after it was issued, for opaque and JWT access tokens alike.
+func TestUserinfoUserGone(t *testing.T) {
+	e := newEnv(t)
+	app := e.newClient(t, oauth.NewClientParams{FirstParty: true})
+	api := e.newAPI(t, store.API{Identifier: "https://gone.example/api", SigningAlgorithm: "ES256",
+		Scopes: []store.APIScope{{Name: "read", Description: "Read"}}})
+	tokens := func(t *testing.T) (store.User, tokenResult, tokenResult) {
+		t.Helper()
+		user, _, cookie := e.login(t)
+		opaque := e.exchange(t, app, e.code(t, app, cookie, nil), nil)
+		jwt := e.exchange(t, app, e.code(t, app, cookie, url.Values{"audience": {api.Identifier}, "scope": {"openid read"}}), nil)
+		for _, tr := range []tokenResult{opaque, jwt} {
+			if r := userinfoGET(t, e, tr.AccessToken); r.status != http.StatusOK {
+				t.Fatalf("userinfo before: status %d, body %s", r.status, r.body)
+			}
+		}
+		return user, opaque, jwt
+	}
+	wantInvalid := func(t *testing.T, accessToken string) {
+		t.Helper()
+		r := userinfoGET(t, e, accessToken)
+		if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Fatalf("status %d, WWW-Authenticate %q, want 401 invalid_token; body %s", r.status, r.header.Get("WWW-Authenticate"), r.body)
+		}
+		if body := decodeJSON(t, r); body["error"] != "invalid_token" {
+			t.Fatalf("error = %v, want invalid_token", body["error"])
+		}
+	}
+
+	t.Run("blocked", func(t *testing.T) {
+		user, opaque, jwt := tokens(t)
+		user.Blocked = true
+		if err := e.st.UpdateUser(t.Context(), user); err != nil {
+			t.Fatal(err)
+		}
+		wantInvalid(t, opaque.AccessToken)
+		wantInvalid(t, jwt.AccessToken)
+	})
+	t.Run("deleted", func(t *testing.T) {
+		user, opaque, jwt := tokens(t)
+		if err := e.st.DeleteUser(t.Context(), user.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantInvalid(t, opaque.AccessToken)
+		wantInvalid(t, jwt.AccessToken) // still validly signed: the user lookup refuses it
+	})
 }

@@ -343,6 +343,9 @@ type Store interface {
 	CreateAccessToken(ctx context.Context, t AccessToken) error
 	// GetAccessToken returns ErrNotFound for unknown, revoked or expired tokens.
 	GetAccessToken(ctx context.Context, id string, now time.Time) (AccessToken, error)
+	// GetAccessTokenUser is GetAccessToken and GetUser of its user in one
+	// read (UserInfo's); ErrNotFound also when the user is gone.
+	GetAccessTokenUser(ctx context.Context, id string, now time.Time) (AccessToken, User, error)
 	RevokeAccessToken(ctx context.Context, id string) error
 
 	// Refresh tokens.

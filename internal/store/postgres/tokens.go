@@ -73,6 +73,10 @@ var (
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	qGetAccessToken = `SELECT ` + accessTokenColumns + ` FROM access_tokens
 		WHERE id = $1 AND expires_at > $2`
+	qGetAccessTokenUser = `SELECT a.id, a.grant_id, a.client_id, a.user_id, a.scopes, a.audience,
+			a.created_at, a.expires_at, ` + userColumns + `
+		FROM access_tokens a JOIN users u ON u.id = a.user_id
+		WHERE a.id = $1 AND a.expires_at > $2`
 
 	qInsertRefreshToken = `INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
 		VALUES (` + refreshTokenValues(1) + `)`
@@ -115,11 +119,32 @@ var (
 	qLockRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE id = $1 FOR UPDATE`
 )
 
+func accessTokenDest(a *store.AccessToken) []any {
+	return []any{&a.ID, &a.GrantID, &a.ClientID, &a.UserID, &a.Scopes, &a.Audience, &a.CreatedAt, &a.ExpiresAt}
+}
+
 func scanAccessToken(row pgx.CollectableRow) (store.AccessToken, error) {
 	var a store.AccessToken
-	err := row.Scan(&a.ID, &a.GrantID, &a.ClientID, &a.UserID, &a.Scopes, &a.Audience, &a.CreatedAt, &a.ExpiresAt)
+	err := row.Scan(accessTokenDest(&a)...)
 	a.CreatedAt, a.ExpiresAt = utc(a.CreatedAt), utc(a.ExpiresAt)
 	return a, err
+}
+
+// GetAccessTokenUser returns a live token and its user in one statement;
+// ErrNotFound for unknown, revoked or expired tokens and for tokens whose
+// user is gone.
+func (db *DB) GetAccessTokenUser(ctx context.Context, id string, now time.Time) (store.AccessToken, store.User, error) {
+	var a store.AccessToken
+	var u userRow
+	if err := db.pool.QueryRow(ctx, qGetAccessTokenUser, id, now).Scan(append(accessTokenDest(&a), u.dest()...)...); err != nil {
+		return store.AccessToken{}, store.User{}, fail("get access token and user", err)
+	}
+	a.CreatedAt, a.ExpiresAt = utc(a.CreatedAt), utc(a.ExpiresAt)
+	user, err := u.user()
+	if err != nil {
+		return store.AccessToken{}, store.User{}, fail("get access token and user", err)
+	}
+	return a, user, nil
 }
 
 func scanRefreshToken(row pgx.CollectableRow) (store.RefreshToken, error) {

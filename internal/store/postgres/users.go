@@ -21,10 +21,14 @@ const userFieldColumns = `connection, email, email_verified, password_hash, name
 // userSelect reads users with their identities aggregated into one JSONB
 // array in User.Identities order, so that a user and its identities come
 // from the same snapshot in one row.
-const userSelect = `SELECT u.id, u.created_at, ` + userFieldColumns + `,
+const userSelect = `SELECT ` + userColumns + ` FROM users u`
+
+// userColumns are the columns scanUser reads, from users u.
+const userColumns = `u.id, u.created_at, u.connection, u.email, u.email_verified, u.password_hash,
+	u.name, u.nickname, u.picture, u.given_name, u.family_name, u.blocked, u.logins_count,
+	u.last_login, u.app_metadata, u.user_metadata, u.updated_at,
 	coalesce((SELECT jsonb_agg(jsonb_build_array(i.connection, i.provider, i.provider_user_id) ORDER BY i.position)
-		FROM identities i WHERE i.user_id = u.id), '[]')
-	FROM users u`
+		FROM identities i WHERE i.user_id = u.id), '[]')`
 
 const (
 	qInsertUser = `INSERT INTO users (id, created_at, ` + userFieldColumns + `)
@@ -78,15 +82,30 @@ func insertIdentities(ctx context.Context, tx pgx.Tx, userID string, ids []store
 }
 
 func scanUser(row pgx.CollectableRow) (store.User, error) {
-	var u store.User
-	var lastLogin *time.Time
-	var app, user []byte
-	var ids [][3]string
-	if err := row.Scan(&u.ID, &u.CreatedAt, &u.Connection, &u.Email, &u.EmailVerified, &u.PasswordHash,
-		&u.Name, &u.Nickname, &u.Picture, &u.GivenName, &u.FamilyName, &u.Blocked, &u.LoginsCount,
-		&lastLogin, &app, &user, &u.UpdatedAt, &ids); err != nil {
+	var u userRow
+	if err := row.Scan(u.dest()...); err != nil {
 		return store.User{}, err
 	}
+	return u.user()
+}
+
+// userRow holds the scanned userColumns.
+type userRow struct {
+	u         store.User
+	lastLogin *time.Time
+	app, meta []byte
+	ids       [][3]string
+}
+
+func (r *userRow) dest() []any {
+	u := &r.u
+	return []any{&u.ID, &u.CreatedAt, &u.Connection, &u.Email, &u.EmailVerified, &u.PasswordHash,
+		&u.Name, &u.Nickname, &u.Picture, &u.GivenName, &u.FamilyName, &u.Blocked, &u.LoginsCount,
+		&r.lastLogin, &r.app, &r.meta, &u.UpdatedAt, &r.ids}
+}
+
+func (r *userRow) user() (store.User, error) {
+	u, app, user, ids, lastLogin := r.u, r.app, r.meta, r.ids, r.lastLogin
 	if err := json.Unmarshal(app, &u.AppMetadata); err != nil {
 		return store.User{}, fmt.Errorf("decode app metadata: %w", err)
 	}

@@ -164,7 +164,7 @@ var (
 	hotReads = []string{
 		qGetClient, qGetAPI, qGetUser, qGetUserByEmail, qGetUserByIdentity, qGetConnection,
 		qGetAuthRequest, qGetOrganization, qGetOrganizationByName, qIsMember,
-		qGetCode, qGetAccessToken, qGetRefreshToken, qGetSession, qGetGrant,
+		qGetCode, qGetAccessToken, qGetAccessTokenUser, qGetRefreshToken, qGetSession, qGetGrant,
 		qFailures, qListSigningKeys,
 	}
 	hotWrites = []string{

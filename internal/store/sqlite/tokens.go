@@ -21,6 +21,10 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetAccessToken = `SELECT ` + accessTokenColumns + ` FROM access_tokens
 		WHERE id = ? AND expires_at > ?`
+	qGetAccessTokenUser = `SELECT a.id, a.grant_id, a.client_id, a.user_id, a.scopes, a.audience,
+			a.created_at, a.expires_at, ` + userColumns + `
+		FROM access_tokens a JOIN users u ON u.id = a.user_id LEFT JOIN identities i ON i.user_id = u.id
+		WHERE a.id = ? AND a.expires_at > ? ORDER BY i.position`
 	// Revoking an access token deletes it: nothing needs to recognise a
 	// revoked access token later.
 	qRevokeAccessToken = `DELETE FROM access_tokens WHERE id = ?`
@@ -42,10 +46,15 @@ const (
 	qRevokeGrantRefresh = `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`
 )
 
+// accessTokenDest returns the scan destinations of accessTokenColumns.
+func accessTokenDest(a *store.AccessToken) []any {
+	return []any{&a.ID, &a.GrantID, &a.ClientID, &a.UserID, jsonCol{&a.Scopes}, &a.Audience,
+		timeCol{&a.CreatedAt}, timeCol{&a.ExpiresAt}}
+}
+
 func scanAccessToken(sc scanner) (store.AccessToken, error) {
 	var a store.AccessToken
-	err := sc.Scan(&a.ID, &a.GrantID, &a.ClientID, &a.UserID, jsonCol{&a.Scopes}, &a.Audience,
-		timeCol{&a.CreatedAt}, timeCol{&a.ExpiresAt})
+	err := sc.Scan(accessTokenDest(&a)...)
 	return a, err
 }
 
@@ -98,6 +107,25 @@ func (db *DB) GetAccessToken(ctx context.Context, id string, now time.Time) (sto
 		return store.AccessToken{}, fail("get access token", err)
 	}
 	return a, nil
+}
+
+// GetAccessTokenUser returns a live token and its user in one statement;
+// ErrNotFound for unknown, revoked or expired tokens and for tokens whose
+// user is gone.
+func (db *DB) GetAccessTokenUser(ctx context.Context, id string, now time.Time) (store.AccessToken, store.User, error) {
+	rows, err := db.query(ctx, qGetAccessTokenUser, id, millis(now))
+	if err != nil {
+		return store.AccessToken{}, store.User{}, fail("get access token and user", err)
+	}
+	var a store.AccessToken
+	users, err := scanUsers(rows, accessTokenDest(&a)...)
+	if err != nil {
+		return store.AccessToken{}, store.User{}, fail("get access token and user", err)
+	}
+	if len(users) == 0 {
+		return store.AccessToken{}, store.User{}, fmt.Errorf("get access token and user: %w", store.ErrNotFound)
+	}
+	return a, users[0], nil
 }
 
 // RevokeAccessToken revokes the token, if it is there (RFC 7009 §2.2: an

@@ -19,11 +19,13 @@ const userFieldColumns = `connection, email, email_verified, password_hash, name
 // userSelect reads users with their identities, one row per identity (or
 // one row with NULL identity columns), in one statement so that a user and
 // its identities come from the same snapshot.
-const userSelect = `SELECT u.id, u.created_at, u.connection, u.email, u.email_verified,
+const userSelect = `SELECT ` + userColumns + ` FROM users u LEFT JOIN identities i ON i.user_id = u.id`
+
+// userColumns are the columns scanUsers reads.
+const userColumns = `u.id, u.created_at, u.connection, u.email, u.email_verified,
 	u.password_hash, u.name, u.nickname, u.picture, u.given_name, u.family_name, u.blocked,
 	u.logins_count, u.last_login, u.app_metadata, u.user_metadata, u.updated_at,
-	i.connection, i.provider, i.provider_user_id
-	FROM users u LEFT JOIN identities i ON i.user_id = u.id`
+	i.connection, i.provider, i.provider_user_id`
 
 const (
 	qInsertUser = `INSERT INTO users (id, created_at, ` + userFieldColumns + `)
@@ -74,17 +76,18 @@ func insertIdentities(ctx context.Context, t tx, userID string, ids []store.Iden
 	return nil
 }
 
-// scanUsers reads the rows of userSelect, which come grouped by user.
-func scanUsers(rows *sql.Rows) ([]store.User, error) {
+// scanUsers reads the rows of userSelect, which come grouped by user. The
+// rows may start with more columns, scanned into before on every row.
+func scanUsers(rows *sql.Rows, before ...any) ([]store.User, error) {
 	defer rows.Close()
 	var users []store.User
 	for rows.Next() {
 		var u store.User
 		var conn, provider, providerUserID sql.NullString
-		if err := rows.Scan(&u.ID, timeCol{&u.CreatedAt}, &u.Connection, &u.Email, &u.EmailVerified,
+		if err := rows.Scan(append(before, &u.ID, timeCol{&u.CreatedAt}, &u.Connection, &u.Email, &u.EmailVerified,
 			&u.PasswordHash, &u.Name, &u.Nickname, &u.Picture, &u.GivenName, &u.FamilyName, &u.Blocked,
 			&u.LoginsCount, timeCol{&u.LastLogin}, jsonCol{&u.AppMetadata}, jsonCol{&u.UserMetadata},
-			timeCol{&u.UpdatedAt}, &conn, &provider, &providerUserID); err != nil {
+			timeCol{&u.UpdatedAt}, &conn, &provider, &providerUserID)...); err != nil {
 			return nil, err
 		}
 		if n := len(users); n == 0 || users[n-1].ID != u.ID {

@@ -111,6 +111,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RedeemCodeIssued", testRedeemCodeIssued},
 		{"CreateGetCode", testCreateGetCode},
 		{"AccessTokens", testAccessTokens},
+		{"AccessTokenUser", testAccessTokenUser},
 		{"RefreshTokens", testRefreshTokens},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotateRefreshTokenOverlap", testRotateRefreshTokenOverlap},

@@ -439,3 +439,47 @@ func testRotateRefreshTokenAccess(t *testing.T, s store.Store) {
 	_, err = s.GetAccessToken(ctx, strayAT.ID, t0)
 	wantErr(t, err, store.ErrNotFound, "access token of an unknown refresh token")
 }
+
+// testAccessTokenUser checks the joined read of a token and its user
+// against the two separate reads.
+func testAccessTokenUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser("gatehouse|atu", "atu@example.com")
+	u.Identities = append(u.Identities, store.Identity{Connection: "github", Provider: "github", UserID: "4242"})
+	must(t, s.CreateUser(ctx, u), "create user")
+	plain := newUser("gatehouse|atu-plain", "atu-plain@example.com")
+	plain.Identities, plain.AppMetadata, plain.UserMetadata = nil, nil, nil
+	must(t, s.CreateUser(ctx, plain), "create user without identities")
+
+	for _, user := range []store.User{u, plain} {
+		at := newAccessToken("at-of-"+user.ID, "grant-atu", user.ID)
+		must(t, s.CreateAccessToken(ctx, at), "create access token")
+		gotAT, gotUser, err := s.GetAccessTokenUser(ctx, at.ID, t0)
+		must(t, err, "get access token and user")
+		wantEqual(t, gotAT, at, "access token read with its user")
+		wantUser, err := s.GetUser(ctx, user.ID)
+		must(t, err, "get user")
+		wantEqual(t, gotUser, wantUser, "user read with the access token")
+	}
+
+	at := newAccessToken("at-of-"+u.ID, "grant-atu", u.ID)
+	for _, tc := range []struct {
+		name string
+		id   string
+		now  time.Time
+	}{
+		{"unknown", "at-unknown", t0},
+		{"at expiry", at.ID, at.ExpiresAt},
+	} {
+		_, _, err := s.GetAccessTokenUser(ctx, tc.id, tc.now)
+		wantErr(t, err, store.ErrNotFound, "get access token and user: "+tc.name)
+	}
+	// A token whose user row is gone reads as no token.
+	orphan := newAccessToken("at-orphan", "grant-atu", "gatehouse|nobody")
+	must(t, s.CreateAccessToken(ctx, orphan), "create access token of an unknown user")
+	_, _, err := s.GetAccessTokenUser(ctx, orphan.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "get access token of an unknown user")
+	must(t, s.RevokeAccessToken(ctx, at.ID), "revoke access token")
+	_, _, err = s.GetAccessTokenUser(ctx, at.ID, t0)
+	wantErr(t, err, store.ErrNotFound, "get revoked access token and user")
+}
