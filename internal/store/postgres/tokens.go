@@ -91,31 +91,24 @@ var (
 	// that the plan always finds the row by its primary key: with "=" a
 	// generic plan cached while the table was empty may pick the family
 	// index, and then every rotation scans the whole family.
-	qRotateRefreshToken = `WITH old AS (
-			UPDATE refresh_tokens SET used_at = $2
-			WHERE id = $1 AND used_at IS NULL AND NOT revoked AND expires_at > $2
-				AND family_id IS NOT DISTINCT FROM $4
-			RETURNING ` + refreshTokenColumns + `
-		), next AS (
-			INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
-			SELECT ` + refreshTokenValues(3) + ` FROM old
-		)
+	qRotateRefreshToken = rotateRefreshToken + `
 		SELECT ` + refreshTokenColumns + ` FROM old`
 	// qRotateRefreshTokenAccess is qRotateRefreshToken that also stores
 	// the response's access token.
-	qRotateRefreshTokenAccess = `WITH old AS (
-			UPDATE refresh_tokens SET used_at = $2
-			WHERE id = $1 AND used_at IS NULL AND NOT revoked AND expires_at > $2
-				AND family_id IS NOT DISTINCT FROM $4
-			RETURNING ` + refreshTokenColumns + `
-		), next AS (
-			INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
-			SELECT ` + refreshTokenValues(3) + ` FROM old
-		), access AS (
+	qRotateRefreshTokenAccess = rotateRefreshToken + `, access AS (
 			INSERT INTO access_tokens (` + accessTokenColumns + `)
 			SELECT ` + accessTokenValues(18) + ` FROM old
 		)
 		SELECT ` + refreshTokenColumns + ` FROM old`
+	rotateRefreshToken = `WITH old AS (
+			UPDATE refresh_tokens SET used_at = $2
+			WHERE id = $1 AND used_at IS NULL AND NOT revoked AND expires_at > $2
+				AND family_id IS NOT DISTINCT FROM $4
+			RETURNING ` + refreshTokenColumns + `
+		), next AS (
+			INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
+			SELECT ` + refreshTokenValues(3) + ` FROM old
+		)`
 	qLockRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE id = $1 FOR UPDATE`
 )
 
