@@ -132,8 +132,18 @@ func open(ctx context.Context, path string) (*DB, error) {
 // checkpointInterval is how often the WAL is copied back into the database.
 const checkpointInterval = 100 * time.Millisecond
 
+// walTruncateFrames is the WAL length, in frames (pages), past which the
+// background checkpoint waits for readers and truncates the WAL. Passive
+// checkpoints never wait, and SQLite rewinds the WAL only when no reader
+// is using it: under steady reads it would never rewind and grow without
+// bound. A variable so that tests can make it small.
+var walTruncateFrames = 16384 // 64 MiB of 4 KiB pages
+
 // checkpointLoop runs passive WAL checkpoints, which never block readers
-// or the writer, so the WAL stays small without a request paying for it.
+// or the writer, so that no request pays for them; and, once the WAL is
+// longer than walTruncateFrames, a truncating one, which holds off writers
+// (not readers) until the readers of the WAL are done, usually a few
+// milliseconds.
 func (db *DB) checkpointLoop() {
 	defer close(db.ckptDone)
 	t := time.NewTicker(checkpointInterval)
@@ -143,7 +153,11 @@ func (db *DB) checkpointLoop() {
 		case <-db.stopCkpt:
 			return
 		case <-t.C:
-			_, _ = db.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			var busy, frames, done int
+			err := db.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done)
+			if err == nil && frames >= walTruncateFrames {
+				_, _ = db.ckpt.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+			}
 		}
 	}
 }

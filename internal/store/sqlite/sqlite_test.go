@@ -436,3 +436,68 @@ func BenchmarkGetAccessTokenParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestWALBoundedUnderReads checks that the WAL does not grow without bound
+// while readers never stop: passive checkpoints alone cannot rewind it then.
+func TestWALBoundedUnderReads(t *testing.T) {
+	old := walTruncateFrames
+	walTruncateFrames = 256
+	t.Cleanup(func() { walTruncateFrames = old })
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gatehouse.db")
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	ctx := t.Context()
+	now := time.Now()
+
+	// Readers that always hold a snapshot of the WAL, as a loaded server's do.
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _ = db.GetAccessToken(ctx, "at-1", now)
+			}
+		}()
+	}
+	walSize := func() int64 {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	// 4,000 inserts append tens of MiB of pages to an unchecked WAL.
+	var peak int64
+	for i := range 4000 {
+		at := store.AccessToken{ID: fmt.Sprintf("at-%d", i), GrantID: fmt.Sprintf("grant-%d", i), ClientID: "client-1",
+			UserID: fmt.Sprintf("gatehouse|user-%d", i), Scopes: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := db.CreateAccessToken(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+		peak = max(peak, walSize())
+	}
+	close(stop)
+	readers.Wait()
+	// 256 frames of 4 KiB, with room for what the writer appends between
+	// two checkpoints and while a truncation waits; unchecked, the WAL
+	// grows to about 90 MB here.
+	const limit = 32 << 20
+	t.Logf("peak WAL %d bytes, at the end %d", peak, walSize())
+	if peak > limit {
+		t.Fatalf("the WAL reached %d bytes under steady reads; want at most %d", peak, limit)
+	}
+	if _, err := db.GetAccessToken(ctx, "at-3999", now); err != nil {
+		t.Fatalf("last token after the checkpoints: %v", err)
+	}
+}
