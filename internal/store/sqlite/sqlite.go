@@ -137,7 +137,7 @@ const checkpointInterval = 100 * time.Millisecond
 // checkpoints never wait, and SQLite rewinds the WAL only when no reader
 // is using it: under steady reads it would never rewind and grow without
 // bound. A variable so that tests can make it small.
-var walTruncateFrames = 16384 // 64 MiB of 4 KiB pages
+var walTruncateFrames = 65536 // 256 MiB of 4 KiB pages
 
 // checkpointLoop runs passive WAL checkpoints, which never block readers
 // or the writer, so that no request pays for them; and, once the WAL is
