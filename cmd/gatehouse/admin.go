@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/oauth"
+	"gatehouse/internal/server"
 	"gatehouse/internal/store"
 )
 
@@ -208,12 +209,7 @@ func cmdUsersCreate(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	return cmd.open(ctx, func(cfg config.Config, st store.Store) error {
-		db, err := database.Open(database.Config{
-			Store:     st,
-			Provider:  cfg.UserIDProvider,
-			Params:    database.Params{MemoryKiB: cfg.Password.MemoryKiB, Iterations: cfg.Password.Iterations, Parallelism: cfg.Password.Parallelism},
-			MinLength: cfg.Password.MinLength,
-		})
+		db, err := database.Open(server.DatabaseConfig(cfg, st))
 		if err != nil {
 			return err
 		}

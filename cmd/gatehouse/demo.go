@@ -14,6 +14,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/oauth"
+	"gatehouse/internal/server"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 )
@@ -135,8 +136,7 @@ func seedDemo(ctx context.Context, cfg config.Config, appURL string) (secret, in
 			return err
 		}
 		secret = s
-		db, err := database.Open(database.Config{Store: st, Provider: cfg.UserIDProvider,
-			Params: database.Params{MemoryKiB: cfg.Password.MemoryKiB, Iterations: cfg.Password.Iterations, Parallelism: cfg.Password.Parallelism}})
+		db, err := database.Open(server.DatabaseConfig(cfg, st))
 		if err != nil {
 			return err
 		}

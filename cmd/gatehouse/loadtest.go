@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/loadtest"
 	"gatehouse/internal/oauth"
+	"gatehouse/internal/server"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 )
@@ -155,19 +156,15 @@ func setupLoadtestDB(ctx context.Context, e env, db string, cfg *loadtest.Config
 			return err
 		}
 
-		conn, err := database.Open(database.Config{
-			Store:     st,
-			Provider:  c.UserIDProvider,
-			Params:    database.Params{MemoryKiB: c.Password.MemoryKiB, Iterations: c.Password.Iterations, Parallelism: c.Password.Parallelism},
-			MinLength: c.Password.MinLength,
-		})
+		dbConfig := server.DatabaseConfig(c, st)
+		conn, err := database.Open(dbConfig)
 		if err != nil {
 			return err
 		}
 		if err := conn.CheckPassword(cfg.Password, ""); err != nil {
 			return err
 		}
-		hash, err := database.HashPassword(cfg.Password, database.Params{MemoryKiB: c.Password.MemoryKiB, Iterations: c.Password.Iterations, Parallelism: c.Password.Parallelism})
+		hash, err := database.HashPassword(cfg.Password, dbConfig.Params)
 		if err != nil {
 			return err
 		}

@@ -47,6 +47,18 @@ func WithConnectors(open login.OpenConnector) Option {
 	return func(o *options) { o.openConnector = open }
 }
 
+// DatabaseConfig is the username/password connection's configuration from
+// the server's settings: the id prefix and the password policy.
+func DatabaseConfig(cfg config.Config, st store.Store) database.Config {
+	p := cfg.Password
+	return database.Config{
+		Store:     st,
+		Provider:  cfg.UserIDProvider,
+		Params:    database.Params{MemoryKiB: p.MemoryKiB, Iterations: p.Iterations, Parallelism: p.Parallelism},
+		MinLength: p.MinLength,
+	}
+}
+
 // New wires every domain onto one handler. The store and keys are owned by
 // the caller; keys must have been initialised.
 func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, opts ...Option) (*Server, error) {
@@ -61,12 +73,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	st = store.NewCache(st, cfg.SettingsCacheTTL.D())
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	sessions := &session.Manager{Store: st, TTL: cfg.Tokens.Session.D(), Secure: secure, Now: time.Now}
-	db, err := database.Open(database.Config{
-		Store:     st,
-		Provider:  cfg.UserIDProvider,
-		Params:    database.Params{MemoryKiB: cfg.Password.MemoryKiB, Iterations: cfg.Password.Iterations, Parallelism: cfg.Password.Parallelism},
-		MinLength: cfg.Password.MinLength,
-	})
+	db, err := database.Open(DatabaseConfig(cfg, st))
 	if err != nil {
 		return nil, err
 	}
