@@ -195,6 +195,9 @@ func (b *browser) do(req *http.Request) page {
 	p := page{status: resp.StatusCode, url: resp.Request.URL, body: string(body), header: resp.Header}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		p.location = resp.Header.Get("Location")
+		if loc, err := resp.Request.URL.Parse(p.location); err == nil {
+			p.location = loc.String() // relative redirects made absolute
+		}
 	}
 	return p
 }

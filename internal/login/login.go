@@ -2,7 +2,6 @@ package login
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,22 +13,23 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/authflow"
 	"gatehouse/internal/connector"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
-	"gatehouse/internal/token"
 	"gatehouse/web"
 )
 
-// Paths this package serves, and the protocol path it hands back to.
+// Paths this package serves, and the protocol path it hands back to
+// (defined once, in internal/authflow).
 const (
-	loginPath        = "/u/login"
-	signupPath       = "/u/signup"
-	consentPath      = "/u/consent"
-	organizationPath = "/u/organization"
-	resumePath       = "/authorize/resume"
-	csrfCookie       = "gatehouse_csrf"
+	loginPath        = authflow.LoginPath
+	signupPath       = authflow.SignupPath
+	consentPath      = authflow.ConsentPath
+	organizationPath = authflow.OrganizationPath
+	resumePath       = authflow.ResumePath
+	CallbackPath     = authflow.CallbackPath
 )
 
 // Throttle limits failed logins in fixed windows.
@@ -49,7 +49,9 @@ type Config struct {
 	Pages         *web.Renderer
 	Database      *database.Connector
 	Log           *slog.Logger
-	Throttle      Throttle
+	// Binder binds pending requests and CSRF tokens to the browser.
+	Binder   authflow.Binder
+	Throttle Throttle
 	// MinPasswordLength is shown on the sign-up page.
 	MinPasswordLength int
 	// Secure sets the Secure attribute on cookies (https issuer).
@@ -69,6 +71,9 @@ type Pages struct {
 func New(cfg Config) (*Pages, error) {
 	if cfg.Store == nil || cfg.Sessions == nil || cfg.Pages == nil || cfg.Database == nil {
 		return nil, errors.New("login: store, sessions, pages and database connector are required")
+	}
+	if len(cfg.Binder.CSRFKey) == 0 {
+		return nil, errors.New("login: a browser binder is required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -108,7 +113,8 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 }
 
 // protect refuses cross-origin form posts (Sec-Fetch-Site / Origin) and
-// posts whose CSRF token does not match the browser's CSRF cookie.
+// posts whose CSRF token is not this browser's (an HMAC of its binding
+// cookie under the server key, so no attacker-chosen pair passes).
 func (p *Pages) protect(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := p.cop.Check(r); err != nil {
@@ -120,9 +126,7 @@ func (p *Pages) protect(next http.HandlerFunc) http.HandlerFunc {
 			p.errorPage(w, http.StatusBadRequest, "The form could not be read.")
 			return
 		}
-		c, err := r.Cookie(csrfCookie)
-		sent := r.PostForm.Get("csrf")
-		if err != nil || c.Value == "" || sent == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(sent)) != 1 {
+		if !p.cfg.Binder.CheckCSRF(r, r.PostForm.Get("csrf")) {
 			p.errorPage(w, http.StatusForbidden, "The form expired or was not sent from this site. Go back, reload the page and try again.")
 			return
 		}
@@ -130,21 +134,18 @@ func (p *Pages) protect(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// csrfToken returns the browser's CSRF token, setting the cookie when absent.
+// csrfToken returns the browser's CSRF token for a form.
 func (p *Pages) csrfToken(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
-		return c.Value
-	}
-	v := token.NewOpaque()
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/u/", HttpOnly: true,
-		Secure: p.cfg.Secure, SameSite: http.SameSiteStrictMode})
-	return v
+	return p.cfg.Binder.CSRFToken(w, r)
 }
 
 // request loads the pending authorization request and its client, or
-// writes an error page and returns ok=false.
+// writes an error page and returns ok=false. Only the browser that started
+// the request may use it: a login or consent page opened from someone
+// else's link would let its owner log in or consent on their behalf.
 func (p *Pages) request(w http.ResponseWriter, r *http.Request, id string) (store.AuthRequest, store.Client, bool) {
 	ctx := r.Context()
+	w.Header().Set("Cache-Control", "no-store")
 	req, err := p.cfg.Store.GetAuthRequest(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || id == "" {
 		p.errorPage(w, http.StatusBadRequest, "This login link has expired or was already used. Go back to the application and log in again.")
@@ -152,6 +153,11 @@ func (p *Pages) request(w http.ResponseWriter, r *http.Request, id string) (stor
 	}
 	if err != nil {
 		p.internalError(w, "get auth request", err)
+		return req, store.Client{}, false
+	}
+	if !p.cfg.Binder.Owns(r, req) {
+		p.cfg.Log.Info("authorization request used by another browser", "client_id", req.ClientID)
+		p.errorPage(w, http.StatusForbidden, "This login was started in another browser. Go back to the application and log in again.")
 		return req, store.Client{}, false
 	}
 	client, err := p.cfg.Store.GetClient(ctx, req.ClientID)
@@ -299,6 +305,14 @@ func (p *Pages) finishLogin(w http.ResponseWriter, r *http.Request, req store.Au
 	ctx := r.Context()
 	if _, err := p.cfg.Sessions.Start(ctx, w, r, user.ID, []string{method}); err != nil {
 		p.internalError(w, "start session", err)
+		return
+	}
+	if err := p.cfg.Store.RecordAuthentication(ctx, req.ID, user.ID, []string{method}); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			p.errorPage(w, http.StatusBadRequest, "This login link has expired or was already used. Go back to the application and log in again.")
+			return
+		}
+		p.internalError(w, "record authentication", err)
 		return
 	}
 	if err := p.cfg.Store.RecordLogin(ctx, user.ID, p.cfg.Now().UTC()); err != nil {
@@ -453,6 +467,7 @@ func (p *Pages) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	var err error
 	switch r.PostForm.Get("action") {
 	case "accept":
 		now := p.cfg.Now().UTC()
@@ -461,19 +476,19 @@ func (p *Pages) consentSubmit(w http.ResponseWriter, r *http.Request) {
 			p.internalError(w, "consent: store grant", err)
 			return
 		}
-		req.ConsentGiven = true
+		err = p.cfg.Store.RecordConsent(ctx, req.ID, user.ID)
 	case "deny":
-		req.Denied = true
+		err = p.cfg.Store.EndAuthRequest(ctx, req.ID, "access_denied", "the user denied access")
 	default:
 		p.errorPage(w, http.StatusBadRequest, "Choose Accept or Deny.")
 		return
 	}
-	if err := p.cfg.Store.UpdateAuthRequest(ctx, req); err != nil {
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			p.errorPage(w, http.StatusBadRequest, "This login link has expired or was already used. Go back to the application and log in again.")
 			return
 		}
-		p.internalError(w, "consent: update request", err)
+		p.internalError(w, "consent: record answer", err)
 		return
 	}
 	http.Redirect(w, r, resumePath+"?req="+url.QueryEscape(req.ID), http.StatusSeeOther)

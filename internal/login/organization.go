@@ -145,9 +145,8 @@ func (p *Pages) organizationSubmit(w http.ResponseWriter, r *http.Request) {
 		p.internalError(w, "organization: get", err)
 		return
 	}
-	req.Organization = org.ID
-	if err := p.cfg.Store.UpdateAuthRequest(ctx, req); err != nil {
-		p.internalError(w, "organization: update request", err)
+	if err := p.cfg.Store.SetAuthRequestOrganization(ctx, req.ID, org.ID); err != nil {
+		p.internalError(w, "organization: set", err)
 		return
 	}
 	http.Redirect(w, r, resumePath+"?req="+url.QueryEscape(req.ID), http.StatusSeeOther)

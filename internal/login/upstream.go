@@ -18,8 +18,6 @@ import (
 )
 
 const (
-	// CallbackPath is the one callback every upstream provider returns to.
-	CallbackPath   = "/login/callback"
 	upstreamCookie = "gatehouse_upstream"
 	upstreamTTL    = 15 * time.Minute
 )
@@ -131,11 +129,8 @@ func (p *Pages) upstreamStart(w http.ResponseWriter, r *http.Request) {
 		CallbackURL:  p.cfg.Issuer + CallbackPath,
 		LoginHint:    req.LoginHint,
 	}
-	req.UpstreamConnection = name
-	req.UpstreamStateHash = token.Hash(secret)
-	req.UpstreamNonce = f.Nonce
-	req.UpstreamVerifier = f.CodeVerifier
-	if err := p.cfg.Store.UpdateAuthRequest(ctx, req); err != nil {
+	if err := p.cfg.Store.StartUpstreamLogin(ctx, req.ID, store.UpstreamLogin{Connection: name,
+		StateHash: token.Hash(secret), Nonce: f.Nonce, Verifier: f.CodeVerifier}); err != nil {
 		p.internalError(w, "upstream: update request", err)
 		return
 	}
@@ -171,10 +166,15 @@ func (p *Pages) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: upstreamCookie, Value: "", Path: CallbackPath, MaxAge: -1, HttpOnly: true, Secure: p.cfg.Secure, SameSite: http.SameSiteLaxMode})
+	if !p.cfg.Binder.Owns(r, req) {
+		// The upstream cookie matched, so this is the browser the login
+		// went upstream from; it must also be the one that started it.
+		p.errorPage(w, http.StatusForbidden, "This login was started in another browser. Go back to the application and log in again.")
+		return
+	}
 	req.UpstreamStateHash = ""
 	fail := func(code, desc string) {
-		req.Error, req.ErrorDescription = code, desc
-		if err := p.cfg.Store.UpdateAuthRequest(ctx, req); err != nil {
+		if err := p.cfg.Store.EndAuthRequest(ctx, req.ID, code, desc); err != nil {
 			p.internalError(w, "callback: update request", err)
 			return
 		}

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -137,7 +136,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	req.RedirectURI = redirectURI
 	// The request is stored only when a page needs it: a session that
 	// gets its code at once costs one write, the code.
-	p.continueRequest(w, r, req, client, status, false)
+	p.run(w, r, &flow{req: req, client: client, status: status, promptNone: slices.Contains(req.Prompt, "none")})
 }
 
 // matchRedirectURI compares the requested URI with the registered ones by
@@ -299,7 +298,11 @@ func parseScopes(s string, api *store.API) []string {
 }
 
 // resume continues a stored request after a hosted page (login, consent).
+// Only the browser that started the request may continue it: a resume
+// link opened anywhere else (a victim lured to someone else's pending
+// request) shows an error page and never issues a code.
 func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
 	id := r.URL.Query().Get("req")
 	req, err := p.cfg.Store.GetAuthRequest(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) || id == "" {
@@ -308,6 +311,11 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		p.internalErrorPage(w, "resume: get request", err)
+		return
+	}
+	if !p.cfg.Binder.Owns(r, req) {
+		p.cfg.Log.Info("authorization request resumed by another browser", "client_id", req.ClientID)
+		p.errorPage(w, http.StatusForbidden, ErrAccessDenied, "This login was started in another browser. Go back to the application and log in again.")
 		return
 	}
 	client, err := p.cfg.Store.GetClient(r.Context(), req.ClientID)
@@ -319,225 +327,8 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 		p.internalErrorPage(w, "resume: get client", err)
 		return
 	}
-	p.continueRequest(w, r, req, client, http.StatusFound, true)
-}
-
-// continueRequest decides the next step of a request: the login page, the
-// consent page, an error for the client, or the code. stored says whether
-// req is in the store already; it is stored before a page is shown.
-func (p *Provider) continueRequest(w http.ResponseWriter, r *http.Request, req store.AuthRequest, client store.Client, status int, stored bool) {
-	ctx := r.Context()
-	fail := func(e *Error) {
-		if stored {
-			if err := p.cfg.Store.DeleteAuthRequest(ctx, req.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				p.cfg.Log.Warn("delete auth request", "err", err)
-			}
-		}
-		p.redirectError(w, r, req.RedirectURI, req.State, e, status)
-	}
-	// page redirects to a hosted page, which finds the request by its ID.
-	page := func(path string) {
-		if !stored {
-			if err := p.cfg.Store.CreateAuthRequest(ctx, req); err != nil {
-				p.internalErrorPage(w, "authorize: store request", err)
-				return
-			}
-		}
-		http.Redirect(w, r, path, status)
-	}
-	if req.Denied {
-		fail(newError(ErrAccessDenied, "the user denied access"))
-		return
-	}
-	if req.Error != "" {
-		fail(newError(req.Error, "%s", req.ErrorDescription))
-		return
-	}
-	promptNone := slices.Contains(req.Prompt, "none")
-	if needsPreLoginPrompt(client, req) {
-		if promptNone {
-			fail(newError(ErrLoginRequired, "the organization must be chosen interactively"))
-			return
-		}
-		page(orgPromptPath(req))
-		return
-	}
-
-	sess, ok, err := p.cfg.Sessions.Get(r)
-	if err != nil {
-		p.internalErrorPage(w, "authorize: get session", err)
-		return
-	}
-	var user store.User
-	if ok {
-		user, err = p.cfg.Store.GetUser(ctx, sess.UserID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && user.Blocked) {
-			ok = false
-		} else if err != nil {
-			p.internalErrorPage(w, "authorize: get user", err)
-			return
-		}
-	}
-	if ok {
-		fits, err := p.sessionFits(ctx, req, user)
-		if err != nil {
-			p.internalErrorPage(w, "authorize: check session", err)
-			return
-		}
-		ok = fits
-	}
-	if !ok || needsLogin(req, sess, p.now()) {
-		if promptNone {
-			fail(newError(ErrLoginRequired, "the user is not logged in"))
-			return
-		}
-		loginURL := LoginPath + "?req=" + url.QueryEscape(req.ID)
-		if req.Connection != "" && req.Connection != store.DefaultDatabaseConnection {
-			// connection= skips the login page and goes straight to the provider.
-			conn, err := p.cfg.Store.GetConnection(ctx, req.Connection)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				p.internalErrorPage(w, "authorize: get connection", err)
-				return
-			}
-			if err == nil && conn.Strategy != store.StrategyDatabase {
-				loginURL = LoginPath + "/" + url.PathEscape(conn.Name) + "?req=" + url.QueryEscape(req.ID)
-			}
-		}
-		page(loginURL)
-		return
-	}
-
-	if needsPostLoginPrompt(client, req) {
-		if promptNone {
-			fail(newError(ErrLoginRequired, "the organization must be chosen interactively"))
-			return
-		}
-		page(orgPromptPath(req))
-		return
-	}
-	if req.Organization != "" {
-		oerr, err := p.joinOrganization(ctx, req, user)
-		if err != nil {
-			p.internalErrorPage(w, "authorize: organization", err)
-			return
-		}
-		if oerr != nil {
-			fail(oerr)
-			return
-		}
-	}
-
-	skipConsent := client.FirstParty
-	if skipConsent && req.Audience != "" {
-		api, err := p.cfg.Store.GetAPI(ctx, req.Audience)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			p.internalErrorPage(w, "authorize: get api", err)
-			return
-		}
-		skipConsent = err == nil && api.SkipConsentFirstParty
-	}
-	if !skipConsent && !req.ConsentGiven {
-		askedAgain := slices.Contains(req.Prompt, "consent")
-		g, err := p.cfg.Store.GetGrant(ctx, user.ID, client.ID, req.Audience)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			p.internalErrorPage(w, "authorize: get grant", err)
-			return
-		}
-		missing := err != nil || !containsAll(g.Scopes, req.Scopes)
-		if askedAgain || missing {
-			if promptNone {
-				fail(newError(ErrConsentRequired, "the user has not consented to these scopes"))
-				return
-			}
-			page(ConsentPath + "?req=" + url.QueryEscape(req.ID))
-			return
-		}
-	}
-
-	code := token.NewOpaque()
-	now := p.now()
-	c := store.AuthCode{
-		ID:                  token.Hash(code),
-		GrantID:             token.NewOpaque(),
-		ClientID:            client.ID,
-		UserID:              user.ID,
-		SessionID:           sess.ID,
-		RedirectURI:         req.RedirectURI,
-		Scopes:              req.Scopes,
-		Nonce:               req.Nonce,
-		Audience:            req.Audience,
-		Organization:        req.Organization,
-		AuthTime:            sess.AuthTime,
-		CodeChallenge:       req.CodeChallenge,
-		CodeChallengeMethod: req.CodeChallengeMethod,
-		CreatedAt:           now,
-		ExpiresAt:           now.Add(p.cfg.CodeTTL),
-	}
-	if stored {
-		err = p.cfg.Store.ConsumeAuthRequestForCode(ctx, req.ID, c)
-	} else {
-		err = p.cfg.Store.CreateCode(ctx, c)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "This login request was already completed. Go back to the application and log in again.")
-		return
-	}
-	if err != nil {
-		p.internalErrorPage(w, "authorize: issue code", err)
-		return
-	}
-	q := url.Values{"code": {code}, "iss": {p.cfg.Issuer}}
-	if req.State != "" {
-		q.Set("state", req.State)
-	}
-	http.Redirect(w, r, appendQuery(req.RedirectURI, q), status)
-}
-
-// sessionFits reports whether the session's user logged in through a
-// connection the request accepts: the forced connection= one, and in an
-// organization one enabled for it. A password session does not satisfy
-// connection=github, nor one from a connection the organization disabled.
-func (p *Provider) sessionFits(ctx context.Context, req store.AuthRequest, user store.User) (bool, error) {
-	has := func(conn string) bool {
-		return user.Connection == conn || slices.ContainsFunc(user.Identities, func(i store.Identity) bool { return i.Connection == conn })
-	}
-	if req.Connection != "" && !has(req.Connection) {
-		return false, nil
-	}
-	if req.Organization == "" {
-		return true, nil
-	}
-	org, err := p.cfg.Store.GetOrganization(ctx, req.Organization)
-	if errors.Is(err, store.ErrNotFound) {
-		return true, nil // joinOrganization reports it
-	}
-	if err != nil {
-		return false, fmt.Errorf("get organization: %w", err)
-	}
-	return slices.ContainsFunc(org.Connections, func(c store.OrgConnection) bool { return has(c.Name) }), nil
-}
-
-// needsLogin reports whether the session is too old for the request:
-// prompt=login and max_age ask for an authentication that happened after
-// the request was made, or within max_age seconds (OIDC Core §3.1.2.1).
-func needsLogin(req store.AuthRequest, s store.Session, now time.Time) bool {
-	fresh := !s.AuthTime.Before(req.CreatedAt.Truncate(time.Millisecond))
-	if slices.Contains(req.Prompt, "login") && !fresh {
-		return true
-	}
-	if req.MaxAge >= 0 && now.Sub(s.AuthTime) > time.Duration(req.MaxAge)*time.Second && !fresh {
-		return true
-	}
-	return false
-}
-
-func containsAll(have, want []string) bool {
-	for _, s := range want {
-		if !slices.Contains(have, s) {
-			return false
-		}
-	}
-	return true
+	p.run(w, r, &flow{req: req, client: client, stored: true, status: http.StatusFound,
+		promptNone: slices.Contains(req.Prompt, "none")})
 }
 
 // appendQuery adds q to a registered redirect URI, keeping its own query.

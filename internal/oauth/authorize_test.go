@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatehouse/internal/authflow"
 	"gatehouse/internal/oauth"
 )
 
@@ -512,13 +513,13 @@ func TestAuthorizeHandOff(t *testing.T) {
 		wantPath  string // a hosted page
 		wantError string // or an error at the callback
 	}{
-		{name: "not logged in", client: firstParty, wantPath: oauth.LoginPath},
-		{name: "prompt login", client: firstParty, loggedIn: true, prompt: "login", wantPath: oauth.LoginPath},
-		{name: "max_age shorter than the session", client: firstParty, loggedIn: true, maxAge: "30", wantPath: oauth.LoginPath},
-		{name: "max_age zero", client: firstParty, loggedIn: true, maxAge: "0", wantPath: oauth.LoginPath},
+		{name: "not logged in", client: firstParty, wantPath: authflow.LoginPath},
+		{name: "prompt login", client: firstParty, loggedIn: true, prompt: "login", wantPath: authflow.LoginPath},
+		{name: "max_age shorter than the session", client: firstParty, loggedIn: true, maxAge: "30", wantPath: authflow.LoginPath},
+		{name: "max_age zero", client: firstParty, loggedIn: true, maxAge: "0", wantPath: authflow.LoginPath},
 		{name: "max_age shorter, prompt none", client: firstParty, loggedIn: true, maxAge: "30", prompt: "none", wantError: "login_required"},
 		{name: "prompt none, not logged in", client: firstParty, prompt: "none", wantError: "login_required"},
-		{name: "third party needs consent", client: thirdParty, loggedIn: true, wantPath: oauth.ConsentPath},
+		{name: "third party needs consent", client: thirdParty, loggedIn: true, wantPath: authflow.ConsentPath},
 		{name: "third party, prompt none", client: thirdParty, loggedIn: true, prompt: "none", wantError: "consent_required"},
 		{name: "third party, prompt none, not logged in", client: thirdParty, prompt: "none", wantError: "login_required"},
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/authflow"
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -73,6 +74,7 @@ func newBenchProvider(b *testing.B, alg string) *benchProvider {
 		Sessions: &session.Manager{Store: st, TTL: time.Hour, Now: time.Now},
 		Pages:    pages,
 		Log:      log,
+		Binder:   authflow.Binder{CSRFKey: []byte("0123456789abcdef0123456789abcdef")},
 		CodeTTL:  10 * time.Minute, // codes minted before the timer starts stay valid
 	})
 	if err != nil {

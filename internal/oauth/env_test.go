@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"gatehouse/internal/authflow"
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -103,6 +104,7 @@ func newEnv(t *testing.T) *env {
 		Sessions: sessions,
 		Pages:    pages,
 		Log:      log,
+		Binder:   authflow.Binder{CSRFKey: []byte("0123456789abcdef0123456789abcdef")},
 		Now:      clk.Now,
 	})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -12,10 +11,6 @@ import (
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 )
-
-// OrganizationPath is the hosted page that asks for the organization
-// (pre-login prompt) or lets the user pick one (post-login prompt).
-const OrganizationPath = "/u/organization"
 
 // orgUsage is the client's organization usage, "" meaning deny.
 func orgUsage(c store.Client) string {
@@ -156,9 +151,4 @@ func (p *Provider) joinOrganization(ctx context.Context, req store.AuthRequest, 
 		return nil, fmt.Errorf("add member: %w", err)
 	}
 	return nil, nil
-}
-
-// orgPromptPath is the organization page of a request.
-func orgPromptPath(req store.AuthRequest) string {
-	return OrganizationPath + "?req=" + url.QueryEscape(req.ID)
 }

@@ -6,19 +6,12 @@ import (
 	"net/http"
 	"time"
 
+	"gatehouse/internal/authflow"
 	"gatehouse/internal/config"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 	"gatehouse/web"
-)
-
-// Paths of the hosted pages the protocol hands the browser to. The pages
-// come back to ResumePath with the same request id.
-const (
-	LoginPath   = "/u/login"
-	ConsentPath = "/u/consent"
-	ResumePath  = "/authorize/resume"
 )
 
 // Config wires a Provider.
@@ -29,6 +22,9 @@ type Config struct {
 	Sessions *session.Manager
 	Pages    *web.Renderer
 	Log      *slog.Logger
+	// Binder binds pending authorization requests to the browser that
+	// started them.
+	Binder authflow.Binder
 
 	CodeTTL         time.Duration
 	IDTokenTTL      time.Duration
@@ -53,6 +49,9 @@ type Provider struct {
 func New(cfg Config) (*Provider, error) {
 	if cfg.Issuer == "" || cfg.Store == nil || cfg.Keys == nil || cfg.Sessions == nil || cfg.Pages == nil {
 		return nil, errors.New("oauth: issuer, store, keys, sessions and pages are required")
+	}
+	if len(cfg.Binder.CSRFKey) == 0 {
+		return nil, errors.New("oauth: a browser binder is required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -83,7 +82,7 @@ func New(cfg Config) (*Provider, error) {
 func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /authorize", p.authorize)
 	mux.HandleFunc("POST /authorize", p.authorize)
-	mux.HandleFunc("GET "+ResumePath, p.resume)
+	mux.HandleFunc("GET "+authflow.ResumePath, p.resume)
 	mux.HandleFunc("POST /oauth/token", p.token)
 	mux.HandleFunc("/oauth/token", postOnly)
 	mux.HandleFunc("POST /oauth/revoke", p.revoke)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatehouse/internal/authflow"
 	"gatehouse/internal/oauth"
 )
 
@@ -48,7 +49,7 @@ func TestWritesPerStep(t *testing.T) {
 	// A page needs the stored request; an error for the client needs none.
 	third := e.newClient(t, oauth.NewClientParams{})
 	resp := e.get(t, "/authorize", authQuery(third), cookie)
-	if loc := resp.header.Get("Location"); resp.status != http.StatusFound || !strings.HasPrefix(loc, oauth.ConsentPath) {
+	if loc := resp.header.Get("Location"); resp.status != http.StatusFound || !strings.HasPrefix(loc, authflow.ConsentPath) {
 		t.Fatalf("authorize without consent: status %d, Location %q", resp.status, loc)
 	}
 	want("authorize needing consent", map[string]int{"CreateAuthRequest": 1})
@@ -60,7 +61,7 @@ func TestWritesPerStep(t *testing.T) {
 	}
 	want("prompt=none without consent", map[string]int{})
 	resp = e.get(t, "/authorize", authQuery(c), nil)
-	if loc := resp.header.Get("Location"); !strings.HasPrefix(loc, oauth.LoginPath) {
+	if loc := resp.header.Get("Location"); !strings.HasPrefix(loc, authflow.LoginPath) {
 		t.Fatalf("authorize without a session: Location %q, want the login page", loc)
 	}
 	want("authorize without a session", map[string]int{"CreateAuthRequest": 1})

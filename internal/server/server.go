@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"gatehouse/internal/authflow"
 	"log/slog"
 	"net"
 	"net/http"
@@ -77,6 +78,10 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
+	binder, err := authflow.NewBinder(secure, keys.DeriveKey("csrf"))
+	if err != nil {
+		return nil, err
+	}
 	provider, err := oauth.New(oauth.Config{
 		Issuer:             cfg.Issuer,
 		Store:              st,
@@ -84,6 +89,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		Sessions:           sessions,
 		Pages:              pages,
 		Log:                log,
+		Binder:             binder,
 		CodeTTL:            cfg.Tokens.Code.D(),
 		IDTokenTTL:         cfg.Tokens.IDToken.D(),
 		AccessTokenTTL:     cfg.Tokens.AccessToken.D(),
@@ -103,6 +109,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		Pages:             pages,
 		Database:          db,
 		Log:               log,
+		Binder:            binder,
 		Throttle:          login.Throttle{PerAccount: cfg.Throttle.PerAccount, PerIP: cfg.Throttle.PerIP, Window: cfg.Throttle.Window.D()},
 		MinPasswordLength: cfg.Password.MinLength,
 		Secure:            secure,

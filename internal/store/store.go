@@ -141,8 +141,16 @@ type AuthRequest struct {
 	Audience            string
 	Organization        string // organization id, once known
 	InvitationHash      string // hash of the invitation ticket, when accepting one
-	ConsentGiven        bool   // the user approved the consent page for this request
-	Denied              bool   // the user denied consent
+	// BrowserHash is the hash of the binding cookie of the browser that
+	// started the request; every step compares it (internal/authflow).
+	BrowserHash string
+	// AuthUserID and AuthMethods record who authenticated on this request
+	// and how (amr values); set by RecordAuthentication.
+	AuthUserID  string
+	AuthMethods []string
+	// ConsentUserID is the user who approved the consent page for this
+	// request: the approval counts only while that user is the one logged in.
+	ConsentUserID string
 	// Upstream login through a connection: the connection used and the
 	// values sent to the provider, cleared once its callback is consumed.
 	UpstreamConnection string
@@ -272,6 +280,7 @@ const (
 type Store interface {
 	ConnectionStore
 	OrganizationStore
+	AuthRequestSteps
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID
@@ -310,9 +319,6 @@ type Store interface {
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
 	// GetAuthRequest returns ErrNotFound for unknown or expired requests.
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
-	// UpdateAuthRequest sets ConsentGiven, Denied, the Upstream* fields,
-	// Error, ErrorDescription and Organization. ErrNotFound.
-	UpdateAuthRequest(ctx context.Context, r AuthRequest) error
 	// ConsumeAuthRequestForCode deletes the request and stores the code in
 	// one transaction; ErrNotFound when the request is gone (already used
 	// or expired), so one request yields at most one code.

@@ -131,6 +131,9 @@ func (p publicKey) publishedAt(now time.Time) bool {
 	return p.retireAt.IsZero() || now.Before(p.retireAt)
 }
 
+// DeriveKey returns a key for one purpose derived from the master key.
+func (k *Keys) DeriveKey(purpose string) []byte { return k.sealer.DeriveKey(purpose) }
+
 // NewKeys returns Keys over the signing keys in st, sealing private keys
 // with sealer. It does not touch the store; call Init before use.
 func NewKeys(st store.Store, sealer *Sealer, opts KeyOptions) (*Keys, error) {

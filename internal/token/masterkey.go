@@ -3,7 +3,9 @@ package token
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -120,6 +122,9 @@ func createFileOnce(path string, data []byte) error {
 // with AES-256-GCM. It is safe for concurrent use.
 type Sealer struct {
 	aead cipher.AEAD
+	// derive is an HMAC key of its own for DeriveKey, so derived keys
+	// reveal nothing about the encryption key.
+	derive []byte
 }
 
 // NewSealer returns a Sealer for a 32-byte master key.
@@ -137,7 +142,17 @@ func NewSealer(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new sealer: %w", err)
 	}
-	return &Sealer{aead: aead}, nil
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("gatehouse derived keys v1"))
+	return &Sealer{aead: aead, derive: m.Sum(nil)}, nil
+}
+
+// DeriveKey returns a 32-byte key for one purpose (e.g. "csrf"), the same
+// on every replica that shares the master key.
+func (s *Sealer) DeriveKey(purpose string) []byte {
+	m := hmac.New(sha256.New, s.derive)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
 
 // Seal encrypts and authenticates plaintext, and authenticates

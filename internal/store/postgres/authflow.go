@@ -13,8 +13,9 @@ import (
 
 const authRequestColumns = `id, client_id, redirect_uri, response_mode, scopes, state, nonce,
 	prompt, max_age, login_hint, code_challenge, code_challenge_method, connection, audience,
-	organization, invitation_hash, consent_given, denied, upstream_connection, upstream_state_hash, upstream_nonce,
-	upstream_verifier, error, error_description, created_at, expires_at`
+	organization, invitation_hash, browser_hash, auth_user_id, auth_methods, consent_user_id,
+	upstream_connection, upstream_state_hash, upstream_nonce, upstream_verifier, error,
+	error_description, created_at, expires_at`
 
 const codeColumns = `id, grant_id, client_id, user_id, session_id, redirect_uri, scopes, nonce,
 	audience, organization, auth_time, code_challenge, code_challenge_method, created_at, expires_at`
@@ -23,12 +24,18 @@ const codeColumns = `id, grant_id, client_id, user_id, session_id, redirect_uri,
 const (
 	qInsertAuthRequest = `INSERT INTO auth_requests (` + authRequestColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-			$19, $20, $21, $22, $23, $24, $25, $26)`
+			$19, $20, $21, $22, $23, $24, $25, $26, $27, $28)`
 	qGetAuthRequest = `SELECT ` + authRequestColumns + ` FROM auth_requests
 		WHERE id = $1 AND expires_at > $2`
-	qUpdateAuthRequest = `UPDATE auth_requests SET (consent_given, denied, upstream_connection,
-			upstream_state_hash, upstream_nonce, upstream_verifier, error, error_description, organization)
-		= ($3, $4, $5, $6, $7, $8, $9, $10, $11)
+	// The intents of store.AuthRequestSteps: each sets its own columns of
+	// a live request and nothing else.
+	qRecordAuthentication = `UPDATE auth_requests SET (auth_user_id, auth_methods) = ($3, $4)
+		WHERE id = $1 AND expires_at > $2`
+	qRecordConsent      = `UPDATE auth_requests SET consent_user_id = $3 WHERE id = $1 AND expires_at > $2`
+	qSetAuthRequestOrg  = `UPDATE auth_requests SET organization = $3 WHERE id = $1 AND expires_at > $2`
+	qStartUpstreamLogin = `UPDATE auth_requests SET (upstream_connection, upstream_state_hash,
+			upstream_nonce, upstream_verifier) = ($3, $4, $5, $6) WHERE id = $1 AND expires_at > $2`
+	qEndAuthRequest = `UPDATE auth_requests SET (error, error_description) = ($3, $4)
 		WHERE id = $1 AND expires_at > $2`
 	// qConsumeUpstreamState clears the state hash of a live request whose
 	// hash matches, in one statement: of concurrent callbacks with one
@@ -109,7 +116,8 @@ func scanAuthRequest(row pgx.CollectableRow) (store.AuthRequest, error) {
 	var r store.AuthRequest
 	err := row.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.ResponseMode, &r.Scopes, &r.State, &r.Nonce,
 		&r.Prompt, &r.MaxAge, &r.LoginHint, &r.CodeChallenge, &r.CodeChallengeMethod, &r.Connection,
-		&r.Audience, &r.Organization, &r.InvitationHash, &r.ConsentGiven, &r.Denied, &r.UpstreamConnection, &r.UpstreamStateHash,
+		&r.Audience, &r.Organization, &r.InvitationHash, &r.BrowserHash, &r.AuthUserID, &r.AuthMethods, &r.ConsentUserID,
+		&r.UpstreamConnection, &r.UpstreamStateHash,
 		&r.UpstreamNonce, &r.UpstreamVerifier, &r.Error, &r.ErrorDescription, &r.CreatedAt, &r.ExpiresAt)
 	r.CreatedAt, r.ExpiresAt = utc(r.CreatedAt), utc(r.ExpiresAt)
 	return r, err
@@ -137,7 +145,8 @@ func scanCode(row pgx.CollectableRow) (store.AuthCode, error) {
 func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error {
 	_, err := db.exec(ctx, qInsertAuthRequest, r.ID, r.ClientID, r.RedirectURI, r.ResponseMode,
 		list(r.Scopes), r.State, r.Nonce, list(r.Prompt), r.MaxAge, r.LoginHint, r.CodeChallenge,
-		r.CodeChallengeMethod, r.Connection, r.Audience, r.Organization, r.InvitationHash, r.ConsentGiven, r.Denied, r.UpstreamConnection,
+		r.CodeChallengeMethod, r.Connection, r.Audience, r.Organization, r.InvitationHash, r.BrowserHash, r.AuthUserID, list(r.AuthMethods), r.ConsentUserID,
+		r.UpstreamConnection,
 		r.UpstreamStateHash, r.UpstreamNonce, r.UpstreamVerifier, r.Error, r.ErrorDescription,
 		r.CreatedAt, r.ExpiresAt)
 	return fail("create auth request", err)
@@ -153,12 +162,35 @@ func (db *DB) GetAuthRequest(ctx context.Context, id string) (store.AuthRequest,
 	return r, nil
 }
 
-// UpdateAuthRequest sets ConsentGiven, Denied, the Upstream* fields, Error,
-// ErrorDescription and Organization of a live request; ErrNotFound.
-func (db *DB) UpdateAuthRequest(ctx context.Context, r store.AuthRequest) error {
-	return fail("update auth request", changed(db.exec(ctx, qUpdateAuthRequest,
-		r.ID, db.now(), r.ConsentGiven, r.Denied, r.UpstreamConnection, r.UpstreamStateHash,
-		r.UpstreamNonce, r.UpstreamVerifier, r.Error, r.ErrorDescription, r.Organization)))
+// setAuthRequest runs one of the intent statements on a live request;
+// ErrNotFound when it is gone or expired.
+func (db *DB) setAuthRequest(ctx context.Context, op, q, id string, args ...any) error {
+	return fail(op, changed(db.exec(ctx, q, append([]any{id, db.now()}, args...)...)))
+}
+
+// RecordAuthentication notes who authenticated on the request and how.
+func (db *DB) RecordAuthentication(ctx context.Context, id, userID string, methods []string) error {
+	return db.setAuthRequest(ctx, "record authentication", qRecordAuthentication, id, userID, list(methods))
+}
+
+// RecordConsent notes who approved the consent page.
+func (db *DB) RecordConsent(ctx context.Context, id, userID string) error {
+	return db.setAuthRequest(ctx, "record consent", qRecordConsent, id, userID)
+}
+
+// SetAuthRequestOrganization sets the organization chosen on the request.
+func (db *DB) SetAuthRequestOrganization(ctx context.Context, id, orgID string) error {
+	return db.setAuthRequest(ctx, "set auth request organization", qSetAuthRequestOrg, id, orgID)
+}
+
+// StartUpstreamLogin remembers an upstream login in progress.
+func (db *DB) StartUpstreamLogin(ctx context.Context, id string, u store.UpstreamLogin) error {
+	return db.setAuthRequest(ctx, "start upstream login", qStartUpstreamLogin, id, u.Connection, u.StateHash, u.Nonce, u.Verifier)
+}
+
+// EndAuthRequest ends the request with an error for the client.
+func (db *DB) EndAuthRequest(ctx context.Context, id, code, description string) error {
+	return db.setAuthRequest(ctx, "end auth request", qEndAuthRequest, id, code, description)
 }
 
 // ConsumeUpstreamState clears the upstream state hash of the live request

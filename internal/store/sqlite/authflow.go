@@ -12,9 +12,9 @@ import (
 
 const authRequestColumns = `id, client_id, redirect_uri, response_mode, scopes, state, nonce,
 	prompt, max_age, login_hint, code_challenge, code_challenge_method, connection, audience,
-	organization, invitation_hash, consent_given, denied, upstream_connection,
-	upstream_state_hash, upstream_nonce, upstream_verifier, error, error_description,
-	created_at, expires_at`
+	organization, invitation_hash, browser_hash, auth_user_id, auth_methods, consent_user_id,
+	upstream_connection, upstream_state_hash, upstream_nonce, upstream_verifier, error,
+	error_description, created_at, expires_at`
 
 const codeColumns = `id, grant_id, client_id, user_id, session_id, redirect_uri, scopes, nonce,
 	audience, organization, auth_time, code_challenge, code_challenge_method, created_at,
@@ -23,13 +23,19 @@ const codeColumns = `id, grant_id, client_id, user_id, session_id, redirect_uri,
 // A record is live while now is before its expires_at.
 const (
 	qInsertAuthRequest = `INSERT INTO auth_requests (` + authRequestColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetAuthRequest = `SELECT ` + authRequestColumns + ` FROM auth_requests
 		WHERE id = ? AND expires_at > ?`
-	qUpdateAuthRequest = `UPDATE auth_requests SET (consent_given, denied, upstream_connection,
-			upstream_state_hash, upstream_nonce, upstream_verifier, error, error_description,
-			organization)
-		= (?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ? AND expires_at > ?`
+	// The intents of store.AuthRequestSteps: each sets its own columns of
+	// a live request and nothing else.
+	qRecordAuthentication = `UPDATE auth_requests SET (auth_user_id, auth_methods) = (?, ?)
+		WHERE id = ? AND expires_at > ?`
+	qRecordConsent      = `UPDATE auth_requests SET consent_user_id = ? WHERE id = ? AND expires_at > ?`
+	qSetAuthRequestOrg  = `UPDATE auth_requests SET organization = ? WHERE id = ? AND expires_at > ?`
+	qStartUpstreamLogin = `UPDATE auth_requests SET (upstream_connection, upstream_state_hash,
+			upstream_nonce, upstream_verifier) = (?, ?, ?, ?) WHERE id = ? AND expires_at > ?`
+	qEndAuthRequest = `UPDATE auth_requests SET (error, error_description) = (?, ?)
+		WHERE id = ? AND expires_at > ?`
 	// qConsumeUpstreamState is the whole of ConsumeUpstreamState: one
 	// statement, so of concurrent callbacks with one state only the first
 	// finds the hash. An empty hash is a request without an upstream login
@@ -54,7 +60,7 @@ func scanAuthRequest(sc scanner) (store.AuthRequest, error) {
 	err := sc.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.ResponseMode, jsonCol{&r.Scopes},
 		&r.State, &r.Nonce, jsonCol{&r.Prompt}, &r.MaxAge, &r.LoginHint, &r.CodeChallenge,
 		&r.CodeChallengeMethod, &r.Connection, &r.Audience, &r.Organization, &r.InvitationHash,
-		&r.ConsentGiven, &r.Denied, &r.UpstreamConnection, &r.UpstreamStateHash, &r.UpstreamNonce,
+		&r.BrowserHash, &r.AuthUserID, jsonCol{&r.AuthMethods}, &r.ConsentUserID, &r.UpstreamConnection, &r.UpstreamStateHash, &r.UpstreamNonce,
 		&r.UpstreamVerifier, &r.Error, &r.ErrorDescription, timeCol{&r.CreatedAt},
 		timeCol{&r.ExpiresAt})
 	return r, err
@@ -78,7 +84,8 @@ func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error 
 	_, err := db.exec(ctx, qInsertAuthRequest, r.ID, r.ClientID, r.RedirectURI, r.ResponseMode,
 		listJSON(r.Scopes), r.State, r.Nonce, listJSON(r.Prompt), r.MaxAge, r.LoginHint,
 		r.CodeChallenge, r.CodeChallengeMethod, r.Connection, r.Audience, r.Organization,
-		r.InvitationHash, r.ConsentGiven, r.Denied, r.UpstreamConnection, r.UpstreamStateHash,
+		r.InvitationHash, r.BrowserHash, r.AuthUserID, listJSON(r.AuthMethods), r.ConsentUserID,
+		r.UpstreamConnection, r.UpstreamStateHash,
 		r.UpstreamNonce, r.UpstreamVerifier, r.Error, r.ErrorDescription, millis(r.CreatedAt),
 		millis(r.ExpiresAt))
 	return fail("create auth request", err)
@@ -94,12 +101,35 @@ func (db *DB) GetAuthRequest(ctx context.Context, id string) (store.AuthRequest,
 	return r, nil
 }
 
-// UpdateAuthRequest sets ConsentGiven, Denied, the Upstream* fields, Error,
-// ErrorDescription and Organization of a live request; ErrNotFound.
-func (db *DB) UpdateAuthRequest(ctx context.Context, r store.AuthRequest) error {
-	return fail("update auth request", changed(db.exec(ctx, qUpdateAuthRequest,
-		r.ConsentGiven, r.Denied, r.UpstreamConnection, r.UpstreamStateHash, r.UpstreamNonce,
-		r.UpstreamVerifier, r.Error, r.ErrorDescription, r.Organization, r.ID, millis(db.now()))))
+// setAuthRequest runs one of the intent statements on a live request;
+// ErrNotFound when it is gone or expired.
+func (db *DB) setAuthRequest(ctx context.Context, op, q, id string, args ...any) error {
+	return fail(op, changed(db.exec(ctx, q, append(args, id, millis(db.now()))...)))
+}
+
+// RecordAuthentication notes who authenticated on the request and how.
+func (db *DB) RecordAuthentication(ctx context.Context, id, userID string, methods []string) error {
+	return db.setAuthRequest(ctx, "record authentication", qRecordAuthentication, id, userID, listJSON(methods))
+}
+
+// RecordConsent notes who approved the consent page.
+func (db *DB) RecordConsent(ctx context.Context, id, userID string) error {
+	return db.setAuthRequest(ctx, "record consent", qRecordConsent, id, userID)
+}
+
+// SetAuthRequestOrganization sets the organization chosen on the request.
+func (db *DB) SetAuthRequestOrganization(ctx context.Context, id, orgID string) error {
+	return db.setAuthRequest(ctx, "set auth request organization", qSetAuthRequestOrg, id, orgID)
+}
+
+// StartUpstreamLogin remembers an upstream login in progress.
+func (db *DB) StartUpstreamLogin(ctx context.Context, id string, u store.UpstreamLogin) error {
+	return db.setAuthRequest(ctx, "start upstream login", qStartUpstreamLogin, id, u.Connection, u.StateHash, u.Nonce, u.Verifier)
+}
+
+// EndAuthRequest ends the request with an error for the client.
+func (db *DB) EndAuthRequest(ctx context.Context, id, code, description string) error {
+	return db.setAuthRequest(ctx, "end auth request", qEndAuthRequest, id, code, description)
 }
 
 // ConsumeUpstreamState clears the upstream state hash of the live request

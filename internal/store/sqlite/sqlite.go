@@ -182,7 +182,7 @@ var (
 		qFailures, qListSigningKeys,
 	}
 	hotWrites = []string{
-		qInsertAuthRequest, qUpdateAuthRequest, qConsumeUpstreamState, qDeleteAuthRequest,
+		qInsertAuthRequest, qRecordAuthentication, qRecordConsent, qSetAuthRequestOrg, qStartUpstreamLogin, qEndAuthRequest, qConsumeUpstreamState, qDeleteAuthRequest,
 		qConsumeAuthRequest, qInsertCode, qRedeemCode, qGetLiveCode,
 		qInsertAccessToken, qRevokeAccessToken, qRevokeGrantAccess,
 		qInsertRefreshToken, qRotateRefreshToken, qGetRefreshToken, qMarkOverlapUsed,

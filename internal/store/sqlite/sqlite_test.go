@@ -202,8 +202,10 @@ func TestUpgradeFrom0001(t *testing.T) {
 	}
 	if req.UpstreamConnection != "" || req.UpstreamStateHash != "" || req.UpstreamNonce != "" ||
 		req.UpstreamVerifier != "" || req.Error != "" || req.ErrorDescription != "" ||
-		req.Organization != "" || req.InvitationHash != "" || !req.ConsentGiven {
-		t.Fatalf("auth request of 0001 = %+v, want empty upstream, error and organization fields", req)
+		req.Organization != "" || req.InvitationHash != "" || req.BrowserHash != "" || req.ConsentUserID != "" {
+		// A request stored before 0008 is bound to no browser: it cannot be
+		// continued, and its user logs in again.
+		t.Fatalf("auth request of 0001 = %+v, want empty upstream, error, organization, binding and consent fields", req)
 	}
 	code, err := db.RedeemCode(ctx, "code-1", created.Add(time.Minute), store.Issued{})
 	if err != nil {

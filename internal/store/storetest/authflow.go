@@ -28,47 +28,46 @@ func testAuthRequests(t *testing.T, s store.Store) {
 	_, err = s.GetAuthRequest(ctx, "req-unknown")
 	wantErr(t, err, store.ErrNotFound, "get unknown request")
 
-	// UpdateAuthRequest sets the consent flags, the upstream login, the
-	// error and the organization, and nothing else.
-	updates := []struct {
+	// Each intent of AuthRequestSteps sets its own fields and nothing else.
+	intents := []struct {
 		name string
+		do   func(id string) error
 		set  func(r *store.AuthRequest)
 	}{
-		{"every settable field", func(r *store.AuthRequest) {
-			r.ConsentGiven, r.Denied = true, true
+		{"RecordAuthentication", func(id string) error {
+			return s.RecordAuthentication(ctx, id, "gatehouse|ada", []string{"pwd", "otp"})
+		}, func(r *store.AuthRequest) { r.AuthUserID, r.AuthMethods = "gatehouse|ada", []string{"pwd", "otp"} }},
+		{"RecordConsent", func(id string) error { return s.RecordConsent(ctx, id, "gatehouse|ada") },
+			func(r *store.AuthRequest) { r.ConsentUserID = "gatehouse|ada" }},
+		{"SetAuthRequestOrganization", func(id string) error { return s.SetAuthRequestOrganization(ctx, id, "org_globex") },
+			func(r *store.AuthRequest) { r.Organization = "org_globex" }},
+		{"StartUpstreamLogin", func(id string) error {
+			return s.StartUpstreamLogin(ctx, id, store.UpstreamLogin{Connection: "corp-oidc", StateHash: "upstream-state-hash-2",
+				Nonce: "upstream-nonce-2", Verifier: "upstream-verifier-2"})
+		}, func(r *store.AuthRequest) {
 			r.UpstreamConnection, r.UpstreamStateHash = "corp-oidc", "upstream-state-hash-2"
 			r.UpstreamNonce, r.UpstreamVerifier = "upstream-nonce-2", "upstream-verifier-2"
+		}},
+		{"EndAuthRequest", func(id string) error {
+			return s.EndAuthRequest(ctx, id, "access_denied", "The user cancelled at corp-oidc")
+		}, func(r *store.AuthRequest) {
 			r.Error, r.ErrorDescription = "access_denied", "The user cancelled at corp-oidc"
-			r.Organization = "org_globex"
 		}},
-		{"cleared", func(r *store.AuthRequest) {
-			r.ConsentGiven, r.Denied = false, false
-			r.UpstreamConnection, r.UpstreamStateHash, r.UpstreamNonce, r.UpstreamVerifier = "", "", "", ""
-			r.Error, r.ErrorDescription = "", ""
-			r.Organization = ""
-		}},
-		{"as created", func(r *store.AuthRequest) {}},
 	}
-	for _, tc := range updates {
-		t.Run("UpdateAuthRequest/"+tc.name, func(t *testing.T) {
-			ctx := t.Context()
-			want := live
+	want := live
+	for _, tc := range intents {
+		t.Run("AuthRequestSteps/"+tc.name, func(t *testing.T) {
+			must(t, tc.do(live.ID), tc.name)
 			tc.set(&want)
-			upd := want
-			// These must be ignored.
-			upd.State, upd.Scopes, upd.ExpiresAt = "changed", []string{"admin"}, now.Add(time.Hour)
-			upd.InvitationHash = "invitation-hash-changed"
-			must(t, s.UpdateAuthRequest(ctx, upd), "update request")
-			got, err := s.GetAuthRequest(ctx, live.ID)
-			must(t, err, "get updated request")
-			wantEqual(t, got, want, "updated request")
+			got, err := s.GetAuthRequest(t.Context(), live.ID)
+			must(t, err, "get request after "+tc.name)
+			wantEqual(t, got, want, "request after "+tc.name)
+			wantErr(t, tc.do("req-unknown"), store.ErrNotFound, tc.name+" on an unknown request")
+			wantErr(t, tc.do(expired.ID), store.ErrNotFound, tc.name+" on an expired request")
 		})
 	}
-
-	wantErr(t, s.UpdateAuthRequest(ctx, newAuthRequest("req-unknown", now.Add(time.Hour))), store.ErrNotFound, "update unknown request")
 	_, err = s.GetAuthRequest(ctx, "req-unknown")
-	wantErr(t, err, store.ErrNotFound, "update must not create")
-	wantErr(t, s.UpdateAuthRequest(ctx, expired), store.ErrNotFound, "update expired request")
+	wantErr(t, err, store.ErrNotFound, "an intent must not create a request")
 
 	must(t, s.DeleteAuthRequest(ctx, live.ID), "delete request")
 	_, err = s.GetAuthRequest(ctx, live.ID)
@@ -151,7 +150,8 @@ func testConsumeUpstreamState(t *testing.T, s store.Store) {
 	// A second upstream login sets a new hash.
 	retry := cleared
 	retry.UpstreamStateHash = "upstream-state-hash-retry"
-	must(t, s.UpdateAuthRequest(ctx, retry), "set a new upstream state hash")
+	must(t, s.StartUpstreamLogin(ctx, req.ID, store.UpstreamLogin{Connection: retry.UpstreamConnection,
+		StateHash: retry.UpstreamStateHash, Nonce: retry.UpstreamNonce, Verifier: retry.UpstreamVerifier}), "set a new upstream state hash")
 	_, err = s.ConsumeUpstreamState(ctx, req.ID, req.UpstreamStateHash)
 	wantErr(t, err, store.ErrNotFound, "consume the first hash after a new one was set")
 	got, err = s.ConsumeUpstreamState(ctx, req.ID, retry.UpstreamStateHash)

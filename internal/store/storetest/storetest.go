@@ -345,8 +345,10 @@ func newAuthRequest(id string, expires time.Time) store.AuthRequest {
 		Audience:            "https://api.example",
 		Organization:        "org_acme",
 		InvitationHash:      "invitation-hash-" + id,
-		ConsentGiven:        false,
-		Denied:              false,
+		BrowserHash:         "browser-hash-" + id,
+		AuthUserID:          "gatehouse|grace",
+		AuthMethods:         []string{"pwd"},
+		ConsentUserID:       "gatehouse|grace",
 		// An upstream login and an error at once is no real state; both are
 		// set so that a backend that drops a column fails.
 		UpstreamConnection: "github",
