@@ -88,7 +88,7 @@ type LoginPage struct {
 	RequestID string
 	CSRF      string
 	Email     string
-	SignUpURL string
+	SignUpURL string // empty when sign-up is not offered (an organization that allows none)
 	// Password shows the username/password form (the database connection
 	// is enabled for the application).
 	Password bool

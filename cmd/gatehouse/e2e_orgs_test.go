@@ -97,8 +97,34 @@ func TestEndToEndOrganizations(t *testing.T) {
 	bb := newBrowser(t, g.issuer)
 	u, _ = r.authURL(oauth2.SetAuthURLParam("organization", "acme"))
 	q = callbackParams(t, bb.login(bb.get(u), "bob@example.com", userPass), rpCallback)
-	if q.Get("error") != "access_denied" || !strings.Contains(q.Get("error_description"), "bob@example.com is not a member") {
-		t.Errorf("non-member: %v", q)
+	if q.Get("error") != "access_denied" || !strings.Contains(q.Get("error_description"), "not a member of the organization acme") ||
+		strings.Contains(q.Get("error_description"), "bob@") {
+		t.Errorf("non-member (the description must not carry the email): %v", q)
+	}
+	// The organization's login page offers no sign-up: acme's password
+	// connection grants no membership, so a stranger's account would be
+	// refused anyway.
+	sb := newBrowser(t, g.issuer)
+	p = sb.get(u)
+	if !strings.HasPrefix(p.url.Path, "/u/login") || strings.Contains(p.body, "/u/signup") {
+		t.Errorf("organization login page offers sign-up:\n%s", p.body)
+	}
+	if p := sb.get(g.issuer + "/u/signup?" + p.url.RawQuery); p.status != http.StatusForbidden || !strings.Contains(p.body, "does not allow sign-up") {
+		t.Errorf("sign-up page of an organization without automatic membership: %d %.300s", p.status, p.body)
+	}
+	// With automatic membership on its password connection, an
+	// organization offers sign-up, and the new account joins it.
+	mustCLI("orgs", "connections", "enable", "--org", "beta", "--assign-membership", "Username-Password-Authentication")
+	nb := newBrowser(t, g.issuer)
+	u2, f2 := r.authURL(oauth2.SetAuthURLParam("organization", "beta"))
+	p = nb.get(u2)
+	link := regexpFind(t, `href="(/u/signup\?req=[^"]+)"`, p.body)
+	p = nb.get(g.issuer + link)
+	sv := formValues(t, p)
+	sv.Set("email", "newcomer@example.com")
+	sv.Set("password", "a long enough password")
+	if c := orgOf(must2(r.exchange(callbackParams(t, nb.post(g.issuer+"/u/signup", sv), rpCallback), f2))); c.OrgID != betaID {
+		t.Errorf("newcomer's org claims %+v, want %s", c, betaID)
 	}
 	// Unknown organization; an app that denies organizations.
 	u, _ = r.authURL(oauth2.SetAuthURLParam("organization", "nope"))

@@ -212,8 +212,15 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, req store.Auth
 		Page:      p.page(r.Context(), req, client),
 		RequestID: req.ID,
 		CSRF:      p.csrfToken(w, r),
-		SignUpURL: signupPath + "?req=" + url.QueryEscape(req.ID),
 		Password:  database && (req.Connection == "" || req.Connection == store.DefaultDatabaseConnection),
+	}
+	allowed, err := p.signupAllowed(r.Context(), req)
+	if err != nil {
+		p.internalError(w, "login page", err)
+		return web.LoginPage{}, false
+	}
+	if allowed {
+		page.SignUpURL = authflow.For(signupPath, req.ID)
 	}
 	for _, c := range upstream {
 		if req.Connection == "" || req.Connection == c.Name {
@@ -343,9 +350,44 @@ func (p *Pages) recordFailure(ctx context.Context, keys ...string) error {
 	return nil
 }
 
+// signupAllowed reports whether the request may create an account: always
+// outside an organization; inside one only with an invitation or when the
+// organization's password connection grants membership automatically, so
+// that a stranger is never left with an account the organization refuses.
+func (p *Pages) signupAllowed(ctx context.Context, req store.AuthRequest) (bool, error) {
+	if req.Organization == "" || req.InvitationHash != "" {
+		return true, nil
+	}
+	org, err := p.cfg.Store.GetOrganization(ctx, req.Organization)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("get organization: %w", err)
+	}
+	return slices.ContainsFunc(org.Connections, func(c store.OrgConnection) bool {
+		return c.Name == store.DefaultDatabaseConnection && c.AssignMembership
+	}), nil
+}
+
+// signupOffered writes the refusal page and returns false when the request
+// may not create an account.
+func (p *Pages) signupOffered(w http.ResponseWriter, r *http.Request, req store.AuthRequest) bool {
+	allowed, err := p.signupAllowed(r.Context(), req)
+	if err != nil {
+		p.internalError(w, "sign-up", err)
+		return false
+	}
+	if !allowed {
+		p.errorPage(w, http.StatusForbidden, "This organization does not allow sign-up. Ask its administrator for an invitation, or log in with an existing account.")
+		return false
+	}
+	return true
+}
+
 func (p *Pages) signupForm(w http.ResponseWriter, r *http.Request) {
 	req, client, ok := p.request(w, r, r.URL.Query().Get("req"))
-	if !ok || !p.passwordAllowed(w, r, req, client) {
+	if !ok || !p.passwordAllowed(w, r, req, client) || !p.signupOffered(w, r, req) {
 		return
 	}
 	p.cfg.Pages.SignUp(w, http.StatusOK, p.signupPage(w, r, req, client))
@@ -369,7 +411,7 @@ func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, req store.Aut
 func (p *Pages) signupSubmit(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	req, client, ok := p.request(w, r, r.PostForm.Get("req"))
-	if !ok || !p.passwordAllowed(w, r, req, client) {
+	if !ok || !p.passwordAllowed(w, r, req, client) || !p.signupOffered(w, r, req) {
 		return
 	}
 	page := p.signupPage(w, r, req, client)

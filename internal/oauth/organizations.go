@@ -119,7 +119,7 @@ func (p *Provider) joinOrganization(ctx context.Context, req store.AuthRequest, 
 		case err == nil:
 			return nil, nil
 		case errors.Is(err, store.ErrMismatch):
-			return newError(ErrAccessDenied, "the invitation is for another email address than %s", user.Email), nil
+			return newError(ErrAccessDenied, "the invitation is for another email address"), nil
 		case errors.Is(err, store.ErrAlreadyUsed):
 			// The same request comes back here after the consent page: an
 			// invitation this user accepted is theirs.
@@ -145,7 +145,8 @@ func (p *Provider) joinOrganization(ctx context.Context, req store.AuthRequest, 
 	}
 	auto := slices.ContainsFunc(org.Connections, func(c store.OrgConnection) bool { return c.Name == user.Connection && c.AssignMembership })
 	if !auto {
-		return newError(ErrAccessDenied, "the user %s is not a member of the organization %s", user.Email, org.Name), nil
+		// The description goes into the redirect URL: no email address.
+		return newError(ErrAccessDenied, "the user is not a member of the organization %s", org.Name), nil
 	}
 	if err := st.AddMember(ctx, org.ID, user.ID); err != nil {
 		return nil, fmt.Errorf("add member: %w", err)
