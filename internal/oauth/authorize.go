@@ -40,6 +40,7 @@ type authorizeParams struct {
 	Organization        string
 	Invitation          string
 	Audience            string
+	ACRValues           string
 	Request             string
 	RequestURI          string
 	Registration        string
@@ -56,7 +57,7 @@ func parseAuthorize(v url.Values) authorizeParams {
 		"prompt": &a.Prompt, "max_age": &a.MaxAge, "login_hint": &a.LoginHint,
 		"code_challenge": &a.CodeChallenge, "code_challenge_method": &a.CodeChallengeMethod,
 		"connection": &a.Connection, "organization": &a.Organization, "invitation": &a.Invitation,
-		"audience": &a.Audience, "request": &a.Request, "request_uri": &a.RequestURI,
+		"audience": &a.Audience, "acr_values": &a.ACRValues, "request": &a.Request, "request_uri": &a.RequestURI,
 		"registration": &a.Registration,
 	}
 	for name, dst := range fields {
@@ -276,6 +277,7 @@ func (p *Provider) checkAuthorize(a authorizeParams, client store.Client) (store
 		CodeChallenge:       a.CodeChallenge,
 		CodeChallengeMethod: a.CodeChallengeMethod,
 		Connection:          a.Connection,
+		ACRValues:           strings.Fields(a.ACRValues),
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(p.cfg.AuthRequestTTL),
 	}, nil

@@ -138,6 +138,7 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, f *flow) {
 		AuthTime:            f.sess.AuthTime,
 		CodeChallenge:       req.CodeChallenge,
 		CodeChallengeMethod: req.CodeChallengeMethod,
+		AMR:                 amr(f.sess.Methods),
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(p.cfg.CodeTTL),
 	}
@@ -355,6 +356,27 @@ func needsLogin(req store.AuthRequest, s store.Session, now time.Time) bool {
 		return true
 	}
 	return false
+}
+
+// ACRMultiFactor is the authentication context class of a login with a
+// second factor: the value applications send in acr_values to ask for one,
+// and the acr of such ID tokens.
+const ACRMultiFactor = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+
+// amrValues are the RFC 8176 methods a session may record. Upstream
+// connections record their strategy, which is not an amr value and is
+// left out of tokens.
+var amrValues = []string{"pwd", "otp", "hwk", "swk", "mfa", "user", "pin", "fpt", "face", "sms", "kba"}
+
+// amr returns the session's methods that are amr values, in order.
+func amr(methods []string) []string {
+	var out []string
+	for _, m := range methods {
+		if slices.Contains(amrValues, m) && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func containsAll(have, want []string) bool {

@@ -54,6 +54,7 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest, client store.
 		org:      code.Organization,
 		nonce:    code.Nonce,
 		authTime: code.AuthTime,
+		amr:      code.AMR,
 		refresh:  true,
 		commit: func(ctx context.Context, issued store.Issued) error {
 			_, err := st.RedeemCode(ctx, id, now, issued)

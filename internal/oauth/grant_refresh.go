@@ -104,6 +104,7 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 			Scopes:          old.Scopes, // a narrower request narrows this response, not the family
 			Audience:        old.Audience,
 			Organization:    old.Organization,
+			AMR:             old.AMR,
 			AuthTime:        old.AuthTime,
 			CreatedAt:       now,
 			ExpiresAt:       minTime(now.Add(pol.Idle), family),
@@ -133,6 +134,7 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 		audience: old.Audience,
 		org:      old.Organization,
 		authTime: old.AuthTime,
+		amr:      old.AMR,
 		commit:   commit,
 	})
 	if err != nil {

@@ -126,6 +126,14 @@ func TestIDToken(t *testing.T) {
 			if want := base64.RawURLEncoding.EncodeToString(sum[:16]); c["at_hash"] != want {
 				t.Errorf("at_hash = %v, want %s", c["at_hash"], want)
 			}
+			// The session logged in with a password (RFC 8176 "pwd"), and
+			// with no second factor the token claims no acr.
+			if amr, _ := c["amr"].([]any); len(amr) != 1 || amr[0] != "pwd" {
+				t.Errorf("amr = %v, want [pwd]", c["amr"])
+			}
+			if _, ok := c["acr"]; ok {
+				t.Errorf("acr = %v without a second factor", c["acr"])
+			}
 			if want := session.PublicID(sess); c["sid"] != want {
 				t.Errorf("sid = %v, want %s", c["sid"], want)
 			}

@@ -25,6 +25,7 @@ type issueParams struct {
 	org      string // organization id: org_id and org_name claims
 	nonce    string
 	authTime time.Time
+	amr      []string // authentication methods of the login (RFC 8176)
 	refresh  bool // start a refresh-token family when offline access is allowed
 	// commit stores the response's tokens together with what the grant
 	// spends (its code or refresh token), in one store transaction. It
@@ -145,6 +146,7 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 			Scopes:          scopes,
 			Audience:        ip.audience,
 			Organization:    ip.org,
+			AMR:             ip.amr,
 			AuthTime:        ip.authTime,
 			CreatedAt:       now,
 			ExpiresAt:       minTime(now.Add(pol.Idle), family),
@@ -204,6 +206,12 @@ func (p *Provider) idToken(ctx context.Context, ip issueParams, scopes []string,
 	}
 	if ip.nonce != "" {
 		claims["nonce"] = ip.nonce
+	}
+	if len(ip.amr) > 0 {
+		claims["amr"] = ip.amr // OIDC Core §2, values from RFC 8176
+		if slices.Contains(ip.amr, "mfa") {
+			claims["acr"] = ACRMultiFactor
+		}
 	}
 	if ip.session != "" {
 		claims["sid"] = sid(ip.session)

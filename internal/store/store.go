@@ -139,8 +139,11 @@ type AuthRequest struct {
 	CodeChallengeMethod string
 	Connection          string
 	Audience            string
-	Organization        string // organization id, once known
-	InvitationHash      string // hash of the invitation ticket, when accepting one
+	// ACRValues are the requested authentication context classes
+	// (acr_values, OIDC Core §3.1.2.1), e.g. the multi-factor policy.
+	ACRValues      []string
+	Organization   string // organization id, once known
+	InvitationHash string // hash of the invitation ticket, when accepting one
 	// BrowserHash is the hash of the binding cookie of the browser that
 	// started the request; every step compares it (internal/authflow).
 	BrowserHash string
@@ -181,9 +184,12 @@ type AuthCode struct {
 	AuthTime            time.Time
 	CodeChallenge       string
 	CodeChallengeMethod string
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
-	Used                bool // redeemed; set by GetCode
+	// AMR are the authentication methods of the session (RFC 8176 values:
+	// pwd, otp, hwk, swk, mfa, …), carried into the ID token's amr.
+	AMR       []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Used      bool // redeemed; set by GetCode
 }
 
 // Issued is what one token response stores besides spending its code or
@@ -206,9 +212,11 @@ type RefreshToken struct {
 	Scopes       []string
 	Audience     string
 	Organization string // organization id; refreshed tokens carry org_id
-	AuthTime     time.Time
-	CreatedAt    time.Time
-	ExpiresAt    time.Time // expiry of this token (idle limit, capped by FamilyExpiresAt)
+	// AMR are the authentication methods of the original login.
+	AMR       []string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time // expiry of this token (idle limit, capped by FamilyExpiresAt)
 	// FamilyExpiresAt is the absolute end of the family, carried from token
 	// to token.
 	FamilyExpiresAt time.Time

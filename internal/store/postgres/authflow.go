@@ -13,18 +13,18 @@ import (
 
 const authRequestColumns = `id, client_id, redirect_uri, response_mode, scopes, state, nonce,
 	prompt, max_age, login_hint, code_challenge, code_challenge_method, connection, audience,
-	organization, invitation_hash, browser_hash, auth_user_id, auth_methods, consent_user_id,
+	acr_values, organization, invitation_hash, browser_hash, auth_user_id, auth_methods, consent_user_id,
 	upstream_connection, upstream_state_hash, upstream_nonce, upstream_verifier, error,
 	error_description, created_at, expires_at`
 
 const codeColumns = `id, grant_id, client_id, user_id, session_id, redirect_uri, scopes, nonce,
-	audience, organization, auth_time, code_challenge, code_challenge_method, created_at, expires_at`
+	audience, organization, auth_time, code_challenge, code_challenge_method, created_at, expires_at, amr`
 
 // A record is live while now is before its expires_at.
 const (
 	qInsertAuthRequest = `INSERT INTO auth_requests (` + authRequestColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-			$19, $20, $21, $22, $23, $24, $25, $26, $27, $28)`
+			$19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)`
 	qGetAuthRequest = `SELECT ` + authRequestColumns + ` FROM auth_requests
 		WHERE id = $1 AND expires_at > $2`
 	// The intents of store.AuthRequestSteps: each sets its own columns of
@@ -53,7 +53,8 @@ const (
 		)
 		INSERT INTO auth_codes (` + codeColumns + `)
 		SELECT $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::jsonb, $10::text,
-			$11::text, $12::text, $13::timestamptz, $14::text, $15::text, $16::timestamptz, $17::timestamptz
+			$11::text, $12::text, $13::timestamptz, $14::text, $15::text, $16::timestamptz, $17::timestamptz,
+			$18::jsonb
 		FROM req`
 
 	// qRedeemCode is the whole happy path of RedeemCode: one statement,
@@ -65,7 +66,7 @@ const (
 		WHERE id = $1 AND expires_at > $2 FOR UPDATE`
 	qGetCode    = `SELECT ` + codeColumns + `, used FROM auth_codes WHERE id = $1 AND expires_at > $2`
 	qInsertCode = `INSERT INTO auth_codes (` + codeColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 )
 
 // redeemQueries[access][refresh] extend qRedeemCode with the inserts of the
@@ -116,7 +117,7 @@ func scanAuthRequest(row pgx.CollectableRow) (store.AuthRequest, error) {
 	var r store.AuthRequest
 	err := row.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.ResponseMode, &r.Scopes, &r.State, &r.Nonce,
 		&r.Prompt, &r.MaxAge, &r.LoginHint, &r.CodeChallenge, &r.CodeChallengeMethod, &r.Connection,
-		&r.Audience, &r.Organization, &r.InvitationHash, &r.BrowserHash, &r.AuthUserID, &r.AuthMethods, &r.ConsentUserID,
+		&r.Audience, &r.ACRValues, &r.Organization, &r.InvitationHash, &r.BrowserHash, &r.AuthUserID, &r.AuthMethods, &r.ConsentUserID,
 		&r.UpstreamConnection, &r.UpstreamStateHash,
 		&r.UpstreamNonce, &r.UpstreamVerifier, &r.Error, &r.ErrorDescription, &r.CreatedAt, &r.ExpiresAt)
 	r.CreatedAt, r.ExpiresAt = utc(r.CreatedAt), utc(r.ExpiresAt)
@@ -127,7 +128,7 @@ func scanAuthRequest(row pgx.CollectableRow) (store.AuthRequest, error) {
 func codeDest(c *store.AuthCode) []any {
 	return []any{&c.ID, &c.GrantID, &c.ClientID, &c.UserID, &c.SessionID, &c.RedirectURI, &c.Scopes,
 		&c.Nonce, &c.Audience, &c.Organization, &c.AuthTime, &c.CodeChallenge, &c.CodeChallengeMethod, &c.CreatedAt,
-		&c.ExpiresAt}
+		&c.ExpiresAt, &c.AMR}
 }
 
 func codeUTC(c *store.AuthCode) {
@@ -145,7 +146,7 @@ func scanCode(row pgx.CollectableRow) (store.AuthCode, error) {
 func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error {
 	_, err := db.exec(ctx, qInsertAuthRequest, r.ID, r.ClientID, r.RedirectURI, r.ResponseMode,
 		list(r.Scopes), r.State, r.Nonce, list(r.Prompt), r.MaxAge, r.LoginHint, r.CodeChallenge,
-		r.CodeChallengeMethod, r.Connection, r.Audience, r.Organization, r.InvitationHash, r.BrowserHash, r.AuthUserID, list(r.AuthMethods), r.ConsentUserID,
+		r.CodeChallengeMethod, r.Connection, r.Audience, list(r.ACRValues), r.Organization, r.InvitationHash, r.BrowserHash, r.AuthUserID, list(r.AuthMethods), r.ConsentUserID,
 		r.UpstreamConnection,
 		r.UpstreamStateHash, r.UpstreamNonce, r.UpstreamVerifier, r.Error, r.ErrorDescription,
 		r.CreatedAt, r.ExpiresAt)
@@ -221,7 +222,7 @@ func (db *DB) DeleteAuthRequest(ctx context.Context, id string) error {
 func codeArgs(c store.AuthCode) []any {
 	return []any{c.ID, c.GrantID, c.ClientID, c.UserID, c.SessionID, c.RedirectURI, list(c.Scopes),
 		c.Nonce, c.Audience, c.Organization, c.AuthTime, c.CodeChallenge, c.CodeChallengeMethod,
-		c.CreatedAt, c.ExpiresAt}
+		c.CreatedAt, c.ExpiresAt, list(c.AMR)}
 }
 
 // CreateCode stores a code issued without a stored request; ErrConflict

@@ -14,14 +14,14 @@ import (
 const accessTokenColumns = `id, grant_id, client_id, user_id, scopes, audience, created_at, expires_at`
 
 const refreshTokenColumns = `id, family_id, client_id, user_id, session_id, scopes, audience,
-	organization, auth_time, created_at, expires_at, family_expires_at, used_at, overlap_used, revoked`
+	organization, auth_time, created_at, expires_at, family_expires_at, used_at, overlap_used, revoked, amr`
 
 // refreshTokenValues are the placeholders of a refresh token's columns from
 // $first on, typed because they also appear in a SELECT list, where
 // PostgreSQL cannot infer a type from the target column.
 func refreshTokenValues(first int) string {
 	types := []string{"text", "text", "text", "text", "text", "jsonb", "text", "text",
-		"timestamptz", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "boolean", "boolean"}
+		"timestamptz", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "boolean", "boolean", "jsonb"}
 	s := ""
 	for i, t := range types {
 		if i > 0 {
@@ -97,7 +97,7 @@ var (
 	// the response's access token.
 	qRotateRefreshTokenAccess = rotateRefreshToken + `, access AS (
 			INSERT INTO access_tokens (` + accessTokenColumns + `)
-			SELECT ` + accessTokenValues(18) + ` FROM old
+			SELECT ` + accessTokenValues(19) + ` FROM old
 		)
 		SELECT ` + refreshTokenColumns + ` FROM old`
 	rotateRefreshToken = `WITH old AS (
@@ -144,7 +144,7 @@ func scanRefreshToken(row pgx.CollectableRow) (store.RefreshToken, error) {
 	var r store.RefreshToken
 	var familyExpires *time.Time
 	err := row.Scan(&r.ID, &r.FamilyID, &r.ClientID, &r.UserID, &r.SessionID, &r.Scopes, &r.Audience,
-		&r.Organization, &r.AuthTime, &r.CreatedAt, &r.ExpiresAt, &familyExpires, &r.UsedAt, &r.OverlapUsed, &r.Revoked)
+		&r.Organization, &r.AuthTime, &r.CreatedAt, &r.ExpiresAt, &familyExpires, &r.UsedAt, &r.OverlapUsed, &r.Revoked, &r.AMR)
 	r.AuthTime, r.CreatedAt, r.ExpiresAt = utc(r.AuthTime), utc(r.CreatedAt), utc(r.ExpiresAt)
 	r.FamilyExpiresAt = timeOrZero(familyExpires)
 	if r.UsedAt != nil {
@@ -156,7 +156,7 @@ func scanRefreshToken(row pgx.CollectableRow) (store.RefreshToken, error) {
 
 func refreshTokenArgs(r store.RefreshToken) []any {
 	return []any{r.ID, r.FamilyID, r.ClientID, r.UserID, r.SessionID, list(r.Scopes), r.Audience,
-		r.Organization, r.AuthTime, r.CreatedAt, r.ExpiresAt, nullTime(r.FamilyExpiresAt), r.UsedAt, r.OverlapUsed, r.Revoked}
+		r.Organization, r.AuthTime, r.CreatedAt, r.ExpiresAt, nullTime(r.FamilyExpiresAt), r.UsedAt, r.OverlapUsed, r.Revoked, list(r.AMR)}
 }
 
 // CreateAccessToken stores a; ErrConflict when its ID is taken.

@@ -12,18 +12,18 @@ import (
 
 const authRequestColumns = `id, client_id, redirect_uri, response_mode, scopes, state, nonce,
 	prompt, max_age, login_hint, code_challenge, code_challenge_method, connection, audience,
-	organization, invitation_hash, browser_hash, auth_user_id, auth_methods, consent_user_id,
+	acr_values, organization, invitation_hash, browser_hash, auth_user_id, auth_methods, consent_user_id,
 	upstream_connection, upstream_state_hash, upstream_nonce, upstream_verifier, error,
 	error_description, created_at, expires_at`
 
 const codeColumns = `id, grant_id, client_id, user_id, session_id, redirect_uri, scopes, nonce,
 	audience, organization, auth_time, code_challenge, code_challenge_method, created_at,
-	expires_at`
+	expires_at, amr`
 
 // A record is live while now is before its expires_at.
 const (
 	qInsertAuthRequest = `INSERT INTO auth_requests (` + authRequestColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetAuthRequest = `SELECT ` + authRequestColumns + ` FROM auth_requests
 		WHERE id = ? AND expires_at > ?`
 	// The intents of store.AuthRequestSteps: each sets its own columns of
@@ -47,7 +47,7 @@ const (
 	qConsumeAuthRequest = `DELETE FROM auth_requests WHERE id = ? AND expires_at > ?`
 
 	qInsertCode = `INSERT INTO auth_codes (` + codeColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// qRedeemCode is the whole happy path of RedeemCode.
 	qRedeemCode = `UPDATE auth_codes SET used = 1 WHERE id = ? AND expires_at > ? AND used = 0
 		RETURNING ` + codeColumns
@@ -59,7 +59,7 @@ func scanAuthRequest(sc scanner) (store.AuthRequest, error) {
 	var r store.AuthRequest
 	err := sc.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.ResponseMode, jsonCol{&r.Scopes},
 		&r.State, &r.Nonce, jsonCol{&r.Prompt}, &r.MaxAge, &r.LoginHint, &r.CodeChallenge,
-		&r.CodeChallengeMethod, &r.Connection, &r.Audience, &r.Organization, &r.InvitationHash,
+		&r.CodeChallengeMethod, &r.Connection, &r.Audience, jsonCol{&r.ACRValues}, &r.Organization, &r.InvitationHash,
 		&r.BrowserHash, &r.AuthUserID, jsonCol{&r.AuthMethods}, &r.ConsentUserID, &r.UpstreamConnection, &r.UpstreamStateHash, &r.UpstreamNonce,
 		&r.UpstreamVerifier, &r.Error, &r.ErrorDescription, timeCol{&r.CreatedAt},
 		timeCol{&r.ExpiresAt})
@@ -70,7 +70,7 @@ func scanAuthRequest(sc scanner) (store.AuthRequest, error) {
 func codeDest(c *store.AuthCode) []any {
 	return []any{&c.ID, &c.GrantID, &c.ClientID, &c.UserID, &c.SessionID, &c.RedirectURI,
 		jsonCol{&c.Scopes}, &c.Nonce, &c.Audience, &c.Organization, timeCol{&c.AuthTime},
-		&c.CodeChallenge, &c.CodeChallengeMethod, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt}}
+		&c.CodeChallenge, &c.CodeChallengeMethod, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt}, jsonCol{&c.AMR}}
 }
 
 func scanCode(sc scanner) (store.AuthCode, error) {
@@ -83,7 +83,7 @@ func scanCode(sc scanner) (store.AuthCode, error) {
 func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error {
 	_, err := db.exec(ctx, qInsertAuthRequest, r.ID, r.ClientID, r.RedirectURI, r.ResponseMode,
 		listJSON(r.Scopes), r.State, r.Nonce, listJSON(r.Prompt), r.MaxAge, r.LoginHint,
-		r.CodeChallenge, r.CodeChallengeMethod, r.Connection, r.Audience, r.Organization,
+		r.CodeChallenge, r.CodeChallengeMethod, r.Connection, r.Audience, listJSON(r.ACRValues), r.Organization,
 		r.InvitationHash, r.BrowserHash, r.AuthUserID, listJSON(r.AuthMethods), r.ConsentUserID,
 		r.UpstreamConnection, r.UpstreamStateHash,
 		r.UpstreamNonce, r.UpstreamVerifier, r.Error, r.ErrorDescription, millis(r.CreatedAt),
@@ -154,7 +154,7 @@ func (db *DB) DeleteAuthRequest(ctx context.Context, id string) error {
 func codeArgs(c store.AuthCode) []any {
 	return []any{c.ID, c.GrantID, c.ClientID, c.UserID, c.SessionID, c.RedirectURI,
 		listJSON(c.Scopes), c.Nonce, c.Audience, c.Organization, millis(c.AuthTime),
-		c.CodeChallenge, c.CodeChallengeMethod, millis(c.CreatedAt), millis(c.ExpiresAt)}
+		c.CodeChallenge, c.CodeChallengeMethod, millis(c.CreatedAt), millis(c.ExpiresAt), listJSON(c.AMR)}
 }
 
 // ConsumeAuthRequestForCode deletes the live request and stores the code in

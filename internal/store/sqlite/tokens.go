@@ -14,7 +14,7 @@ const accessTokenColumns = `id, grant_id, client_id, user_id, scopes, audience, 
 
 const refreshTokenColumns = `id, family_id, client_id, user_id, session_id, scopes, audience,
 	organization, auth_time, created_at, expires_at, family_expires_at, used_at, overlap_used,
-	revoked`
+	revoked, amr`
 
 const (
 	qInsertAccessToken = `INSERT INTO access_tokens (` + accessTokenColumns + `)
@@ -33,7 +33,7 @@ const (
 	qRevokeGrantAccess = `DELETE FROM access_tokens WHERE grant_id = ?`
 
 	qInsertRefreshToken = `INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE id = ?`
 	// qRotateRefreshToken marks a live, unused, unrevoked token used: the
 	// happy path of RotateRefreshToken in one statement.
@@ -62,14 +62,14 @@ func scanRefreshToken(sc scanner) (store.RefreshToken, error) {
 	var r store.RefreshToken
 	err := sc.Scan(&r.ID, &r.FamilyID, &r.ClientID, &r.UserID, &r.SessionID, jsonCol{&r.Scopes},
 		&r.Audience, &r.Organization, timeCol{&r.AuthTime}, timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt},
-		timeCol{&r.FamilyExpiresAt}, timePtrCol{&r.UsedAt}, &r.OverlapUsed, &r.Revoked)
+		timeCol{&r.FamilyExpiresAt}, timePtrCol{&r.UsedAt}, &r.OverlapUsed, &r.Revoked, jsonCol{&r.AMR})
 	return r, err
 }
 
 func refreshTokenArgs(r store.RefreshToken) []any {
 	return []any{r.ID, r.FamilyID, r.ClientID, r.UserID, r.SessionID, listJSON(r.Scopes),
 		r.Audience, r.Organization, millis(r.AuthTime), millis(r.CreatedAt), millis(r.ExpiresAt),
-		nullMillis(r.FamilyExpiresAt), nullMillisPtr(r.UsedAt), r.OverlapUsed, r.Revoked}
+		nullMillis(r.FamilyExpiresAt), nullMillisPtr(r.UsedAt), r.OverlapUsed, r.Revoked, listJSON(r.AMR)}
 }
 
 func accessTokenArgs(a store.AccessToken) []any {

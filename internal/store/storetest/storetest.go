@@ -343,6 +343,7 @@ func newAuthRequest(id string, expires time.Time) store.AuthRequest {
 		CodeChallengeMethod: "S256",
 		Connection:          store.DefaultDatabaseConnection,
 		Audience:            "https://api.example",
+		ACRValues:           []string{"http://schemas.openid.net/pape/policies/2007/06/multi-factor"},
 		Organization:        "org_acme",
 		InvitationHash:      "invitation-hash-" + id,
 		BrowserHash:         "browser-hash-" + id,
@@ -378,6 +379,7 @@ func newCode(id, grantID, userID string) store.AuthCode {
 		AuthTime:            t0.Add(-time.Minute).In(elsewhere),
 		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		CodeChallengeMethod: "S256",
+		AMR:                 []string{"pwd", "otp", "mfa"},
 		CreatedAt:           t0.In(elsewhere),
 		ExpiresAt:           t0.Add(time.Minute).In(elsewhere),
 	}
@@ -409,6 +411,7 @@ func newRefreshToken(id, familyID, userID string) store.RefreshToken {
 		Scopes:          []string{"openid", "offline_access"},
 		Audience:        "https://api.example",
 		Organization:    "org_acme",
+		AMR:             []string{"pwd", "hwk", "mfa"},
 		AuthTime:        t0.Add(-time.Minute).In(elsewhere),
 		CreatedAt:       t0.In(elsewhere),
 		ExpiresAt:       t0.Add(30 * 24 * time.Hour).In(elsewhere),

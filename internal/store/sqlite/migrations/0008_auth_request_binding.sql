@@ -8,3 +8,9 @@ ALTER TABLE auth_requests ADD COLUMN auth_methods    TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE auth_requests ADD COLUMN consent_user_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE auth_requests DROP COLUMN consent_given;
 ALTER TABLE auth_requests DROP COLUMN denied;
+
+-- The authentication methods of a login (amr) travel with its code and
+-- refresh tokens into ID tokens; a request keeps its acr_values.
+ALTER TABLE auth_requests  ADD COLUMN acr_values TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE auth_codes     ADD COLUMN amr        TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE refresh_tokens ADD COLUMN amr        TEXT NOT NULL DEFAULT '[]';
