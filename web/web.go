@@ -32,7 +32,7 @@ type Renderer struct {
 func NewRenderer(log *slog.Logger) (*Renderer, error) {
 	r := &Renderer{pages: map[string]*template.Template{}, log: log}
 	for _, name := range []string{"login", "signup", "consent", "error", "logout", "loggedout", "organization"} {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
 		}
@@ -41,11 +41,27 @@ func NewRenderer(log *slog.Logger) (*Renderer, error) {
 	return r, nil
 }
 
+// funcs are the helpers every template may call.
+var funcs = template.FuncMap{
+	// field marks the input named name as the one the page's error is
+	// about: aria-invalid, described by the alert, and focused, so a
+	// screen reader and the keyboard land on what to fix.
+	"field": func(errorField, name string) template.HTMLAttr {
+		if errorField != name {
+			return ""
+		}
+		return `aria-invalid="true" aria-describedby="error" autofocus`
+	},
+}
+
 // Page is what every page shows around its form.
 type Page struct {
 	Title   string
 	AppName string
-	Error   string       // a message for the user, shown in an alert
+	Error   string // a message for the user, shown in an alert
+	// ErrorField names the form field the error is about (its name
+	// attribute); empty for errors about the whole form.
+	ErrorField string
 	Org     *OrgBranding // the organization the login is for, if any
 }
 

@@ -267,7 +267,10 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	page.Email = email // kept on every failure; the password never is
 	if email == "" || password == "" {
-		page.Error = "Enter your email address and password."
+		page.Error, page.ErrorField = "Enter your email address and password.", "email"
+		if email != "" {
+			page.ErrorField = "password"
+		}
 		p.cfg.Pages.Login(w, http.StatusBadRequest, page)
 		return
 	}
@@ -290,7 +293,7 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// The same words for an unknown email and a wrong password.
-		page.Error = "Wrong email or password."
+		page.Error, page.ErrorField = "Wrong email or password.", "password"
 		p.cfg.Pages.Login(w, http.StatusUnauthorized, page)
 		return
 	case errors.Is(err, connector.ErrBlocked):
@@ -434,18 +437,18 @@ func (p *Pages) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := database.NormalizeEmail(page.Email); err != nil {
-		page.Error = "Enter a valid email address."
+		page.Error, page.ErrorField = "Enter a valid email address.", "email"
 		p.cfg.Pages.SignUp(w, http.StatusBadRequest, page)
 		return
 	}
 	if err := p.cfg.Database.CheckPassword(password, page.Email); err != nil {
-		page.Error = capitalize(err.Error()) + "."
+		page.Error, page.ErrorField = capitalize(err.Error())+".", "password"
 		p.cfg.Pages.SignUp(w, http.StatusBadRequest, page)
 		return
 	}
 	user, err := p.cfg.Database.SignUp(ctx, page.Email, password, page.Name)
 	if errors.Is(err, store.ErrConflict) {
-		page.Error = "An account with this email already exists. Log in instead."
+		page.Error, page.ErrorField = "An account with this email already exists. Log in instead.", "email"
 		p.cfg.Pages.SignUp(w, http.StatusConflict, page)
 		return
 	}

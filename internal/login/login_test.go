@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -210,4 +211,57 @@ func TestExpiredOrUnknownRequest(t *testing.T) {
 			t.Errorf("GET %s: %d %.200s", path, r.status, r.body)
 		}
 	}
+}
+
+// TestErrorsMarkTheField: an error about one field marks that field for
+// assistive technology and moves the focus there; the password is never
+// sent back.
+func TestErrorsMarkTheField(t *testing.T) {
+	e := newEnv(t)
+	e.dbUser(t, "ada@example.com", "a long password")
+	b := e.browser(t)
+	req := b.pendingRequest(nil)
+	tests := []struct {
+		name, path, email, password string
+		status                      int
+		field                       string
+	}{
+		{"empty email", "/u/login", "", "x", http.StatusBadRequest, "email"},
+		{"wrong password", "/u/login", "ada@example.com", "wrong password", http.StatusUnauthorized, "password"},
+		{"invalid email at sign-up", "/u/signup", "not-an-email", "a long password", http.StatusBadRequest, "email"},
+		{"short password at sign-up", "/u/signup", "new@example.com", "short", http.StatusBadRequest, "password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := form(t, b.get(tt.path+"?req="+url.QueryEscape(req.ID)))
+			v.Set("email", tt.email)
+			v.Set("password", tt.password)
+			r := b.post(tt.path, v)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %.300s", r.status, tt.status, r.body)
+			}
+			input := regexpFind(t, `<input id="`+tt.field+`"[^>]*>`, r.body)
+			if !strings.Contains(input, `aria-invalid="true"`) || !strings.Contains(input, "error") || !strings.Contains(input, "autofocus") {
+				t.Errorf("field %s is not marked: %s", tt.field, input)
+			}
+			if strings.Count(r.body, "autofocus") != 1 {
+				t.Errorf("%d fields ask for the focus", strings.Count(r.body, "autofocus"))
+			}
+			if !strings.Contains(r.body, `role="alert" id="error"`) {
+				t.Error("no alert with id error")
+			}
+			if tt.password != "" && strings.Contains(r.body, `value="`+tt.password+`"`) {
+				t.Error("the password was sent back")
+			}
+		})
+	}
+}
+
+func regexpFind(t *testing.T, pattern, s string) string {
+	t.Helper()
+	m := regexp.MustCompile(pattern).FindString(s)
+	if m == "" {
+		t.Fatalf("no match for %s in:\n%.600s", pattern, s)
+	}
+	return m
 }

@@ -130,13 +130,13 @@ func (p *Pages) organizationSubmit(w http.ResponseWriter, r *http.Request) {
 	} else {
 		page.Name = value
 		if value == "" {
-			page.Error = "Enter your organization's name."
+			page.Error, page.ErrorField = "Enter your organization's name.", "organization"
 			p.cfg.Pages.Organization(w, http.StatusBadRequest, page)
 			return
 		}
 		org, err = p.cfg.Store.GetOrganizationByName(ctx, strings.ToLower(value))
 		if errors.Is(err, store.ErrNotFound) {
-			page.Error = fmt.Sprintf("There is no organization named %q.", value)
+			page.Error, page.ErrorField = fmt.Sprintf("There is no organization named %q.", value), "organization"
 			p.cfg.Pages.Organization(w, http.StatusNotFound, page)
 			return
 		}
