@@ -62,7 +62,7 @@ type Page struct {
 	// ErrorField names the form field the error is about (its name
 	// attribute); empty for errors about the whole form.
 	ErrorField string
-	Org     *OrgBranding // the organization the login is for, if any
+	Org        *OrgBranding // the organization the login is for, if any
 }
 
 // OrgBranding is an organization's look on the hosted pages.

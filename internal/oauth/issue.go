@@ -26,7 +26,7 @@ type issueParams struct {
 	nonce    string
 	authTime time.Time
 	amr      []string // authentication methods of the login (RFC 8176)
-	refresh  bool // start a refresh-token family when offline access is allowed
+	refresh  bool     // start a refresh-token family when offline access is allowed
 	// commit stores the response's tokens together with what the grant
 	// spends (its code or refresh token), in one store transaction. It
 	// returns protocol errors as *Error.
