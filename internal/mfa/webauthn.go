@@ -479,3 +479,15 @@ func checkResponse(b []byte) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// WebAuthnAMR returns the RFC 8176 authentication method reference of a
+// login with the credential: "swk" (software-secured key) for a credential
+// that may be backed up, as synced passkeys are, since its private key can
+// leave the device; "hwk" (hardware-secured key) for one bound to its
+// authenticator, as security keys are.
+func WebAuthnAMR(c store.WebAuthnCredential) string {
+	if c.BackupEligible {
+		return "swk"
+	}
+	return "hwk"
+}

@@ -689,3 +689,19 @@ func wantCredential(t *testing.T, got, want store.WebAuthnCredential, op string)
 		t.Fatalf("%s:\n got %s\nwant %s", op, gj, wj)
 	}
 }
+
+func TestWebAuthnAMR(t *testing.T) {
+	for _, tt := range []struct {
+		c    store.WebAuthnCredential
+		want string
+	}{
+		{store.WebAuthnCredential{Type: store.FactorWebAuthnRoaming}, "hwk"},
+		{store.WebAuthnCredential{Type: store.FactorPasskey, Attachment: "cross-platform"}, "hwk"},
+		{store.WebAuthnCredential{Type: store.FactorPasskey, BackupEligible: true}, "swk"},
+		{store.WebAuthnCredential{Type: store.FactorWebAuthnPlatform, BackupEligible: true, BackupState: true}, "swk"},
+	} {
+		if got := mfa.WebAuthnAMR(tt.c); got != tt.want {
+			t.Errorf("WebAuthnAMR(%+v) = %q, want %q", tt.c, got, tt.want)
+		}
+	}
+}
