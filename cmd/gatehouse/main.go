@@ -111,7 +111,7 @@ func dispatch(ctx context.Context, e env, args []string) error {
 			"create": cmdAppsCreate, "list": cmdAppsList, "show": cmdAppsShow, "update": cmdAppsUpdate, "delete": cmdAppsDelete})
 	case "users":
 		return sub("users", map[string]func(context.Context, env, []string) error{
-			"create": cmdUsersCreate, "list": cmdUsersList, "show": cmdUsersShow, "update": cmdUsersUpdate, "link": cmdUsersLink, "delete": cmdUsersDelete})
+			"create": cmdUsersCreate, "list": cmdUsersList, "show": cmdUsersShow, "update": cmdUsersUpdate, "link": cmdUsersLink, "delete": cmdUsersDelete, "mfa": cmdUsersMFA})
 	case "apis":
 		return sub("apis", map[string]func(context.Context, env, []string) error{
 			"create": cmdAPIsCreate, "list": cmdAPIsList, "show": cmdAPIsShow, "update": cmdAPIsUpdate, "delete": cmdAPIsDelete})

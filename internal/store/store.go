@@ -289,6 +289,7 @@ type Store interface {
 	ConnectionStore
 	OrganizationStore
 	AuthRequestSteps
+	FactorStore
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID

@@ -127,6 +127,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteExpired", testDeleteExpired},
 		{"TimePrecision", testTimePrecision},
 		{"PingClose", testPingClose},
+		{"Factors", testFactors},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
