@@ -290,6 +290,7 @@ type Store interface {
 	OrganizationStore
 	AuthRequestSteps
 	FactorStore
+	Throttler
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID

@@ -122,6 +122,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"Grants", testGrants},
 		{"Throttle", testThrottle},
+		{"Attempts", testAttempts},
+		{"AttemptsExpire", testAttemptsExpire},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeyRings", testSigningKeyRings},
 		{"DeleteExpired", testDeleteExpired},
