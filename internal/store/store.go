@@ -272,6 +272,7 @@ const (
 type Store interface {
 	ConnectionStore
 	OrganizationStore
+	TicketStore
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID

@@ -31,6 +31,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AcceptInvitation", raceAcceptInvitation},
 		{"AddMember", raceAddMember},
 		{"LinkUsers", raceLinkUsers},
+		{"Tickets", raceTickets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
