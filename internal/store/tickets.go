@@ -49,10 +49,11 @@ type TicketStore interface {
 	// ConsumeTicket marks the ticket used and returns it, atomically: of
 	// concurrent consumers exactly one succeeds. Errors as GetTicket's.
 	ConsumeTicket(ctx context.Context, id, kind string, now time.Time) (Ticket, error)
-	// DeleteUserTickets deletes the user's tickets of the kind, used or
-	// not, or of every kind when kind is "": a newer link, a successful
-	// login or a completed reset makes the older links worthless. Nothing
-	// to delete is no error.
+	// DeleteUserTickets withdraws the user's unused tickets of the kind,
+	// or of every kind when kind is "": a newer link, a successful login
+	// or a completed reset makes the older links worthless. Used tickets
+	// stay until they expire, so that a second use is still told apart
+	// from a forged link. Nothing to delete is no error.
 	DeleteUserTickets(ctx context.Context, userID, kind string) error
 
 	// SetPassword replaces the user's password hash and sets UpdatedAt to

@@ -23,7 +23,7 @@ const (
 		RETURNING ` + ticketColumns
 	qGetTicket = `SELECT ` + ticketColumns + `, used_at IS NOT NULL FROM tickets
 		WHERE id = $1 AND kind = $2 AND expires_at > $3`
-	qDeleteUserTickets = `DELETE FROM tickets WHERE user_id = $1 AND (kind = $2 OR $2 = '')`
+	qDeleteUserTickets = `DELETE FROM tickets WHERE user_id = $1 AND (kind = $2 OR $2 = '') AND used_at IS NULL`
 
 	// qRevokeUserRefresh returns the family of each token it revokes, so
 	// that the caller can count families.
@@ -103,8 +103,8 @@ func (db *DB) ConsumeTicket(ctx context.Context, id, kind string, now time.Time)
 	return t, nil
 }
 
-// DeleteUserTickets deletes the user's tickets of the kind, or of every
-// kind for "".
+// DeleteUserTickets deletes the user's unused tickets of the kind, or of
+// every kind for "".
 func (db *DB) DeleteUserTickets(ctx context.Context, userID, kind string) error {
 	_, err := db.exec(ctx, qDeleteUserTickets, userID, kind)
 	return fail("delete user tickets", err)

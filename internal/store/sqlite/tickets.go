@@ -27,7 +27,7 @@ const (
 		WHERE id = ? AND kind = ? AND expires_at > ?`
 	qTicketUsed = `SELECT 1 FROM tickets
 		WHERE id = ? AND kind = ? AND expires_at > ? AND used_at IS NOT NULL`
-	qDeleteUserTickets = `DELETE FROM tickets WHERE user_id = ? AND (kind = ? OR ? = '')`
+	qDeleteUserTickets = `DELETE FROM tickets WHERE user_id = ? AND (kind = ? OR ? = '') AND used_at IS NULL`
 
 	qSetPassword      = `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`
 	qSetEmailVerified = `UPDATE users SET email_verified = ?, updated_at = ? WHERE id = ?`
@@ -114,8 +114,8 @@ func (db *DB) ConsumeTicket(ctx context.Context, id, kind string, now time.Time)
 	return t, nil
 }
 
-// DeleteUserTickets deletes the user's tickets of the kind, or of every
-// kind for "".
+// DeleteUserTickets deletes the user's unused tickets of the kind, or of
+// every kind for "".
 func (db *DB) DeleteUserTickets(ctx context.Context, userID, kind string) error {
 	_, err := db.exec(ctx, qDeleteUserTickets, userID, kind, kind)
 	return fail("delete user tickets", err)

@@ -3,8 +3,6 @@ package storetest
 import (
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"testing"
 	"time"
 
@@ -16,7 +14,7 @@ import (
 //     one of another kind, and one whose ExpiresAt is at or before now,
 //     used or not; ErrAlreadyUsed for a consumed live one; a refused
 //     attempt changes nothing;
-//   - DeleteUserTickets deletes used tickets too, "" means every kind, and
+//   - DeleteUserTickets leaves used tickets used, "" means every kind, and
 //     an unknown user is no error; DeleteUser and LinkUsers (for the
 //     secondary) delete the user's tickets;
 //   - SetPassword and SetEmailVerified change that field and UpdatedAt only;
@@ -143,43 +141,55 @@ func testDeleteUserTickets(t *testing.T, s store.Store) {
 	const ada, bob = "gatehouse|del-ada", "gatehouse|del-bob"
 	must(t, s.CreateUser(ctx, newUser(ada, "del-ada@example.com")), "create ada")
 	must(t, s.CreateUser(ctx, newUser(bob, "del-bob@example.com")), "create bob")
-	tickets := []store.Ticket{
-		newTicket("del-ada-reset-1", store.TicketPasswordReset, ada),
-		newTicket("del-ada-reset-2", store.TicketPasswordReset, ada),
-		newTicket("del-ada-verify", store.TicketEmailVerification, ada),
-		newTicket("del-bob-reset", store.TicketPasswordReset, bob),
-	}
-	for _, tk := range tickets {
+	const reset, verify = store.TicketPasswordReset, store.TicketEmailVerification
+	for _, tk := range []store.Ticket{
+		newTicket("del-ada-reset-1", reset, ada),
+		newTicket("del-ada-reset-2", reset, ada),
+		newTicket("del-ada-verify", verify, ada),
+		newTicket("del-bob-reset", reset, bob),
+	} {
 		must(t, s.CreateTicket(ctx, tk), "create ticket "+tk.ID)
 	}
-	_, err := s.ConsumeTicket(ctx, "del-ada-reset-2", store.TicketPasswordReset, t0)
+	_, err := s.ConsumeTicket(ctx, "del-ada-reset-2", reset, t0)
 	must(t, err, "consume a reset ticket")
 
-	// A newer reset link: ada's older reset links go, used or not; her
-	// verification link and bob's links stay.
-	must(t, s.DeleteUserTickets(ctx, ada, store.TicketPasswordReset), "delete ada's reset tickets")
-	wantTickets(t, s, map[string]bool{"del-ada-reset-1": false, "del-ada-reset-2": false, "del-ada-verify": true, "del-bob-reset": true})
+	// A newer reset link: ada's unused reset link goes; the used one stays
+	// used; her verification link and bob's links stay live.
+	must(t, s.DeleteUserTickets(ctx, ada, reset), "delete ada's reset tickets")
+	wantTickets(t, s, []wantTicket{
+		{"del-ada-reset-1", reset, store.ErrNotFound},
+		{"del-ada-reset-2", reset, store.ErrAlreadyUsed},
+		{"del-ada-verify", verify, nil},
+		{"del-bob-reset", reset, nil},
+	})
 
-	must(t, s.DeleteUserTickets(ctx, ada, store.TicketPasswordReset), "delete ada's reset tickets again")
+	must(t, s.DeleteUserTickets(ctx, ada, reset), "delete ada's reset tickets again")
 	must(t, s.DeleteUserTickets(ctx, "gatehouse|nobody", ""), "delete tickets of an unknown user")
-	must(t, s.CreateTicket(ctx, newTicket("del-ada-reset-3", store.TicketPasswordReset, ada)), "create another reset ticket")
+	must(t, s.CreateTicket(ctx, newTicket("del-ada-reset-3", reset, ada)), "create another reset ticket")
 	must(t, s.DeleteUserTickets(ctx, ada, ""), "delete all of ada's tickets")
-	wantTickets(t, s, map[string]bool{"del-ada-verify": false, "del-ada-reset-3": false, "del-bob-reset": true})
+	wantTickets(t, s, []wantTicket{
+		{"del-ada-reset-2", reset, store.ErrAlreadyUsed},
+		{"del-ada-reset-3", reset, store.ErrNotFound},
+		{"del-ada-verify", verify, store.ErrNotFound},
+		{"del-bob-reset", reset, nil},
+	})
 }
 
-// wantTickets checks which tickets are still there to be consumed (true)
-// and which are gone (false). Consuming spends them: call it last.
-func wantTickets(t *testing.T, s store.Store, want map[string]bool) {
+// wantTicket is what GetTicket of a ticket should return: nil for a live
+// one, ErrAlreadyUsed or ErrNotFound.
+type wantTicket struct {
+	id, kind string
+	err      error
+}
+
+func wantTickets(t *testing.T, s store.Store, want []wantTicket) {
 	t.Helper()
-	for _, id := range slices.Sorted(maps.Keys(want)) {
-		var err error
-		for _, kind := range []string{store.TicketPasswordReset, store.TicketEmailVerification} {
-			if _, err = s.GetTicket(t.Context(), id, kind, t0); err == nil {
-				break
-			}
-		}
-		if (err == nil) != want[id] {
-			t.Errorf("ticket %s: GetTicket error %v, want present = %v", id, err, want[id])
+	for _, w := range want {
+		_, err := s.GetTicket(t.Context(), w.id, w.kind, t0)
+		if w.err == nil {
+			must(t, err, "get ticket "+w.id)
+		} else {
+			wantErr(t, err, w.err, "get ticket "+w.id)
 		}
 	}
 }
