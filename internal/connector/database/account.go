@@ -117,10 +117,14 @@ func (c *Connector) SetPassword(ctx context.Context, userID, password string) er
 	return c.storeHash(ctx, u, hash)
 }
 
+// IsPasswordUser reports whether u signs in with a password through this
+// connection: only such users have a password to set or reset.
+func (c *Connector) IsPasswordUser(u store.User) bool { return u.Connection == c.cfg.Connection }
+
 // hashFor checks that u signs in with a password here and that password
 // meets the policy, and hashes it.
 func (c *Connector) hashFor(u store.User, password string) (string, error) {
-	if u.Connection != c.cfg.Connection {
+	if !c.IsPasswordUser(u) {
 		return "", fmt.Errorf("user %s is of connection %q: %w", u.ID, u.Connection, ErrNotPasswordUser)
 	}
 	if err := c.CheckPassword(password, u.Email); err != nil {
