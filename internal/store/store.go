@@ -291,6 +291,7 @@ type Store interface {
 	AuthRequestSteps
 	FactorStore
 	Throttler
+	TicketStore
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID

@@ -520,6 +520,7 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 			`DELETE FROM refresh_tokens WHERE expires_at <= ?`,
 			`DELETE FROM throttle WHERE expires_at <= ?`,
 			`DELETE FROM rate_limits WHERE expires_at <= ?`,
+			`DELETE FROM tickets WHERE expires_at <= ?`,
 		} {
 			res, err := t.exec(ctx, q, millis(now))
 			if err != nil {

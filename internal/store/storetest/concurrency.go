@@ -33,6 +33,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LinkUsers", raceLinkUsers},
 		{"Factors", raceFactors},
 		{"TakeAttempt", raceTakeAttempt},
+		{"Tickets", raceTickets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

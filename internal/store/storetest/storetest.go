@@ -104,6 +104,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OrgMembersDeleteUser", testOrgMembersDeleteUser},
 		{"Invitations", testInvitations},
 		{"AcceptInvitation", testAcceptInvitation},
+		{"Tickets", testTickets},
 		{"AuthRequests", testAuthRequests},
 		{"ConsumeUpstreamState", testConsumeUpstreamState},
 		{"ConsumeAuthRequestForCode", testConsumeAuthRequest},
