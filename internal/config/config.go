@@ -300,8 +300,8 @@ func (c *Config) Validate() error {
 	if p.MemoryKiB < 8*1024 || p.Iterations < 1 || p.Parallelism < 1 {
 		return errors.New("password: argon2id needs memory_kib >= 8192, iterations >= 1, parallelism >= 1")
 	}
-	if p.MinLength < 8 {
-		return errors.New("password.min_length: must be at least 8")
+	if p.MinLength < 8 || p.MinLength > 64 { // NIST SP 800-63B §3.1.1.2: at least 8, and 64 characters always allowed
+		return errors.New("password.min_length: must be between 8 and 64")
 	}
 	if c.Throttle.PerAccount < 1 || c.Throttle.PerIP < 1 || c.Throttle.Window.D() < time.Second {
 		return errors.New("throttle: per_account and per_ip must be positive and window at least 1s")

@@ -27,6 +27,7 @@ func TestValidate(t *testing.T) {
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"weak argon2", func(c *Config) { c.Password.MemoryKiB = 1024 }, "argon2id"},
 		{"short min password", func(c *Config) { c.Password.MinLength = 4 }, "min_length"},
+		{"long min password", func(c *Config) { c.Password.MinLength = 65 }, "min_length"},
 		{"throttle", func(c *Config) { c.Throttle.PerIP = 0 }, "throttle"},
 		{"signing alg", func(c *Config) { c.SigningAlgorithm = "HS256" }, "signing_algorithm"},
 		{"user id provider", func(c *Config) { c.UserIDProvider = "a|b" }, "user_id_provider"},
