@@ -120,7 +120,7 @@ func TestUsersSetPassword(t *testing.T) {
 		{name: "password as an argument", args: []string{ada, "--password", "x"}, wantCode: 2, wantErr: "flag provided but not defined: -password"},
 		{name: "empty stdin", args: []string{ada, "--password-stdin"}, wantCode: 1, wantErr: "no password on standard input"},
 		{name: "too short", stdin: "short\n", args: []string{ada, "--password-stdin"}, wantCode: 1, wantErr: "gatehouse: password is too short: use at least 8 characters\n"},
-		{name: "the email", stdin: "ADA@example.com\n", args: []string{ada, "--password-stdin"}, wantCode: 1, wantErr: "must not be the email"},
+		{name: "the email", stdin: "ADA@example.com\n", args: []string{ada, "--password-stdin"}, wantCode: 1, wantErr: "must not be your email address"},
 		{name: "unknown user", stdin: "difference engine\n", args: []string{"gatehouse|nobody", "--password-stdin"}, wantCode: 1, wantErr: `user "gatehouse|nobody" not found`},
 		{name: "social user", stdin: "difference engine\n", args: []string{social.ID, "--password-stdin"}, wantCode: 1, wantErr: "signs in through another connection"},
 		{name: "bob, keeping sessions", stdin: "correct horse battery\n", args: []string{bob, "--password-stdin", "--keep-sessions"},

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"gatehouse/internal/email"
 )
 
 // Config is every setting of a Gatehouse server. Precedence, lowest first:
@@ -41,6 +43,7 @@ type Config struct {
 	Tokens   Tokens   `yaml:"tokens"`
 	Password Password `yaml:"password"`
 	Throttle Throttle `yaml:"throttle"`
+	Email    Email    `yaml:"email"`
 
 	// Claims are custom claims copied from user metadata into tokens.
 	Claims []ClaimRule `yaml:"claims"`
@@ -94,6 +97,18 @@ type Password struct {
 	Iterations  uint32 `yaml:"iterations"`
 	Parallelism uint8  `yaml:"parallelism"`
 	MinLength   int    `yaml:"min_length"`
+}
+
+// Email is how Gatehouse sends email (address verification, password
+// reset). An empty SMTPURL sends none.
+type Email struct {
+	// SMTPURL is smtp://user:pass@host:587 (STARTTLS required),
+	// smtps://user:pass@host:465 (TLS), smtp://127.0.0.1:25?tls=none (a
+	// loopback relay), or "log" (development only: messages, links
+	// included, go to the server log). See email.ParseURL.
+	SMTPURL string `yaml:"smtp_url"`
+	// From is the sender, "Example <login@example.com>"; optional with "log".
+	From string `yaml:"from"`
 }
 
 // Throttle limits failed logins (and sign-ups per IP), refilled smoothly
@@ -193,6 +208,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"GATEHOUSE_LOG_LEVEL":         &c.Log.Level,
 		"GATEHOUSE_SIGNING_ALGORITHM": &c.SigningAlgorithm,
 		"GATEHOUSE_USER_ID_PROVIDER":  &c.UserIDProvider,
+		"GATEHOUSE_SMTP_URL":          &c.Email.SMTPURL,
+		"GATEHOUSE_EMAIL_FROM":        &c.Email.From,
 	}
 	if v, ok := lookup("GATEHOUSE_TRUSTED_PROXIES"); ok {
 		c.TrustedProxies = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
@@ -301,8 +318,8 @@ func (c *Config) Validate() error {
 	if p.MemoryKiB < 8*1024 || p.Iterations < 1 || p.Parallelism < 1 {
 		return errors.New("password: argon2id needs memory_kib >= 8192, iterations >= 1, parallelism >= 1")
 	}
-	if p.MinLength < 8 {
-		return errors.New("password.min_length: must be at least 8")
+	if p.MinLength < 8 || p.MinLength > 64 { // NIST SP 800-63B §3.1.1.2: at least 8, and 64 characters always allowed
+		return errors.New("password.min_length: must be between 8 and 64")
 	}
 	if c.Throttle.PerAccount < 1 || c.Throttle.PerIP < 1 || c.Throttle.Window.D() < time.Second {
 		return errors.New("throttle: per_account and per_ip must be positive and window at least 1s")
@@ -322,6 +339,16 @@ func (c *Config) Validate() error {
 	}
 	if c.UserIDProvider == "" || strings.Contains(c.UserIDProvider, "|") {
 		return errors.New("user_id_provider: must be non-empty and contain no '|'")
+	}
+	if c.Email.SMTPURL != "" {
+		if _, err := email.ParseURL(c.Email.SMTPURL); err != nil {
+			return fmt.Errorf("email.smtp_url: %w", err)
+		}
+		if c.Email.SMTPURL != "log" || c.Email.From != "" {
+			if _, err := email.ParseFrom(c.Email.From); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ func TestValidate(t *testing.T) {
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"weak argon2", func(c *Config) { c.Password.MemoryKiB = 1024 }, "argon2id"},
 		{"short min password", func(c *Config) { c.Password.MinLength = 4 }, "min_length"},
+		{"long min password", func(c *Config) { c.Password.MinLength = 65 }, "min_length"},
 		{"throttle", func(c *Config) { c.Throttle.PerIP = 0 }, "throttle"},
 		{"signing alg", func(c *Config) { c.SigningAlgorithm = "HS256" }, "signing_algorithm"},
 		{"user id provider", func(c *Config) { c.UserIDProvider = "a|b" }, "user_id_provider"},
@@ -40,6 +41,16 @@ func TestValidate(t *testing.T) {
 		{"settings cache off", func(c *Config) { c.SettingsCacheTTL = 0 }, ""},
 		{"settings cache negative", func(c *Config) { c.SettingsCacheTTL = Duration(-time.Second) }, "settings_cache_ttl"},
 		{"settings cache too long", func(c *Config) { c.SettingsCacheTTL = Duration(2 * time.Minute) }, "settings_cache_ttl"},
+		{"email over STARTTLS", func(c *Config) {
+			c.Email = Email{SMTPURL: "smtp://user:pass@smtp.example.com:587", From: "Example <login@example.com>"}
+		}, ""},
+		{"email to the log", func(c *Config) { c.Email.SMTPURL = "log" }, ""},
+		{"email without a sender", func(c *Config) { c.Email.SMTPURL = "smtps://smtp.example.com" }, "email.from: required"},
+		{"email with a bad sender", func(c *Config) { c.Email = Email{SMTPURL: "log", From: "Example"} }, "email.from"},
+		{"email bad scheme", func(c *Config) { c.Email = Email{SMTPURL: "http://smtp.example.com", From: "a@example.com"} }, "email.smtp_url"},
+		{"email plain off loopback", func(c *Config) {
+			c.Email = Email{SMTPURL: "smtp://smtp.example.com?tls=none", From: "a@example.com"}
+		}, "loopback"},
 		{"claim token kind", func(c *Config) {
 			c.Claims = []ClaimRule{{Claim: "https://e.example/x", From: "app_metadata.x", Tokens: []string{"refresh_token"}}}
 		}, "tokens"},
@@ -63,14 +74,15 @@ func TestApplyEnv(t *testing.T) {
 	env := map[string]string{
 		"GATEHOUSE_ADDR": "0.0.0.0:9000", "GATEHOUSE_ISSUER": "https://id.example.com", "GATEHOUSE_CODE_TTL": "2m",
 		"GATEHOUSE_REFRESH_TOKEN_TTL": "7d", "GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1",
-		"GATEHOUSE_SETTINGS_CACHE_TTL": "0",
+		"GATEHOUSE_SETTINGS_CACHE_TTL": "0", "GATEHOUSE_SMTP_URL": "smtps://smtp.example.com", "GATEHOUSE_EMAIL_FROM": "a@example.com",
 	}
 	c := Default()
 	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
 	}
 	if c.Addr != "0.0.0.0:9000" || c.Issuer != "https://id.example.com" || c.Tokens.Code.D() != 2*time.Minute ||
-		c.Tokens.RefreshToken.D() != 7*24*time.Hour || len(c.TrustedProxies) != 2 || c.SettingsCacheTTL != 0 {
+		c.Tokens.RefreshToken.D() != 7*24*time.Hour || len(c.TrustedProxies) != 2 || c.SettingsCacheTTL != 0 ||
+		c.Email != (Email{SMTPURL: "smtps://smtp.example.com", From: "a@example.com"}) {
 		t.Errorf("config after env: %+v", c)
 	}
 	bad := Default()
@@ -117,6 +129,10 @@ func TestDBPathAndRedaction(t *testing.T) {
 	c.DB = "sqlite:"
 	if _, _, err := c.DBPath(); err == nil {
 		t.Error("sqlite: without a path accepted")
+	}
+	c.Email = Email{SMTPURL: "smtp://admin:hunter2@smtp.example.com:99999", From: "a@example.com"}
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error %v leaks the SMTP password or is missing", err)
 	}
 	c.DB = "mongodb://admin:hunter2@db.example/x"
 	_, _, err := c.DBPath()

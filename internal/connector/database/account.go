@@ -37,12 +37,6 @@ var (
 	ErrNotPasswordUser = errors.New("user does not sign in with a password")
 )
 
-// PolicyError is a password the policy refuses. Its text says what to
-// change, for the page or the command line to show as it is.
-type PolicyError struct{ Err error }
-
-func (e *PolicyError) Error() string { return e.Err.Error() }
-func (e *PolicyError) Unwrap() error { return e.Err }
 
 // TicketURL returns the link that hands the ticket token to its hosted
 // page under issuer.
@@ -127,8 +121,8 @@ func (c *Connector) hashFor(u store.User, password string) (string, error) {
 	if !c.IsPasswordUser(u) {
 		return "", fmt.Errorf("user %s is of connection %q: %w", u.ID, u.Connection, ErrNotPasswordUser)
 	}
-	if err := c.CheckPassword(password, u.Email); err != nil {
-		return "", &PolicyError{Err: err}
+	if err := c.CheckPassword(password, u.Email, u.Name, u.Nickname); err != nil {
+		return "", err // a *PolicyError
 	}
 	hash, err := HashPassword(password, c.cfg.Params)
 	if err != nil {

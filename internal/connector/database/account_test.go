@@ -208,7 +208,7 @@ func TestSetPassword(t *testing.T) {
 	}{
 		{"too short", u.ID, "short", true, nil, "too short: use at least 8 characters"},
 		{"too long", u.ID, strings.Repeat("x", 1025), true, nil, "too long"},
-		{"the email", u.ID, "ADA@example.com", true, nil, "must not be the email"},
+		{"the email", u.ID, "ADA@example.com", true, nil, "must not be your email address"},
 		{"unknown user", "gatehouse|nobody", "a fine password", false, store.ErrNotFound, "not found"},
 		{"social user", social.ID, "a fine password", false, ErrNotPasswordUser, "does not sign in with a password"},
 	} {

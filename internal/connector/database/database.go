@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"gatehouse/internal/connector"
 	"gatehouse/internal/store"
@@ -22,7 +21,7 @@ type Config struct {
 	Connection string // connection name; default store.DefaultDatabaseConnection
 	Provider   string // user id prefix; default "gatehouse"
 	Params     Params // argon2id cost; default OWASP
-	MinLength  int    // minimum password length; default 8
+	MinLength  int    // minimum password length; default DefaultMinLength, at most 64
 	Now        func() time.Time
 }
 
@@ -54,7 +53,10 @@ func Open(cfg Config) (*Connector, error) {
 		cfg.Params = OWASP
 	}
 	if cfg.MinLength == 0 {
-		cfg.MinLength = 8
+		cfg.MinLength = DefaultMinLength
+	}
+	if cfg.MinLength < 1 || cfg.MinLength > 64 { // NIST SP 800-63B: passwords of 64 characters are always allowed
+		return nil, fmt.Errorf("database connection: minimum password length %d is not between 1 and 64", cfg.MinLength)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -72,18 +74,12 @@ func NormalizeEmail(email string) (string, error) {
 	return strings.ToLower(email), nil
 }
 
-// CheckPassword enforces the password policy.
-func (c *Connector) CheckPassword(password, email string) error {
-	n := utf8.RuneCountInString(password)
-	switch {
-	case n < c.cfg.MinLength:
-		return fmt.Errorf("password is too short: use at least %d characters", c.cfg.MinLength)
-	case len(password) > 1024:
-		return errors.New("password is too long: use at most 1024 bytes")
-	case email != "" && strings.EqualFold(password, email):
-		return errors.New("password must not be the email address")
-	}
-	return nil
+// CheckPassword enforces the password policy (see Policy) for a new
+// password of the account with this email address and names (the user's
+// name, nickname; any may be empty). A rejection is a *PolicyError whose
+// message, shown to the user, says what to change.
+func (c *Connector) CheckPassword(password, email string, names ...string) error {
+	return Policy{MinLength: c.cfg.MinLength}.Check(password, email, names...)
 }
 
 // Login checks the credentials.
@@ -123,7 +119,7 @@ func (c *Connector) SignUp(ctx context.Context, email, password, name string) (s
 	if err != nil {
 		return store.User{}, err
 	}
-	if err := c.CheckPassword(password, email); err != nil {
+	if err := c.CheckPassword(password, email, name); err != nil {
 		return store.User{}, err
 	}
 	hash, err := HashPassword(password, c.cfg.Params)

@@ -88,7 +88,7 @@ func TestConnector(t *testing.T) {
 	signUpErrors := []struct{ email, password, want string }{
 		{"not-an-email", "analytical engine", "not a valid email"},
 		{"bob@example.com", "short", "too short"},
-		{"bob@example.com", "BOB@EXAMPLE.COM", "must not be the email"},
+		{"bob@example.com", "BOB@EXAMPLE.COM", "must not be your email"},
 		{"bob@example.com", strings.Repeat("x", 1025), "too long"},
 	}
 	for _, tt := range signUpErrors {
