@@ -98,6 +98,7 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", p.discovery)
 	mux.HandleFunc("GET /.well-known/jwks.json", p.jwks)
+	p.mountFallbacks(mux)
 }
 
 func (p *Provider) now() time.Time { return p.cfg.Now().UTC() }
