@@ -3,6 +3,7 @@ package oauth
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -33,8 +34,12 @@ func (p *Provider) v2Logout(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) oidcLogout(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
+			if formTooLarge(err) {
+				p.errorPage(w, http.StatusRequestEntityTooLarge, ErrInvalidRequest, fmt.Sprintf("The logout request is larger than %d KiB.", maxFormBytes>>10))
+				return
+			}
 			p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The logout request could not be read.")
 			return
 		}

@@ -37,6 +37,10 @@ type Config struct {
 	// RefreshAbsoluteTTL caps a refresh-token family's life.
 	RefreshAbsoluteTTL time.Duration
 	AuthRequestTTL     time.Duration
+	// PendingRequestsPerIP is how many authorization requests that need a
+	// hosted page (and so are stored) one client network may start per
+	// minute; 0 means 60, a negative value no limit.
+	PendingRequestsPerIP int
 	// Claims copy user metadata into namespaced token claims.
 	Claims []config.ClaimRule
 	Now    func() time.Time
@@ -71,6 +75,9 @@ func New(cfg Config) (*Provider, error) {
 	def(&cfg.RefreshTokenTTL, 30*24*time.Hour)
 	def(&cfg.AuthRequestTTL, 30*time.Minute)
 	def(&cfg.RefreshAbsoluteTTL, 365*24*time.Hour)
+	if cfg.PendingRequestsPerIP == 0 {
+		cfg.PendingRequestsPerIP = defaultPendingRequestsPerIP
+	}
 	p := &Provider{cfg: cfg, cop: http.NewCrossOriginProtection()}
 	p.grants = map[string]grant{
 		"authorization_code": codeGrant{p},

@@ -91,6 +91,8 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		AuthRequestTTL:     cfg.Tokens.AuthRequest.D(),
 		RefreshAbsoluteTTL: cfg.Tokens.RefreshAbsolute.D(),
 		Claims:             cfg.Claims,
+
+		PendingRequestsPerIP: pendingRequestsPerIP(cfg.Throttle),
 	})
 	if err != nil {
 		return nil, err
@@ -144,6 +146,15 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met}
 	s.handler = s.recoverer(realClient(trusted, s.logRequests(securityHeaders(mux))))
 	return s, nil
+}
+
+// pendingRequestsPerIP is the configured limit as oauth.Config takes it:
+// there 0 means the default and a negative value none.
+func pendingRequestsPerIP(t config.Throttle) int {
+	if t.PendingRequestsPerIP == 0 {
+		return -1
+	}
+	return t.PendingRequestsPerIP
 }
 
 // Handler returns the whole HTTP handler.
