@@ -61,7 +61,8 @@ const (
 	// every second (so a rotation reaches all replicas quickly), a short
 	// PostgreSQL connect timeout (so an outage fails fast), and the
 	// cheapest argon2id the config allows (so logins do not dominate the
-	// load on a small CI machine).
+	// load on a small CI machine), and no limit on login requests per
+	// client address (every flow comes from 127.0.0.1).
 	clusterConfigYAML = `tokens:
   keys_cache_ttl: 1s
 postgres:
@@ -72,6 +73,8 @@ password:
   iterations: 1
   parallelism: 1
   min_length: 8
+throttle:
+  pending_requests_per_ip: 0
 `
 )
 

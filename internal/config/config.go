@@ -117,6 +117,10 @@ type Throttle struct {
 	PerAccount int      `yaml:"per_account"`
 	PerIP      int      `yaml:"per_ip"`
 	Window     Duration `yaml:"window"`
+	// PendingRequestsPerIP is how many authorization requests that need
+	// the login page (each stored until it expires) one client address,
+	// or IPv6 /64, may start per minute; 0 turns the limit off.
+	PendingRequestsPerIP int `yaml:"pending_requests_per_ip"`
 }
 
 // Duration is a time.Duration written as "90s", "15m", "10h" or "7d".
@@ -171,7 +175,7 @@ func Default() Config {
 		},
 		// OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
 		Password:         Password{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1, MinLength: 8},
-		Throttle:         Throttle{PerAccount: 5, PerIP: 100, Window: Duration(15 * time.Minute)},
+		Throttle:         Throttle{PerAccount: 5, PerIP: 100, Window: Duration(15 * time.Minute), PendingRequestsPerIP: 60},
 		SigningAlgorithm: "RS256",
 		SettingsCacheTTL: Duration(2 * time.Second),
 		UserIDProvider:   "gatehouse",
@@ -213,6 +217,13 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	}
 	if v, ok := lookup("GATEHOUSE_TRUSTED_PROXIES"); ok {
 		c.TrustedProxies = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+	}
+	if v, ok := lookup("GATEHOUSE_PENDING_REQUESTS_PER_IP"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("GATEHOUSE_PENDING_REQUESTS_PER_IP: %q is not a whole number", v)
+		}
+		c.Throttle.PendingRequestsPerIP = n
 	}
 	for name, p := range str {
 		if v, ok := lookup(name); ok {
@@ -323,6 +334,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Throttle.PerAccount < 1 || c.Throttle.PerIP < 1 || c.Throttle.Window.D() < time.Second {
 		return errors.New("throttle: per_account and per_ip must be positive and window at least 1s")
+	}
+	if c.Throttle.PendingRequestsPerIP < 0 {
+		return errors.New("throttle.pending_requests_per_ip: must be 0 (no limit) or positive")
 	}
 	switch c.SigningAlgorithm {
 	case "RS256", "ES256", "EdDSA":

@@ -29,6 +29,8 @@ func TestValidate(t *testing.T) {
 		{"short min password", func(c *Config) { c.Password.MinLength = 4 }, "min_length"},
 		{"long min password", func(c *Config) { c.Password.MinLength = 65 }, "min_length"},
 		{"throttle", func(c *Config) { c.Throttle.PerIP = 0 }, "throttle"},
+		{"pending requests limit off", func(c *Config) { c.Throttle.PendingRequestsPerIP = 0 }, ""},
+		{"pending requests limit negative", func(c *Config) { c.Throttle.PendingRequestsPerIP = -1 }, "pending_requests_per_ip"},
 		{"signing alg", func(c *Config) { c.SigningAlgorithm = "HS256" }, "signing_algorithm"},
 		{"user id provider", func(c *Config) { c.UserIDProvider = "a|b" }, "user_id_provider"},
 		{"unknown db", func(c *Config) { c.DB = "mysql://x" }, "unknown database"},
@@ -74,7 +76,7 @@ func TestApplyEnv(t *testing.T) {
 	env := map[string]string{
 		"GATEHOUSE_ADDR": "0.0.0.0:9000", "GATEHOUSE_ISSUER": "https://id.example.com", "GATEHOUSE_CODE_TTL": "2m",
 		"GATEHOUSE_REFRESH_TOKEN_TTL": "7d", "GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1",
-		"GATEHOUSE_SETTINGS_CACHE_TTL": "0", "GATEHOUSE_SMTP_URL": "smtps://smtp.example.com", "GATEHOUSE_EMAIL_FROM": "a@example.com",
+		"GATEHOUSE_SETTINGS_CACHE_TTL": "0", "GATEHOUSE_SMTP_URL": "smtps://smtp.example.com", "GATEHOUSE_EMAIL_FROM": "a@example.com", "GATEHOUSE_PENDING_REQUESTS_PER_IP": "0",
 	}
 	c := Default()
 	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
@@ -82,13 +84,19 @@ func TestApplyEnv(t *testing.T) {
 	}
 	if c.Addr != "0.0.0.0:9000" || c.Issuer != "https://id.example.com" || c.Tokens.Code.D() != 2*time.Minute ||
 		c.Tokens.RefreshToken.D() != 7*24*time.Hour || len(c.TrustedProxies) != 2 || c.SettingsCacheTTL != 0 ||
-		c.Email != (Email{SMTPURL: "smtps://smtp.example.com", From: "a@example.com"}) {
+		c.Email != (Email{SMTPURL: "smtps://smtp.example.com", From: "a@example.com"}) ||
+		c.Throttle.PendingRequestsPerIP != 0 {
 		t.Errorf("config after env: %+v", c)
 	}
 	bad := Default()
 	err := bad.ApplyEnv(func(k string) (string, bool) { return "soon", k == "GATEHOUSE_SESSION_TTL" })
 	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_SESSION_TTL") {
 		t.Errorf("bad duration: %v", err)
+	}
+	bad = Default()
+	err = bad.ApplyEnv(func(k string) (string, bool) { return "lots", k == "GATEHOUSE_PENDING_REQUESTS_PER_IP" })
+	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_PENDING_REQUESTS_PER_IP") {
+		t.Errorf("bad number: %v", err)
 	}
 }
 

@@ -47,6 +47,10 @@ type authorizeParams struct {
 
 	hasRedirectURI bool
 	duplicate      string // the first parameter given more than once
+	// tooLarge names the first parameter over its limit (authorizeLimits,
+	// maxScopeValues) and tooLargeMsg says how; that parameter is blanked,
+	// so an oversized value is never stored or echoed.
+	tooLarge, tooLargeMsg string
 }
 
 func parseAuthorize(v url.Values) authorizeParams {
@@ -72,6 +76,19 @@ func parseAuthorize(v url.Values) authorizeParams {
 		*dst = vals[0]
 	}
 	_, a.hasRedirectURI = v["redirect_uri"]
+	for _, l := range authorizeLimits {
+		if !slices.ContainsFunc(v[l.name], func(s string) bool { return len(s) > l.max }) {
+			continue
+		}
+		*fields[l.name] = ""
+		if a.tooLarge == "" {
+			a.tooLarge, a.tooLargeMsg = l.name, fmt.Sprintf("the %s parameter is longer than %d bytes", l.name, l.max)
+		}
+	}
+	if a.tooLarge == "" && len(strings.Fields(a.Scope)) > maxScopeValues {
+		a.Scope = ""
+		a.tooLarge, a.tooLargeMsg = "scope", fmt.Sprintf("the scope parameter has more than %d values", maxScopeValues)
+	}
 	return a
 }
 
@@ -79,7 +96,12 @@ func parseAuthorize(v url.Values) authorizeParams {
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	var v url.Values
 	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
+			if formTooLarge(err) {
+				p.errorPage(w, http.StatusRequestEntityTooLarge, ErrInvalidRequest, fmt.Sprintf("The request is larger than %d KiB.", maxFormBytes>>10))
+				return
+			}
 			p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The request body could not be read.")
 			return
 		}
@@ -100,6 +122,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 			p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, fmt.Sprintf("The %s parameter was given more than once.", name))
 			return
 		}
+	}
+	if a.tooLarge == "client_id" || a.tooLarge == "redirect_uri" {
+		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, fmt.Sprintf("The %s parameter is too long.", a.tooLarge))
+		return
 	}
 	if a.ClientID == "" {
 		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The client_id parameter is missing.")
@@ -206,6 +232,9 @@ func (p *Provider) validateAuthorize(ctx context.Context, a authorizeParams, cli
 func (p *Provider) checkAuthorize(a authorizeParams, client store.Client) (store.AuthRequest, *Error) {
 	if a.duplicate != "" {
 		return store.AuthRequest{}, newError(ErrInvalidRequest, "the %s parameter was given more than once", a.duplicate)
+	}
+	if a.tooLarge != "" {
+		return store.AuthRequest{}, newError(ErrInvalidRequest, "%s", a.tooLargeMsg)
 	}
 	switch {
 	case a.Request != "":

@@ -109,6 +109,11 @@ func (p *Provider) endFlow(w http.ResponseWriter, r *http.Request, f *flow, e *E
 // bound to this browser, when it is not stored yet.
 func (p *Provider) toPage(w http.ResponseWriter, r *http.Request, f *flow, path string) {
 	if !f.stored {
+		// Anonymous requests must not grow the store without bound.
+		if ok, wait, err := p.allowPendingRequest(r.Context(), r); !ok || err != nil {
+			p.pendingRequestRefused(w, wait, err)
+			return
+		}
 		f.req.BrowserHash = p.cfg.Binder.Bind(w, r)
 		if err := p.cfg.Store.CreateAuthRequest(r.Context(), f.req); err != nil {
 			p.internalErrorPage(w, "authorize: store request", err)

@@ -3,6 +3,7 @@ package oauth
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,6 +23,10 @@ type logoutParams struct {
 
 // v2Logout handles GET /v2/logout?client_id=…&returnTo=…: it ends the SSO
 // session and redirects only to one of the application's allowed logout URLs.
+// It asks nothing, so any page can log a user out through it (a link, an
+// image): it is kept so, as the hosted service's endpoint of the same name
+// is, because applications written for that service call it as a plain
+// redirect. The README says so; /oidc/logout is the endpoint that asks.
 func (p *Provider) v2Logout(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	lp := logoutParams{ClientID: q.Get("client_id"), PostLogoutRedirectURI: q.Get("returnTo"), Confirmed: true}
@@ -33,8 +38,12 @@ func (p *Provider) v2Logout(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) oidcLogout(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
+			if formTooLarge(err) {
+				p.errorPage(w, http.StatusRequestEntityTooLarge, ErrInvalidRequest, fmt.Sprintf("The logout request is larger than %d KiB.", maxFormBytes>>10))
+				return
+			}
 			p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The logout request could not be read.")
 			return
 		}
@@ -78,11 +87,12 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, lp logoutParam
 	clientID := lp.ClientID
 	hinted := false
 	if lp.IDTokenHint != "" {
-		aud, err := p.verifyIDTokenHint(r, lp.IDTokenHint)
+		hint, err := p.verifyIDTokenHint(r, lp.IDTokenHint)
 		if err != nil {
 			p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The id_token_hint is not a valid ID token issued by this server.")
 			return
 		}
+		aud := hint.aud
 		if clientID != "" && !slices.Contains(aud, clientID) {
 			p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The client_id does not match the id_token_hint.")
 			return
@@ -90,7 +100,16 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, lp logoutParam
 		if clientID == "" && len(aud) == 1 {
 			clientID = aud[0]
 		}
-		hinted = true
+		// RP-Initiated Logout §2: the OP MUST ask the user when the ID
+		// token does not belong to the current session. Any page can send
+		// an ID token the attacker got for themselves; it proves nothing
+		// about this browser's session.
+		sess, ok, err := p.cfg.Sessions.Get(r)
+		if err != nil {
+			p.internalErrorPage(w, "logout: get session", err)
+			return
+		}
+		hinted = !ok || hint.belongsTo(sess)
 	}
 
 	var redirect string
@@ -119,8 +138,9 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, lp logoutParam
 		}
 	}
 
-	// Without proof that the request comes from the user's application, ask
-	// the user first, so a third-party page cannot log them out silently.
+	// Without proof that the request comes from an application of this
+	// browser's session, ask the user first, so a third-party page cannot
+	// log them out silently.
 	if !hinted && !lp.Confirmed {
 		p.cfg.Pages.LogoutConfirm(w, http.StatusOK, web.LogoutConfirmPage{
 			PostLogoutRedirectURI: lp.PostLogoutRedirectURI, State: lp.State, ClientID: clientID,
@@ -143,30 +163,45 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, lp logoutParam
 }
 
 // verifyIDTokenHint checks that raw is an ID token this server signed for
-// the configured issuer and returns its audience. An expired token is
-// accepted, as RP-Initiated Logout §2 allows.
-func (p *Provider) verifyIDTokenHint(r *http.Request, raw string) ([]string, error) {
+// the configured issuer and returns its audience, subject and session. An
+// expired token is accepted, as RP-Initiated Logout §2 allows.
+func (p *Provider) verifyIDTokenHint(r *http.Request, raw string) (idTokenHint, error) {
 	payload, hdr, err := p.cfg.Keys.Verify(r.Context(), raw)
 	if err != nil {
-		return nil, err
+		return idTokenHint{}, err
 	}
 	if typ, _ := hdr.ExtraHeaders["typ"].(string); typ != "" && typ != "JWT" {
-		return nil, errors.New("not an ID token")
+		return idTokenHint{}, errors.New("not an ID token")
 	}
 	var c struct {
 		Iss string          `json:"iss"`
+		Sub string          `json:"sub"`
+		Sid string          `json:"sid"`
 		Aud json.RawMessage `json:"aud"`
 	}
 	if err := json.Unmarshal(payload, &c); err != nil || c.Iss != p.cfg.Issuer {
-		return nil, errors.New("not issued here")
+		return idTokenHint{}, errors.New("not issued here")
 	}
+	h := idTokenHint{sub: c.Sub, sid: c.Sid}
 	var one string
 	if json.Unmarshal(c.Aud, &one) == nil && one != "" {
-		return []string{one}, nil
+		h.aud = []string{one}
+		return h, nil
 	}
-	var many []string
-	if err := json.Unmarshal(c.Aud, &many); err != nil || len(many) == 0 {
-		return nil, errors.New("no audience")
+	if err := json.Unmarshal(c.Aud, &h.aud); err != nil || len(h.aud) == 0 {
+		return idTokenHint{}, errors.New("no audience")
 	}
-	return many, nil
+	return h, nil
+}
+
+// idTokenHint is what logout uses of a verified id_token_hint.
+type idTokenHint struct {
+	aud      []string
+	sub, sid string
+}
+
+// belongsTo reports whether the hint was issued in session s: for its user
+// and, when the token names a session, for that session.
+func (h idTokenHint) belongsTo(s store.Session) bool {
+	return h.sub == s.UserID && (h.sid == "" || h.sid == sid(s.ID))
 }

@@ -11,6 +11,7 @@ import (
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
+	"gatehouse/internal/token"
 )
 
 // Logout URLs of the test application.
@@ -95,6 +96,15 @@ func TestLogout(t *testing.T) {
 	accessToken := func(t *testing.T, _ store.User, cookie *http.Cookie) string {
 		return e.exchange(t, app, e.code(t, app, cookie, url.Values{"audience": {api.Identifier}, "scope": {"openid read"}}), nil).AccessToken
 	}
+	// Valid hints that do not belong to the case's session: another
+	// user's, and the same user's from another session.
+	otherUser := func(t *testing.T, _ store.User, _ *http.Cookie) string {
+		_, _, cookie := e.login(t)
+		return valid(t, store.User{}, cookie)
+	}
+	otherSession := func(t *testing.T, u store.User, _ *http.Cookie) string {
+		return valid(t, u, e.sessionOf(t, u))
+	}
 	fixed := func(s string) func(*testing.T, store.User, *http.Cookie) string {
 		return func(*testing.T, store.User, *http.Cookie) string { return s }
 	}
@@ -151,6 +161,21 @@ func TestLogout(t *testing.T) {
 		{name: "unknown client_id with a hint", hint: valid, params: url.Values{"post_logout_redirect_uri": {logoutURL}, "client_id": {"no-such-client"}}, want: errorPage},
 		{name: "hint of another client, this client's URL", hint: idToken(other), params: url.Values{"post_logout_redirect_uri": {logoutURL}}, want: errorPage},
 		{name: "hint of another client, its own URL", hint: idToken(other), params: url.Values{"post_logout_redirect_uri": {otherLogoutURL}, "state": {"s"}}, want: redirectPage, wantLocation: otherLogoutURL + "?state=s", wantStatus: 302, loggedOut: true},
+
+		// A valid hint from another session proves nothing about this
+		// browser's: the user confirms first (RP-Initiated Logout §2).
+		{name: "hint of another user: confirmation page", hint: otherUser, params: url.Values{"post_logout_redirect_uri": {logoutURL}, "state": {oddState}}, want: confirmPage, wantStatus: 200},
+		{name: "hint of another user, no redirect: confirmation page", hint: otherUser, want: confirmPage, wantStatus: 200},
+		{name: "hint of another session of the user: confirmation page", hint: otherSession, params: url.Values{"post_logout_redirect_uri": {logoutURL}}, want: confirmPage, wantStatus: 200},
+		{name: "hint naming another user: confirmation page", hint: signed("JWT", func(c map[string]any) { c["sub"] = "gatehouse|someone-else" }), params: url.Values{"post_logout_redirect_uri": {logoutURL}}, want: confirmPage, wantStatus: 200},
+		{name: "hint naming another session: confirmation page", hint: signed("JWT", func(c map[string]any) { c["sid"] = "another-session" }), params: url.Values{"post_logout_redirect_uri": {logoutURL}}, want: confirmPage, wantStatus: 200},
+		{name: "hint of the user without sid", hint: signed("JWT", nil), params: url.Values{"post_logout_redirect_uri": {logoutURL}}, want: redirectPage, wantLocation: logoutURL, wantStatus: 302, loggedOut: true},
+		{
+			name: "POST with another user's hint from the RP's site: confirmation page", method: "POST", hint: otherUser, crossSitePost: true,
+			params: url.Values{"post_logout_redirect_uri": {logoutURL}, "state": {oddState}},
+			header: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://app.example"},
+			want:   confirmPage, wantStatus: 200,
+		},
 
 		// Without a hint the user confirms first.
 		{name: "no hint: confirmation page", params: url.Values{"post_logout_redirect_uri": {logoutURL}, "client_id": {app.ID}, "state": {oddState}}, want: confirmPage, wantStatus: 200},
@@ -408,4 +433,66 @@ func clearsSessionCookie(h http.Header) bool {
 		}
 	}
 	return false
+}
+
+// sessionOf starts another session of u and returns its cookie.
+func (e *env) sessionOf(t *testing.T, u store.User) *http.Cookie {
+	t.Helper()
+	now := e.clock.Now().UTC()
+	value := token.NewOpaque()
+	s := store.Session{
+		ID:        token.Hash(value),
+		UserID:    u.ID,
+		AuthTime:  now.Add(-time.Minute).Truncate(time.Second),
+		Methods:   []string{"pwd"},
+		CreatedAt: now.Add(-time.Minute),
+		ExpiresAt: now.Add(time.Hour),
+	}
+	if err := e.st.CreateSession(t.Context(), s); err != nil {
+		t.Fatalf("create session: %v", err)
+	}
+	return &http.Cookie{Name: session.CookieName, Value: value}
+}
+
+// TestLogoutHintOfAnotherSession follows a logout whose id_token_hint is
+// another user's to its end: the confirmation page keeps the application
+// the hint names, and confirming logs out and redirects there. Without any
+// session a valid hint logs out (nothing) without asking.
+func TestLogoutHintOfAnotherSession(t *testing.T) {
+	e := newEnv(t)
+	app := e.newClient(t, oauth.NewClientParams{FirstParty: true, LogoutURLs: []string{logoutURL}})
+	_, mallorySession, mallory := e.login(t)
+	hint := e.exchange(t, app, e.code(t, app, mallory, nil), nil).IDToken
+	_, victimSession, victim := e.login(t)
+
+	q := url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {logoutURL}, "state": {"s1"}}
+	r := e.get(t, "/oidc/logout", q, victim)
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `name="confirm"`) {
+		t.Fatalf("status %d, want the confirmation page: %.500s", r.status, r.body)
+	}
+	for _, want := range []string{`name="client_id" value="` + app.ID + `"`, `name="post_logout_redirect_uri" value="` + logoutURL + `"`, `name="state" value="s1"`} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("confirmation form lacks %s: %s", want, r.body)
+		}
+	}
+	checkSession(t, e, app, victimSession, victim, false)
+
+	// The user confirms with the form's fields.
+	form := url.Values{"confirm": {"yes"}, "client_id": {app.ID}, "post_logout_redirect_uri": {logoutURL}, "state": {"s1"}}
+	req := e.newRequest(t, http.MethodPost, "/oidc/logout", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.AddCookie(victim)
+	r = e.do(t, req)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != logoutURL+"?state=s1" {
+		t.Errorf("confirmed: status %d, Location %q; want 303 to %s?state=s1", r.status, r.header.Get("Location"), logoutURL)
+	}
+	checkSession(t, e, app, victimSession, victim, true)
+	checkSession(t, e, app, mallorySession, mallory, false)
+
+	// No session: nothing to protect, nothing to ask.
+	r = e.get(t, "/oidc/logout", q, nil)
+	if r.status != http.StatusFound || r.header.Get("Location") != logoutURL+"?state=s1" {
+		t.Errorf("without a session: status %d, Location %q; want 302 to %s?state=s1", r.status, r.header.Get("Location"), logoutURL)
+	}
 }

@@ -33,6 +33,10 @@ type Config struct {
 	// RefreshAbsoluteTTL caps a refresh-token family's life.
 	RefreshAbsoluteTTL time.Duration
 	AuthRequestTTL     time.Duration
+	// PendingRequestsPerIP is how many authorization requests that need a
+	// hosted page (and so are stored) one client network may start per
+	// minute; 0 means 60, a negative value no limit.
+	PendingRequestsPerIP int
 	// Claims copy user metadata into namespaced token claims.
 	Claims []config.ClaimRule
 	Now    func() time.Time
@@ -70,6 +74,9 @@ func New(cfg Config) (*Provider, error) {
 	def(&cfg.RefreshTokenTTL, 30*24*time.Hour)
 	def(&cfg.AuthRequestTTL, 30*time.Minute)
 	def(&cfg.RefreshAbsoluteTTL, 365*24*time.Hour)
+	if cfg.PendingRequestsPerIP == 0 {
+		cfg.PendingRequestsPerIP = defaultPendingRequestsPerIP
+	}
 	p := &Provider{cfg: cfg, cop: http.NewCrossOriginProtection()}
 	p.grants = map[string]grant{
 		"authorization_code": codeGrant{p},
@@ -97,6 +104,7 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", p.discovery)
 	mux.HandleFunc("GET /.well-known/jwks.json", p.jwks)
+	p.mountFallbacks(mux)
 }
 
 func (p *Provider) now() time.Time { return p.cfg.Now().UTC() }

@@ -85,8 +85,11 @@ func (p *Provider) parseClientForm(r *http.Request) (url.Values, error) {
 	if mt != "application/x-www-form-urlencoded" {
 		return nil, newError(ErrInvalidRequest, "the request body must be application/x-www-form-urlencoded")
 	}
-	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
+		if formTooLarge(err) {
+			return nil, errFormTooLarge()
+		}
 		return nil, newError(ErrInvalidRequest, "the request body could not be parsed")
 	}
 	for name, vals := range r.PostForm {

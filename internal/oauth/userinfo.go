@@ -71,8 +71,11 @@ func bearerToken(r *http.Request) (string, *Error) {
 	}
 	if r.Method == http.MethodPost {
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
-			r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+			r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
 			if err := r.ParseForm(); err != nil {
+				if formTooLarge(err) {
+					return "", errFormTooLarge()
+				}
 				return "", &Error{Code: ErrInvalidRequest, Description: "the request body could not be parsed", Status: http.StatusBadRequest}
 			}
 			if v := r.PostForm["access_token"]; len(v) > 1 {

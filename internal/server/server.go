@@ -33,6 +33,30 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	handler http.Handler
+	limits  connLimits
+}
+
+// connLimits bound what one connection may hold of the server, so a slow
+// or idle client cannot keep a connection (and its goroutine) forever.
+// The README's "Limits" section lists them.
+type connLimits struct {
+	readHeader time.Duration // the request line and headers
+	read       time.Duration // the whole request, body included
+	write      time.Duration // from the end of the headers to the end of the response
+	idle       time.Duration // a kept-alive connection between requests
+	// maxHeaderBytes bounds the request line and headers. Beyond it Go
+	// answers 431 in plain text before any handler runs.
+	maxHeaderBytes int
+}
+
+// defaultConnLimits are generous for any client on a slow network: the
+// largest request a protocol endpoint reads is 64 KiB.
+var defaultConnLimits = connLimits{
+	readHeader:     10 * time.Second,
+	read:           30 * time.Second,
+	write:          30 * time.Second,
+	idle:           120 * time.Second,
+	maxHeaderBytes: 64 << 10,
 }
 
 // Option adjusts a Server.
@@ -97,6 +121,8 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		AuthRequestTTL:     cfg.Tokens.AuthRequest.D(),
 		RefreshAbsoluteTTL: cfg.Tokens.RefreshAbsolute.D(),
 		Claims:             cfg.Claims,
+
+		PendingRequestsPerIP: pendingRequestsPerIP(cfg.Throttle),
 	})
 	if err != nil {
 		return nil, err
@@ -151,9 +177,18 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met}
+	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits}
 	s.handler = s.recoverer(realClient(trusted, s.logRequests(securityHeaders(mux))))
 	return s, nil
+}
+
+// pendingRequestsPerIP is the configured limit as oauth.Config takes it:
+// there 0 means the default and a negative value none.
+func pendingRequestsPerIP(t config.Throttle) int {
+	if t.PendingRequestsPerIP == 0 {
+		return -1
+	}
+	return t.PendingRequestsPerIP
 }
 
 // Handler returns the whole HTTP handler.
@@ -162,15 +197,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Serve listens on ln until ctx is cancelled, then shuts down gracefully,
 // letting requests in flight finish for up to 10 seconds.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv := s.httpServer()
 	cleanerDone := make(chan struct{})
 	cctx, stopCleaner := context.WithCancel(ctx)
 	go func() {
@@ -194,6 +221,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = nil
 	}
 	return err
+}
+
+// httpServer is the http.Server Serve runs, with the connection limits.
+func (s *Server) httpServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.limits.readHeader,
+		ReadTimeout:       s.limits.read,
+		WriteTimeout:      s.limits.write,
+		IdleTimeout:       s.limits.idle,
+		MaxHeaderBytes:    s.limits.maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 }
 
 // clean deletes expired rows every minute.
