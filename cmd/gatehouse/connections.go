@@ -323,42 +323,72 @@ func setConnectionEnabled(ctx context.Context, e env, args []string, verb string
 	})
 }
 
-// applyConfigConnections creates or updates the connections declared in
-// the config file. Applications listed in enable_for are enabled; others
-// enabled through the CLI stay enabled.
-func applyConfigConnections(ctx context.Context, cfg config.Config, st store.Store, sealer *token.Sealer, lookupEnv func(string) (string, bool)) error {
+// configConnection is a connection of the config file, checked, with its
+// client secret read from the environment.
+type configConnection struct {
+	conn      store.Connection // without its secret
+	secret    string           // "" keeps the stored secret
+	enableFor []string
+}
+
+// configConnections reads and checks the connections declared in the
+// config file without the database: everything but the presence of a
+// client secret stored earlier.
+func configConnections(cfg config.Config, lookupEnv func(string) (string, bool)) ([]configConnection, error) {
+	var out []configConnection
 	for _, cc := range cfg.Connections {
 		secret := cc.ClientSecret
 		if cc.ClientSecretEnv != "" {
 			v, ok := lookupEnv(cc.ClientSecretEnv)
 			if !ok || v == "" {
-				return fmt.Errorf("connection %s: environment variable %s is not set", cc.Name, cc.ClientSecretEnv)
+				return nil, fmt.Errorf("connection %s: environment variable %s is not set", cc.Name, cc.ClientSecretEnv)
 			}
 			secret = v
 		}
+		conn := store.Connection{Name: cc.Name, Strategy: cc.Strategy, ClientID: cc.ClientID, Issuer: cc.Issuer,
+			AuthorizeURL: cc.AuthorizeURL, TokenURL: cc.TokenURL, UserinfoURL: cc.UserinfoURL, BaseURL: cc.BaseURL,
+			APIURL: cc.APIURL, Scopes: cc.Scopes, ClaimMapping: cc.ClaimMapping}
+		for k := range conn.ClaimMapping {
+			if !slices.Contains(mappableFields, k) {
+				return nil, fmt.Errorf("connection %s: claim_mapping field %q is not one of %s", cc.Name, k, strings.Join(mappableFields, " "))
+			}
+		}
+		// A placeholder stands for a secret stored earlier, checked when
+		// the connection is applied.
+		check := conn
+		check.ClientSecretSealed = []byte("unchecked")
+		if err := validateConnection(check); err != nil {
+			return nil, fmt.Errorf("connection %s: %w", cc.Name, err)
+		}
+		out = append(out, configConnection{conn: conn, secret: secret, enableFor: cc.EnableFor})
+	}
+	return out, nil
+}
+
+// applyConfigConnections creates or updates the connections declared in
+// the config file. Applications listed in enable_for are enabled; others
+// enabled through the CLI stay enabled.
+func applyConfigConnections(ctx context.Context, st store.Store, sealer *token.Sealer, conns []configConnection) error {
+	for _, cc := range conns {
 		now := time.Now().UTC()
-		conn, err := st.GetConnection(ctx, cc.Name)
+		conn, err := st.GetConnection(ctx, cc.conn.Name)
 		exists := err == nil
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		if !exists {
-			conn = store.Connection{Name: cc.Name, Strategy: cc.Strategy, CreatedAt: now}
-		} else if conn.Strategy != cc.Strategy {
-			return fmt.Errorf("connection %s: the config says strategy %s but the database has %s", cc.Name, cc.Strategy, conn.Strategy)
+			conn = store.Connection{Name: cc.conn.Name, Strategy: cc.conn.Strategy, CreatedAt: now}
+		} else if conn.Strategy != cc.conn.Strategy {
+			return fmt.Errorf("connection %s: the config says strategy %s but the database has %s", conn.Name, cc.conn.Strategy, conn.Strategy)
 		}
-		conn.ClientID, conn.Issuer, conn.AuthorizeURL, conn.TokenURL = cc.ClientID, cc.Issuer, cc.AuthorizeURL, cc.TokenURL
-		conn.UserinfoURL, conn.BaseURL, conn.APIURL, conn.Scopes, conn.ClaimMapping = cc.UserinfoURL, cc.BaseURL, cc.APIURL, cc.Scopes, cc.ClaimMapping
-		if secret != "" {
-			conn.ClientSecretSealed = sealer.Seal([]byte(secret), []byte("connection:"+conn.Name))
-		}
-		for k := range conn.ClaimMapping {
-			if !slices.Contains(mappableFields, k) {
-				return fmt.Errorf("connection %s: claim_mapping field %q is not one of %s", cc.Name, k, strings.Join(mappableFields, " "))
-			}
+		c := cc.conn
+		conn.ClientID, conn.Issuer, conn.AuthorizeURL, conn.TokenURL = c.ClientID, c.Issuer, c.AuthorizeURL, c.TokenURL
+		conn.UserinfoURL, conn.BaseURL, conn.APIURL, conn.Scopes, conn.ClaimMapping = c.UserinfoURL, c.BaseURL, c.APIURL, c.Scopes, c.ClaimMapping
+		if cc.secret != "" {
+			conn.ClientSecretSealed = sealer.Seal([]byte(cc.secret), []byte("connection:"+conn.Name))
 		}
 		if err := validateConnection(conn); err != nil {
-			return fmt.Errorf("connection %s: %w", cc.Name, err)
+			return fmt.Errorf("connection %s: %w", conn.Name, err)
 		}
 		conn.UpdatedAt = now
 		if exists {
@@ -367,11 +397,11 @@ func applyConfigConnections(ctx context.Context, cfg config.Config, st store.Sto
 			err = st.CreateConnection(ctx, conn)
 		}
 		if err != nil {
-			return fmt.Errorf("connection %s: %w", cc.Name, err)
+			return fmt.Errorf("connection %s: %w", conn.Name, err)
 		}
-		for _, id := range cc.EnableFor {
+		for _, id := range cc.enableFor {
 			if err := st.SetConnectionEnabled(ctx, conn.Name, id, true); err != nil {
-				return fmt.Errorf("connection %s: enable for %s: %w", cc.Name, id, err)
+				return fmt.Errorf("connection %s: enable for %s: %w", conn.Name, id, err)
 			}
 		}
 	}

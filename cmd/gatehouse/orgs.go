@@ -197,11 +197,11 @@ func cmdOrgsDelete(ctx context.Context, e env, args []string) error {
 
 // cmdOrgsMembers implements "orgs members add|remove|list".
 func cmdOrgsMembers(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || (args[0] != "add" && args[0] != "remove" && args[0] != "list") {
-		fmt.Fprintln(e.stdout, "Usage: gatehouse orgs members <add|remove|list> --org ORG [--user EMAIL_OR_ID]")
-		return fmt.Errorf("%w: orgs members needs add, remove or list", errUsage)
+	verb, err := pickVerb(e, args, "Usage: gatehouse orgs members <add|remove|list> --org ORG [--user EMAIL_OR_ID]",
+		"orgs members needs add, remove or list", "add", "remove", "list")
+	if err != nil {
+		return err
 	}
-	verb := args[0]
 	cmd := newStoreCmd(e, "orgs members "+verb, "orgs members "+verb+" --org ORG --user EMAIL_OR_ID")
 	orgArg := cmd.fs.String("org", "", "organization id or name (required)")
 	userArg := cmd.fs.String("user", "", "user id or email address")
@@ -245,11 +245,11 @@ func cmdOrgsMembers(ctx context.Context, e env, args []string) error {
 
 // cmdOrgsConnections implements "orgs connections enable|disable".
 func cmdOrgsConnections(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || (args[0] != "enable" && args[0] != "disable") {
-		fmt.Fprintln(e.stdout, "Usage: gatehouse orgs connections <enable|disable> --org ORG NAME")
-		return fmt.Errorf("%w: orgs connections needs enable or disable", errUsage)
+	verb, err := pickVerb(e, args, "Usage: gatehouse orgs connections <enable|disable> --org ORG NAME",
+		"orgs connections needs enable or disable", "enable", "disable")
+	if err != nil {
+		return err
 	}
-	verb := args[0]
 	cmd := newStoreCmd(e, "orgs connections "+verb, "orgs connections "+verb+" --org ORG NAME")
 	orgArg := cmd.fs.String("org", "", "organization id or name (required)")
 	assign := cmd.fs.Bool("assign-membership", false, "users who log in through this connection become members automatically")
@@ -336,11 +336,11 @@ func cmdOrgsInvite(ctx context.Context, e env, args []string) error {
 
 // cmdOrgsInvitations implements "orgs invitations list|revoke".
 func cmdOrgsInvitations(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "revoke") {
-		fmt.Fprintln(e.stdout, "Usage: gatehouse orgs invitations list --org ORG | revoke INVITATION_ID")
-		return fmt.Errorf("%w: orgs invitations needs list or revoke", errUsage)
+	verb, err := pickVerb(e, args, "Usage: gatehouse orgs invitations <list|revoke> (list --org ORG | revoke INVITATION_ID)",
+		"orgs invitations needs list or revoke", "list", "revoke")
+	if err != nil {
+		return err
 	}
-	verb := args[0]
 	cmd := newStoreCmd(e, "orgs invitations "+verb, "orgs invitations list --org ORG | revoke INVITATION_ID")
 	orgArg := cmd.fs.String("org", "", "organization id or name (list)")
 	pos, err := parseFlags(cmd.fs, args[1:])

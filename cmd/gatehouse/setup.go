@@ -186,25 +186,12 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 // GATEHOUSE_SECRET_KEY value, the configured file, or a file generated
 // beside the database.
 func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
-	if cfg.SecretKey != "" {
-		return token.ParseMasterKey(cfg.SecretKey)
+	if key, ok, err := configuredMasterKey(cfg); ok || err != nil {
+		return key, err
 	}
-	if cfg.SecretKeyFile != "" {
-		b, err := os.ReadFile(cfg.SecretKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("read secret key file: %w", err)
-		}
-		return token.ParseMasterKey(strings.TrimSpace(string(b)))
-	}
-	driver, dsn, err := cfg.DBPath()
+	path, err := generatedKeyPath(cfg)
 	if err != nil {
 		return nil, err
-	}
-	path := filepath.Join(filepath.Dir(dsn), "secret.key")
-	if driver != "sqlite" {
-		// Replicas on a shared database must share the key: generating one
-		// per machine would make the others unable to read signing keys.
-		return nil, errors.New("with PostgreSQL, set the master key explicitly: GATEHOUSE_SECRET_KEY or --secret-key-file (base64 of 32 bytes, the same on every replica)")
 	}
 	key, created, err := token.LoadOrCreateMasterKey(path)
 	if err != nil {
@@ -214,6 +201,49 @@ func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 		log.Warn("generated a new master key; back it up, or set GATEHOUSE_SECRET_KEY / --secret-key-file in production", "path", path)
 	}
 	return key, nil
+}
+
+// configuredMasterKey reads the key given by GATEHOUSE_SECRET_KEY or the
+// key file; ok is false when neither is set.
+func configuredMasterKey(cfg config.Config) (key []byte, ok bool, err error) {
+	if cfg.SecretKey != "" {
+		key, err = token.ParseMasterKey(cfg.SecretKey)
+		return key, true, err
+	}
+	if cfg.SecretKeyFile != "" {
+		b, err := os.ReadFile(cfg.SecretKeyFile)
+		if err != nil {
+			return nil, true, fmt.Errorf("read secret key file: %w", err)
+		}
+		key, err = token.ParseMasterKey(strings.TrimSpace(string(b)))
+		return key, true, err
+	}
+	return nil, false, nil
+}
+
+// generatedKeyPath is where the master key is kept when none is configured:
+// beside the SQLite database.
+func generatedKeyPath(cfg config.Config) (string, error) {
+	driver, dsn, err := cfg.DBPath()
+	if err != nil {
+		return "", err
+	}
+	if driver != "sqlite" {
+		// Replicas on a shared database must share the key: generating one
+		// per machine would make the others unable to read signing keys.
+		return "", errors.New("with PostgreSQL, set the master key explicitly: GATEHOUSE_SECRET_KEY or --secret-key-file (base64 of 32 bytes, the same on every replica)")
+	}
+	return filepath.Join(filepath.Dir(dsn), "secret.key"), nil
+}
+
+// checkMasterKey checks the configured master key, or that one can be
+// generated, without creating anything.
+func checkMasterKey(cfg config.Config) error {
+	if _, ok, err := configuredMasterKey(cfg); ok || err != nil {
+		return err
+	}
+	_, err := generatedKeyPath(cfg)
+	return err
 }
 
 // openSealer returns the master-key sealer that encrypts secrets at rest.
