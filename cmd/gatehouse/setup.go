@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gatehouse/internal/config"
+	"gatehouse/internal/mgmt"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/postgres"
 	"gatehouse/internal/store/sqlite"
@@ -77,6 +78,10 @@ type storeCmd struct {
 	e      env
 	fs     *flag.FlagSet
 	common commonFlags
+	// serviceNeeds, when set, adds to the management service's
+	// configuration what the command needs besides the store (a sealer,
+	// the key rings), which are opened only then.
+	serviceNeeds func(ctx context.Context, cfg config.Config, st store.Store, mc *mgmt.Config) error
 }
 
 func newStoreCmd(e env, name, synopsis string) *storeCmd {
@@ -116,11 +121,63 @@ func (cmd *storeCmd) run(ctx context.Context, args []string, arg string, f func(
 	return cmd.open(ctx, func(cfg config.Config, st store.Store) error { return f(cfg, st, pos) })
 }
 
+// withService is open with the management service over the store.
+func (cmd *storeCmd) withService(ctx context.Context, f func(cfg config.Config, svc *mgmt.Service) error) error {
+	return cmd.open(ctx, func(cfg config.Config, st store.Store) error {
+		mc := mgmt.Config{Store: st}
+		if cmd.serviceNeeds != nil {
+			if err := cmd.serviceNeeds(ctx, cfg, st, &mc); err != nil {
+				return err
+			}
+		}
+		svc, err := mgmt.New(mc)
+		if err != nil {
+			return err
+		}
+		return f(cfg, svc)
+	})
+}
+
+// runService is parse then withService.
+func (cmd *storeCmd) runService(ctx context.Context, args []string, arg string, f func(cfg config.Config, svc *mgmt.Service, pos []string) error) error {
+	pos, err := cmd.parse(args, arg)
+	if err != nil {
+		return err
+	}
+	return cmd.withService(ctx, func(cfg config.Config, svc *mgmt.Service) error { return f(cfg, svc, pos) })
+}
+
+// withKeys gives the management service the signing key rings, so that an
+// API's algorithm gets its keys when the API is saved.
+func withKeys(e env) func(ctx context.Context, cfg config.Config, st store.Store, mc *mgmt.Config) error {
+	return func(ctx context.Context, cfg config.Config, st store.Store, mc *mgmt.Config) error {
+		keys, err := openKeys(ctx, cfg, st, cliLogger(e))
+		if err != nil {
+			return err
+		}
+		mc.Keys = keys
+		return nil
+	}
+}
+
+// flagError names the flag in a management error about an input whose
+// name is the flag's with "-" for "_": "issuer is required …" becomes
+// "--issuer is required …".
+func flagError(err error) error {
+	var me *mgmt.Error
+	if errors.As(err, &me) && me.Field != "" {
+		if rest, ok := strings.CutPrefix(me.Message, me.Field); ok {
+			return fmt.Errorf("--%s%s", strings.ReplaceAll(me.Field, "_", "-"), rest)
+		}
+	}
+	return err
+}
+
 // showOne implements "<things> show ID" as indented JSON.
-func showOne(ctx context.Context, e env, args []string, name, what string, get func(store.Store, string) (any, error)) error {
+func showOne(ctx context.Context, e env, args []string, name, what string, get func(*mgmt.Service, string) (any, error)) error {
 	cmd := newStoreCmd(e, name, name+" "+what+" [--db DB]")
-	return cmd.run(ctx, args, what, func(_ config.Config, st store.Store, pos []string) error {
-		v, err := get(st, pos[0])
+	return cmd.runService(ctx, args, what, func(_ config.Config, svc *mgmt.Service, pos []string) error {
+		v, err := get(svc, pos[0])
 		if err != nil {
 			return err
 		}
@@ -131,10 +188,10 @@ func showOne(ctx context.Context, e env, args []string, name, what string, get f
 }
 
 // deleteOne implements "<things> delete ID".
-func deleteOne(ctx context.Context, e env, args []string, name, what string, del func(store.Store, string) error) error {
+func deleteOne(ctx context.Context, e env, args []string, name, what string, del func(*mgmt.Service, string) error) error {
 	cmd := newStoreCmd(e, name, name+" "+what+" [--db DB]")
-	return cmd.run(ctx, args, what, func(_ config.Config, st store.Store, pos []string) error {
-		if err := del(st, pos[0]); err != nil {
+	return cmd.runService(ctx, args, what, func(_ config.Config, svc *mgmt.Service, pos []string) error {
+		if err := del(svc, pos[0]); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("%s: %q not found", name, pos[0])
 			}
