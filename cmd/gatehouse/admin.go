@@ -23,7 +23,7 @@ import (
 
 // appFlags are the settings of an application shared by create and update.
 type appFlags struct {
-	name                    string
+	name, appType, method   string
 	callbacks, logoutURLs   multiFlag
 	firstParty, offline     bool
 	idTTL, accessTTL        durationFlag
@@ -35,6 +35,8 @@ type appFlags struct {
 
 func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.name, "name", "", "application name")
+	fs.StringVar(&f.appType, "type", "", "application type: regular_web (default), spa, native (public: no secret, PKCE) or m2m (client credentials only)")
+	fs.StringVar(&f.method, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, or none (spa and native)")
 	fs.Var(&f.callbacks, "callback", "allowed callback `URL` (repeatable; exact match; on update replaces the list)")
 	fs.Var(&f.logoutURLs, "logout-url", "allowed logout `URL` (repeatable; on update replaces the list)")
 	fs.BoolVar(&f.firstParty, "first-party", false, "first-party application: users are not asked for consent")
@@ -58,6 +60,10 @@ func (f *appFlags) settings(fs *flag.FlagSet) mgmt.ClientSettings {
 		switch fl.Name {
 		case "name":
 			s.Name = &f.name
+		case "type":
+			s.Type = &f.appType
+		case "token-endpoint-auth-method":
+			s.TokenEndpointAuthMethod = &f.method
 		case "callback":
 			s.Callbacks = (*[]string)(&f.callbacks)
 		case "logout-url":
@@ -90,7 +96,7 @@ func (f *appFlags) settings(fs *flag.FlagSet) mgmt.ClientSettings {
 }
 
 func cmdAppsCreate(ctx context.Context, e env, args []string) error {
-	cmd := newStoreCmd(e, "apps create", "apps create --name NAME --callback URL [--callback URL …] [flags]")
+	cmd := newStoreCmd(e, "apps create", "apps create --name NAME [--type regular_web|spa|native|m2m] --callback URL [--callback URL …] [flags]")
 	var f appFlags
 	f.register(cmd.fs)
 	var in mgmt.NewClient
@@ -103,7 +109,7 @@ func cmdAppsCreate(ctx context.Context, e env, args []string) error {
 	if f.name == "" {
 		return fmt.Errorf("%w: apps create: --name is required", errUsage)
 	}
-	if len(f.callbacks) == 0 {
+	if len(f.callbacks) == 0 && f.appType != store.ClientM2M {
 		return fmt.Errorf("%w: apps create: at least one --callback is required", errUsage)
 	}
 	in.ClientSettings = f.settings(cmd.fs)
@@ -112,10 +118,21 @@ func cmdAppsCreate(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "client_id: %s\nclient_secret: %s\n", client.ID, secret)
-		fmt.Fprintln(e.stderr, "The client secret is shown only this once; store it now.")
+		fmt.Fprintf(e.stdout, "client_id: %s\n", client.ID)
+		printSecret(e, client, secret)
 		return nil
 	})
+}
+
+// printSecret shows an application's new secret, once.
+func printSecret(e env, c store.Client, secret string) {
+	switch {
+	case secret != "":
+		fmt.Fprintf(e.stdout, "client_secret: %s\n", secret)
+		fmt.Fprintln(e.stderr, "The client secret is shown only this once; store it now.")
+	case c.Public():
+		fmt.Fprintf(e.stderr, "%s is a public application: it has no secret and must use PKCE.\n", c.ID)
+	}
 }
 
 func cmdAppsUpdate(ctx context.Context, e env, args []string) error {
@@ -123,11 +140,14 @@ func cmdAppsUpdate(ctx context.Context, e env, args []string) error {
 	var f appFlags
 	f.register(cmd.fs)
 	return cmd.runService(ctx, args, "CLIENT_ID", func(_ config.Config, svc *mgmt.Service, pos []string) error {
-		client, err := svc.UpdateClient(ctx, pos[0], f.settings(cmd.fs))
+		client, secret, err := svc.UpdateClient(ctx, pos[0], f.settings(cmd.fs))
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "updated %s\n", client.ID)
+		if secret != "" {
+			printSecret(e, client, secret)
+		}
 		return nil
 	})
 }
@@ -139,7 +159,8 @@ func cmdAppsShow(ctx context.Context, e env, args []string) error {
 			return nil, err
 		}
 		return map[string]any{
-			"client_id": c.ID, "name": c.Name, "type": c.Type, "callbacks": c.Callbacks, "logout_urls": c.LogoutURLs,
+			"client_id": c.ID, "name": c.Name, "type": c.Type, "token_endpoint_auth_method": c.TokenEndpointAuthMethod,
+			"callbacks": c.Callbacks, "logout_urls": c.LogoutURLs,
 			"grant_types": c.GrantTypes, "first_party": c.FirstParty, "allow_offline_access": c.AllowOfflineAccess,
 			"id_token_ttl": c.IDTokenTTL.String(), "access_token_ttl": c.AccessTokenTTL.String(),
 			"refresh": map[string]any{"rotation": !c.Refresh.NoRotation, "overlap": c.Refresh.Overlap.String(),
@@ -160,9 +181,9 @@ func cmdAppsList(ctx context.Context, e env, args []string) error {
 		}
 		var rows [][]string
 		for _, cl := range clients {
-			rows = append(rows, []string{cl.ID, cl.Name, strconv.FormatBool(cl.FirstParty), strconv.FormatBool(cl.AllowOfflineAccess), strings.Join(cl.Callbacks, ",")})
+			rows = append(rows, []string{cl.ID, cl.Name, cl.Type, strconv.FormatBool(cl.FirstParty), strconv.FormatBool(cl.AllowOfflineAccess), strings.Join(cl.Callbacks, ",")})
 		}
-		return printTable(e.stdout, []string{"CLIENT_ID", "NAME", "FIRST_PARTY", "OFFLINE_ACCESS", "CALLBACKS"}, rows)
+		return printTable(e.stdout, []string{"CLIENT_ID", "NAME", "TYPE", "FIRST_PARTY", "OFFLINE_ACCESS", "CALLBACKS"}, rows)
 	})
 }
 

@@ -30,6 +30,7 @@ Commands:
   connections create|list|show|update|delete|enable|disable   manage connections (GitHub, OpenID, OAuth 2.0)
   orgs create|list|show|update|delete|members|connections|invite|invitations   manage organizations
   keys rotate|list       manage signing keys
+  client-grants create|list|update|delete   let machine-to-machine applications call APIs
   loadtest               drive an OpenID provider through the authorization code flow under load
 
 Run "gatehouse <command> --help" for a command's flags.
@@ -115,6 +116,9 @@ func dispatch(ctx context.Context, e env, args []string) error {
 	case "apis":
 		return sub("apis", map[string]func(context.Context, env, []string) error{
 			"create": cmdAPIsCreate, "list": cmdAPIsList, "show": cmdAPIsShow, "update": cmdAPIsUpdate, "delete": cmdAPIsDelete})
+	case "client-grants":
+		return sub("client-grants", map[string]func(context.Context, env, []string) error{
+			"create": cmdClientGrantsCreate, "list": cmdClientGrantsList, "update": cmdClientGrantsUpdate, "delete": cmdClientGrantsDelete})
 	case "connections":
 		return sub("connections", map[string]func(context.Context, env, []string) error{
 			"create": cmdConnectionsCreate, "list": cmdConnectionsList, "show": cmdConnectionsShow, "update": cmdConnectionsUpdate,

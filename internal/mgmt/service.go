@@ -107,6 +107,8 @@ var kinds = map[string]string{
 	"user":         "user",
 	"invitation":   "invitation",
 	"client grant": "client_grant",
+	// A record that went while it was being used.
+	"application or API": "resource",
 }
 
 // notFound turns store.ErrNotFound into a 404 naming the record; other
