@@ -41,7 +41,7 @@ type Config struct {
 // Provider serves the protocol endpoints.
 type Provider struct {
 	cfg    Config
-	grants map[string]grant
+	grants []registeredGrant           // in the order discovery lists them
 	cop    *http.CrossOriginProtection // refuses cross-site logout form posts
 }
 
@@ -71,9 +71,9 @@ func New(cfg Config) (*Provider, error) {
 	def(&cfg.AuthRequestTTL, 30*time.Minute)
 	def(&cfg.RefreshAbsoluteTTL, 365*24*time.Hour)
 	p := &Provider{cfg: cfg, cop: http.NewCrossOriginProtection()}
-	p.grants = map[string]grant{
-		"authorization_code": codeGrant{p},
-		"refresh_token":      refreshGrant{p},
+	p.grants = []registeredGrant{
+		{name: store.GrantAuthorizationCode, grant: codeGrant{p}},
+		{name: store.GrantRefreshToken, grant: refreshGrant{p}},
 	}
 	return p, nil
 }
