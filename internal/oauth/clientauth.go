@@ -58,8 +58,11 @@ func (c clientCredentials) unauthorized(desc string) *Error {
 	return &Error{Code: ErrInvalidClient, Description: desc, Status: http.StatusUnauthorized, BasicAuth: c.triedBasic}
 }
 
-// authenticate checks the credentials: the client proves itself with its
-// secret, by either secret method.
+// authenticate checks the credentials against the client's registered
+// method. A confidential client proves itself with its secret, by either
+// secret method: the seed's curl posts the secret of an application
+// registered with the default, client_secret_basic. A public client
+// (method none) presents its client_id alone.
 func (p *Provider) authenticate(ctx context.Context, c clientCredentials) (store.Client, error) {
 	if c.id == "" {
 		return store.Client{}, c.unauthorized("client authentication is required")
@@ -70,6 +73,12 @@ func (p *Provider) authenticate(ctx context.Context, c clientCredentials) (store
 	}
 	if err != nil {
 		return store.Client{}, err
+	}
+	if client.Public() {
+		if c.secret != "" {
+			return store.Client{}, c.unauthorized("the application is a public client and has no secret; send client_id alone")
+		}
+		return client, nil
 	}
 	if c.secret == "" {
 		return store.Client{}, c.unauthorized("the client secret is missing")

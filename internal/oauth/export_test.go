@@ -18,6 +18,11 @@ type NewClientParams struct {
 	LogoutURLs         []string
 	FirstParty         bool
 	AllowOfflineAccess bool
+	// Type and TokenEndpointAuthMethod are regular_web and
+	// client_secret_basic when empty; none makes a public client, without
+	// a secret.
+	Type                    string
+	TokenEndpointAuthMethod string
 }
 
 // NewClient returns the record of a regular web application with these
@@ -42,6 +47,16 @@ func NewClient(p NewClientParams) (store.Client, string, error) {
 	}
 	if p.AllowOfflineAccess {
 		c.GrantTypes = append(c.GrantTypes, "refresh_token")
+	}
+	if p.Type != "" {
+		c.Type = p.Type
+	}
+	if p.Type == store.ClientM2M {
+		c.GrantTypes = []string{store.GrantClientCredentials}
+	}
+	c.TokenEndpointAuthMethod = p.TokenEndpointAuthMethod
+	if c.Public() {
+		c.SecretHash, p.Secret = "", ""
 	}
 	return c, p.Secret, nil
 }
