@@ -74,6 +74,7 @@ func New(cfg Config) (*Provider, error) {
 	p.grants = []registeredGrant{
 		{name: store.GrantAuthorizationCode, grant: codeGrant{p}},
 		{name: store.GrantRefreshToken, grant: refreshGrant{p}},
+		{name: store.GrantClientCredentials, confidential: true, grant: clientCredentialsGrant{p}},
 	}
 	return p, nil
 }
