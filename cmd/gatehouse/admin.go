@@ -15,6 +15,7 @@ import (
 
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
+	"gatehouse/internal/mgmt"
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/server"
 	"gatehouse/internal/store"
@@ -22,7 +23,7 @@ import (
 
 // appFlags are the settings of an application shared by create and update.
 type appFlags struct {
-	name                    string
+	name, appType, method   string
 	callbacks, logoutURLs   multiFlag
 	firstParty, offline     bool
 	idTTL, accessTTL        durationFlag
@@ -34,6 +35,8 @@ type appFlags struct {
 
 func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.name, "name", "", "application name")
+	fs.StringVar(&f.appType, "type", "", "application type: regular_web (default), spa, native (public: no secret, PKCE) or m2m (client credentials only)")
+	fs.StringVar(&f.method, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, or none (spa and native)")
 	fs.Var(&f.callbacks, "callback", "allowed callback `URL` (repeatable; exact match; on update replaces the list)")
 	fs.Var(&f.logoutURLs, "logout-url", "allowed logout `URL` (repeatable; on update replaces the list)")
 	fs.BoolVar(&f.firstParty, "first-party", false, "first-party application: users are not asked for consent")
@@ -49,115 +52,115 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.initiateLoginURI, "initiate-login-uri", "", "the application's login route, opened by invitation links")
 }
 
-// apply copies the flags that were set onto c.
-func (f *appFlags) apply(fs *flag.FlagSet, c *store.Client) {
+// settings returns the settings whose flags were set.
+func (f *appFlags) settings(fs *flag.FlagSet) mgmt.ClientSettings {
+	var s mgmt.ClientSettings
+	duration := func(d durationFlag) *time.Duration { v := time.Duration(d); return &v }
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
 		case "name":
-			c.Name = f.name
+			s.Name = &f.name
+		case "type":
+			s.Type = &f.appType
+		case "token-endpoint-auth-method":
+			s.TokenEndpointAuthMethod = &f.method
 		case "callback":
-			c.Callbacks = f.callbacks
+			s.Callbacks = (*[]string)(&f.callbacks)
 		case "logout-url":
-			c.LogoutURLs = f.logoutURLs
+			s.LogoutURLs = (*[]string)(&f.logoutURLs)
 		case "first-party":
-			c.FirstParty = f.firstParty
+			s.FirstParty = &f.firstParty
 		case "allow-offline-access":
-			c.AllowOfflineAccess = f.offline
+			s.AllowOfflineAccess = &f.offline
 		case "id-token-ttl":
-			c.IDTokenTTL = time.Duration(f.idTTL)
+			s.IDTokenTTL = duration(f.idTTL)
 		case "access-token-ttl":
-			c.AccessTokenTTL = time.Duration(f.accessTTL)
+			s.AccessTokenTTL = duration(f.accessTTL)
 		case "no-refresh-rotation":
-			c.Refresh.NoRotation = f.noRotation
+			s.RefreshNoRotation = &f.noRotation
 		case "refresh-overlap":
-			c.Refresh.Overlap = time.Duration(f.overlap)
+			s.RefreshOverlap = duration(f.overlap)
 		case "refresh-idle":
-			c.Refresh.Idle = time.Duration(f.idle)
+			s.RefreshIdle = duration(f.idle)
 		case "refresh-absolute":
-			c.Refresh.Absolute = time.Duration(f.absolute)
+			s.RefreshAbsolute = duration(f.absolute)
 		case "organization-usage":
-			c.OrganizationUsage = f.orgUsage
+			s.OrganizationUsage = &f.orgUsage
 		case "organization-behavior":
-			c.OrganizationBehavior = f.orgBehavior
+			s.OrganizationBehavior = &f.orgBehavior
 		case "initiate-login-uri":
-			c.InitiateLoginURI = f.initiateLoginURI
+			s.InitiateLoginURI = &f.initiateLoginURI
 		}
 	})
+	return s
 }
 
 func cmdAppsCreate(ctx context.Context, e env, args []string) error {
-	cmd := newStoreCmd(e, "apps create", "apps create --name NAME --callback URL [--callback URL …] [flags]")
+	cmd := newStoreCmd(e, "apps create", "apps create --name NAME [--type regular_web|spa|native|m2m] --callback URL [--callback URL …] [flags]")
 	var f appFlags
 	f.register(cmd.fs)
-	var p oauth.NewClientParams
-	cmd.fs.StringVar(&p.ID, "client-id", "", "client id (generated when omitted)")
-	cmd.fs.StringVar(&p.Secret, "client-secret", "", "client secret, at least 32 characters (generated when omitted)")
-	noDatabase := cmd.fs.Bool("no-database-connection", false, "do not enable username/password login ("+store.DefaultDatabaseConnection+") for the application")
+	var in mgmt.NewClient
+	cmd.fs.StringVar(&in.ID, "client-id", "", "client id (generated when omitted)")
+	cmd.fs.StringVar(&in.Secret, "client-secret", "", "client secret, at least 32 characters (generated when omitted)")
+	cmd.fs.BoolVar(&in.NoDatabaseConnection, "no-database-connection", false, "do not enable username/password login ("+store.DefaultDatabaseConnection+") for the application")
 	if _, err := cmd.parse(args, ""); err != nil {
 		return err
 	}
 	if f.name == "" {
 		return fmt.Errorf("%w: apps create: --name is required", errUsage)
 	}
-	if len(f.callbacks) == 0 {
+	if len(f.callbacks) == 0 && f.appType != store.ClientM2M {
 		return fmt.Errorf("%w: apps create: at least one --callback is required", errUsage)
 	}
-	p.Name, p.Callbacks, p.LogoutURLs, p.FirstParty, p.AllowOfflineAccess = f.name, f.callbacks, f.logoutURLs, f.firstParty, f.offline
-	client, secret, err := oauth.NewClient(p)
-	if err != nil {
-		return err
-	}
-	f.apply(cmd.fs, &client)
-	if err := oauth.ValidateClient(client); err != nil {
-		return err
-	}
-	client.CreatedAt = time.Now().UTC()
-	return cmd.open(ctx, func(_ config.Config, st store.Store) error {
-		if err := st.CreateClient(ctx, client); err != nil {
-			return conflict(err, "an application with client id %q", client.ID)
+	in.ClientSettings = f.settings(cmd.fs)
+	return cmd.withService(ctx, func(_ config.Config, svc *mgmt.Service) error {
+		client, secret, err := svc.CreateClient(ctx, in)
+		if err != nil {
+			return err
 		}
-		// New applications get username/password login, as on the hosted service.
-		if !*noDatabase {
-			if err := st.SetConnectionEnabled(ctx, store.DefaultDatabaseConnection, client.ID, true); err != nil {
-				return fmt.Errorf("enable the database connection: %w", err)
-			}
-		}
-		fmt.Fprintf(e.stdout, "client_id: %s\nclient_secret: %s\n", client.ID, secret)
-		fmt.Fprintln(e.stderr, "The client secret is shown only this once; store it now.")
+		fmt.Fprintf(e.stdout, "client_id: %s\n", client.ID)
+		printSecret(e, client, secret)
 		return nil
 	})
+}
+
+// printSecret shows an application's new secret, once.
+func printSecret(e env, c store.Client, secret string) {
+	switch {
+	case secret != "":
+		fmt.Fprintf(e.stdout, "client_secret: %s\n", secret)
+		fmt.Fprintln(e.stderr, "The client secret is shown only this once; store it now.")
+	case c.Public():
+		fmt.Fprintf(e.stderr, "%s is a public application: it has no secret and must use PKCE.\n", c.ID)
+	}
 }
 
 func cmdAppsUpdate(ctx context.Context, e env, args []string) error {
 	cmd := newStoreCmd(e, "apps update", "apps update CLIENT_ID [flags]")
 	var f appFlags
 	f.register(cmd.fs)
-	return cmd.run(ctx, args, "CLIENT_ID", func(_ config.Config, st store.Store, pos []string) error {
-		client, err := st.GetClient(ctx, pos[0])
+	return cmd.runService(ctx, args, "CLIENT_ID", func(_ config.Config, svc *mgmt.Service, pos []string) error {
+		client, secret, err := svc.UpdateClient(ctx, pos[0], f.settings(cmd.fs))
 		if err != nil {
-			return notFound("application", pos[0], err)
-		}
-		f.apply(cmd.fs, &client)
-		client.GrantTypes = oauth.GrantTypes(client)
-		if err := oauth.ValidateClient(client); err != nil {
-			return err
-		}
-		if err := st.UpdateClient(ctx, client); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "updated %s\n", client.ID)
+		if secret != "" {
+			printSecret(e, client, secret)
+		}
 		return nil
 	})
 }
 
 func cmdAppsShow(ctx context.Context, e env, args []string) error {
-	return showOne(ctx, e, args, "apps show", "CLIENT_ID", func(st store.Store, id string) (any, error) {
-		c, err := st.GetClient(ctx, id)
+	return showOne(ctx, e, args, "apps show", "CLIENT_ID", func(svc *mgmt.Service, id string) (any, error) {
+		c, err := svc.GetClient(ctx, id)
 		if err != nil {
-			return nil, notFound("application", id, err)
+			return nil, err
 		}
 		return map[string]any{
-			"client_id": c.ID, "name": c.Name, "type": c.Type, "callbacks": c.Callbacks, "logout_urls": c.LogoutURLs,
+			"client_id": c.ID, "name": c.Name, "type": c.Type, "token_endpoint_auth_method": c.TokenEndpointAuthMethod,
+			"callbacks": c.Callbacks, "logout_urls": c.LogoutURLs,
 			"grant_types": c.GrantTypes, "first_party": c.FirstParty, "allow_offline_access": c.AllowOfflineAccess,
 			"id_token_ttl": c.IDTokenTTL.String(), "access_token_ttl": c.AccessTokenTTL.String(),
 			"refresh": map[string]any{"rotation": !c.Refresh.NoRotation, "overlap": c.Refresh.Overlap.String(),
@@ -171,22 +174,22 @@ func cmdAppsShow(ctx context.Context, e env, args []string) error {
 
 func cmdAppsList(ctx context.Context, e env, args []string) error {
 	cmd := newStoreCmd(e, "apps list", "apps list [--db DB]")
-	return cmd.run(ctx, args, "", func(_ config.Config, st store.Store, _ []string) error {
-		clients, err := st.ListClients(ctx)
+	return cmd.runService(ctx, args, "", func(_ config.Config, svc *mgmt.Service, _ []string) error {
+		clients, err := svc.ListClients(ctx)
 		if err != nil {
 			return err
 		}
 		var rows [][]string
 		for _, cl := range clients {
-			rows = append(rows, []string{cl.ID, cl.Name, strconv.FormatBool(cl.FirstParty), strconv.FormatBool(cl.AllowOfflineAccess), strings.Join(cl.Callbacks, ",")})
+			rows = append(rows, []string{cl.ID, cl.Name, cl.Type, strconv.FormatBool(cl.FirstParty), strconv.FormatBool(cl.AllowOfflineAccess), strings.Join(cl.Callbacks, ",")})
 		}
-		return printTable(e.stdout, []string{"CLIENT_ID", "NAME", "FIRST_PARTY", "OFFLINE_ACCESS", "CALLBACKS"}, rows)
+		return printTable(e.stdout, []string{"CLIENT_ID", "NAME", "TYPE", "FIRST_PARTY", "OFFLINE_ACCESS", "CALLBACKS"}, rows)
 	})
 }
 
 func cmdAppsDelete(ctx context.Context, e env, args []string) error {
-	return deleteOne(ctx, e, args, "apps delete", "CLIENT_ID", func(st store.Store, id string) error {
-		return st.DeleteClient(ctx, id)
+	return deleteOne(ctx, e, args, "apps delete", "CLIENT_ID", func(svc *mgmt.Service, id string) error {
+		return svc.DeleteClient(ctx, id)
 	})
 }
 
@@ -237,8 +240,8 @@ func readPassword(r io.Reader) (string, error) {
 
 func cmdUsersList(ctx context.Context, e env, args []string) error {
 	cmd := newStoreCmd(e, "users list", "users list [--db DB]")
-	return cmd.run(ctx, args, "", func(_ config.Config, st store.Store, _ []string) error {
-		users, err := st.ListUsers(ctx)
+	return cmd.runService(ctx, args, "", func(_ config.Config, svc *mgmt.Service, _ []string) error {
+		users, err := svc.ListUsers(ctx)
 		if err != nil {
 			return err
 		}
@@ -257,20 +260,21 @@ func cmdUsersUpdate(ctx context.Context, e env, args []string) error {
 	userMeta := cmd.fs.String("user-metadata", "", "user_metadata as a JSON object (replaces it)")
 	blocked := cmd.fs.Bool("blocked", false, "block (true) or unblock (false) the user")
 	emailVerified := cmd.fs.Bool("email-verified", false, "mark the email address verified or not")
-	return cmd.run(ctx, args, "USER_ID", func(_ config.Config, st store.Store, pos []string) error {
-		u, err := st.GetUser(ctx, pos[0])
-		if err != nil {
-			return notFound("user", pos[0], err)
+	return cmd.runService(ctx, args, "USER_ID", func(_ config.Config, svc *mgmt.Service, pos []string) error {
+		// An unknown user is reported before a malformed flag value.
+		if _, err := svc.GetUser(ctx, pos[0]); err != nil {
+			return err
 		}
+		var in mgmt.UserSettings
 		var perr error
 		cmd.fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
 			case "name":
-				u.Name = *name
+				in.Name = name
 			case "blocked":
-				u.Blocked = *blocked
+				in.Blocked = blocked
 			case "email-verified":
-				u.EmailVerified = *emailVerified
+				in.EmailVerified = emailVerified
 			case "app-metadata", "user-metadata":
 				m := map[string]any{}
 				raw := *appMeta
@@ -281,17 +285,17 @@ func cmdUsersUpdate(ctx context.Context, e env, args []string) error {
 					perr = fmt.Errorf("--%s: not a JSON object: %v", f.Name, err)
 				}
 				if f.Name == "app-metadata" {
-					u.AppMetadata = m
+					in.AppMetadata = &m
 				} else {
-					u.UserMetadata = m
+					in.UserMetadata = &m
 				}
 			}
 		})
 		if perr != nil {
 			return perr
 		}
-		u.UpdatedAt = time.Now().UTC()
-		if err := st.UpdateUser(ctx, u); err != nil {
+		u, err := svc.UpdateUser(ctx, pos[0], in)
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "updated %s\n", u.ID)
@@ -300,10 +304,10 @@ func cmdUsersUpdate(ctx context.Context, e env, args []string) error {
 }
 
 func cmdUsersShow(ctx context.Context, e env, args []string) error {
-	return showOne(ctx, e, args, "users show", "USER_ID", func(st store.Store, id string) (any, error) {
-		u, err := st.GetUser(ctx, id)
+	return showOne(ctx, e, args, "users show", "USER_ID", func(svc *mgmt.Service, id string) (any, error) {
+		u, err := svc.GetUser(ctx, id)
 		if err != nil {
-			return nil, notFound("user", id, err)
+			return nil, err
 		}
 		ids := make([]map[string]string, len(u.Identities))
 		for i, x := range u.Identities {
@@ -332,13 +336,10 @@ func cmdUsersLink(ctx context.Context, e env, args []string) error {
 	if pos[0] == pos[1] {
 		return fmt.Errorf("%w: users link needs two different users", errUsage)
 	}
-	return cmd.open(ctx, func(_ config.Config, st store.Store) error {
-		u, err := st.LinkUsers(ctx, pos[0], pos[1])
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("users link: %q or %q not found", pos[0], pos[1])
-		}
+	return cmd.withService(ctx, func(_ config.Config, svc *mgmt.Service) error {
+		u, err := svc.LinkUsers(ctx, pos[0], pos[1])
 		if err != nil {
-			return err
+			return fmt.Errorf("users link: %w", err)
 		}
 		fmt.Fprintf(e.stdout, "linked %s into %s; identities:", pos[1], u.ID)
 		for _, id := range u.Identities {
@@ -350,8 +351,8 @@ func cmdUsersLink(ctx context.Context, e env, args []string) error {
 }
 
 func cmdUsersDelete(ctx context.Context, e env, args []string) error {
-	return deleteOne(ctx, e, args, "users delete", "USER_ID", func(st store.Store, id string) error {
-		return st.DeleteUser(ctx, id)
+	return deleteOne(ctx, e, args, "users delete", "USER_ID", func(svc *mgmt.Service, id string) error {
+		return svc.DeleteUser(ctx, id)
 	})
 }
 

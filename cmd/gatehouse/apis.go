@@ -4,13 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	"gatehouse/internal/config"
-	"gatehouse/internal/oauth"
+	"gatehouse/internal/mgmt"
 	"gatehouse/internal/store"
 )
 
@@ -33,33 +32,36 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.tokenLifetime, "token-lifetime", "access token `lifetime`, e.g. 1h (default: the server's access_token_ttl)")
 }
 
-// apply copies the flags that were set onto a.
-func (f *apiFlags) apply(fs *flag.FlagSet, a *store.API) error {
+// settings returns the settings whose flags were set.
+func (f *apiFlags) settings(fs *flag.FlagSet) (mgmt.APISettings, error) {
+	var s mgmt.APISettings
 	var err error
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
 		case "name":
-			a.Name = f.name
+			s.Name = &f.name
 		case "allow-offline-access":
-			a.AllowOfflineAccess = f.offline
+			s.AllowOfflineAccess = &f.offline
 		case "skip-consent-first-party":
-			a.SkipConsentFirstParty = f.skipConsent
+			s.SkipConsentFirstParty = &f.skipConsent
 		case "signing-alg":
-			a.SigningAlgorithm = f.alg
+			s.SigningAlgorithm = &f.alg
 		case "token-lifetime":
-			a.TokenLifetime = time.Duration(f.tokenLifetime)
+			d := time.Duration(f.tokenLifetime)
+			s.TokenLifetime = &d
 		case "scope":
-			a.Scopes = nil
-			for _, s := range f.scopes {
-				sc, e := oauth.ParseAPIScope(s)
+			scopes := []store.APIScope{}
+			for _, v := range f.scopes {
+				sc, e := mgmt.ParseAPIScope(v)
 				if e != nil && err == nil {
 					err = e
 				}
-				a.Scopes = append(a.Scopes, sc)
+				scopes = append(scopes, sc)
 			}
+			s.Scopes = &scopes
 		}
 	})
-	return err
+	return s, err
 }
 
 // durationFlag accepts "90s", "1h", "7d".
@@ -89,19 +91,14 @@ func cmdAPIsCreate(ctx context.Context, e env, args []string) error {
 	if *identifier == "" || f.name == "" {
 		return fmt.Errorf("%w: apis create: --identifier and --name are required", errUsage)
 	}
-	now := time.Now().UTC()
-	a := store.API{Identifier: *identifier, SigningAlgorithm: "RS256", CreatedAt: now, UpdatedAt: now}
-	if err := f.apply(cmd.fs, &a); err != nil {
+	in, err := f.settings(cmd.fs)
+	if err != nil {
 		return err
 	}
-	if err := oauth.ValidateAPI(a); err != nil {
-		return err
-	}
-	return cmd.open(ctx, func(cfg config.Config, st store.Store) error {
-		if err := st.CreateAPI(ctx, a); err != nil {
-			return conflict(err, "an API with identifier %q", a.Identifier)
-		}
-		if err := ensureRing(ctx, e, cfg, st, a.SigningAlgorithm); err != nil {
+	cmd.serviceNeeds = withKeys(e)
+	return cmd.withService(ctx, func(_ config.Config, svc *mgmt.Service) error {
+		a, err := svc.CreateAPI(ctx, *identifier, in)
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "created API %s\n", a.Identifier)
@@ -109,36 +106,18 @@ func cmdAPIsCreate(ctx context.Context, e env, args []string) error {
 	})
 }
 
-// ensureRing creates the signing keys of an API's algorithm now, so they are
-// published before the first token is signed with them.
-func ensureRing(ctx context.Context, e env, cfg config.Config, st store.Store, alg string) error {
-	keys, err := openKeys(ctx, cfg, st, slog.New(slog.NewTextHandler(e.stderr, nil)))
-	if err != nil {
-		return err
-	}
-	return keys.EnsureAlgorithm(ctx, alg)
-}
-
 func cmdAPIsUpdate(ctx context.Context, e env, args []string) error {
 	cmd := newStoreCmd(e, "apis update", "apis update IDENTIFIER [flags]")
 	var f apiFlags
 	f.register(cmd.fs)
-	return cmd.run(ctx, args, "IDENTIFIER", func(cfg config.Config, st store.Store, pos []string) error {
-		a, err := st.GetAPI(ctx, pos[0])
+	cmd.serviceNeeds = withKeys(e)
+	return cmd.runService(ctx, args, "IDENTIFIER", func(_ config.Config, svc *mgmt.Service, pos []string) error {
+		in, err := f.settings(cmd.fs)
 		if err != nil {
-			return notFound("API", pos[0], err)
-		}
-		if err := f.apply(cmd.fs, &a); err != nil {
 			return err
 		}
-		if err := oauth.ValidateAPI(a); err != nil {
-			return err
-		}
-		a.UpdatedAt = time.Now().UTC()
-		if err := st.UpdateAPI(ctx, a); err != nil {
-			return err
-		}
-		if err := ensureRing(ctx, e, cfg, st, a.SigningAlgorithm); err != nil {
+		a, err := svc.UpdateAPI(ctx, pos[0], in)
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "updated API %s\n", a.Identifier)
@@ -148,8 +127,8 @@ func cmdAPIsUpdate(ctx context.Context, e env, args []string) error {
 
 func cmdAPIsList(ctx context.Context, e env, args []string) error {
 	cmd := newStoreCmd(e, "apis list", "apis list [--db DB]")
-	return cmd.run(ctx, args, "", func(_ config.Config, st store.Store, _ []string) error {
-		apis, err := st.ListAPIs(ctx)
+	return cmd.runService(ctx, args, "", func(_ config.Config, svc *mgmt.Service, _ []string) error {
+		apis, err := svc.ListAPIs(ctx)
 		if err != nil {
 			return err
 		}
@@ -166,10 +145,10 @@ func cmdAPIsList(ctx context.Context, e env, args []string) error {
 }
 
 func cmdAPIsShow(ctx context.Context, e env, args []string) error {
-	return showOne(ctx, e, args, "apis show", "IDENTIFIER", func(st store.Store, id string) (any, error) {
-		a, err := st.GetAPI(ctx, id)
+	return showOne(ctx, e, args, "apis show", "IDENTIFIER", func(svc *mgmt.Service, id string) (any, error) {
+		a, err := svc.GetAPI(ctx, id)
 		if err != nil {
-			return nil, notFound("API", id, err)
+			return nil, err
 		}
 		return map[string]any{
 			"identifier": a.Identifier, "name": a.Name, "scopes": a.Scopes, "signing_alg": a.SigningAlgorithm,
@@ -180,7 +159,7 @@ func cmdAPIsShow(ctx context.Context, e env, args []string) error {
 }
 
 func cmdAPIsDelete(ctx context.Context, e env, args []string) error {
-	return deleteOne(ctx, e, args, "apis delete", "IDENTIFIER", func(st store.Store, id string) error {
-		return st.DeleteAPI(ctx, id)
+	return deleteOne(ctx, e, args, "apis delete", "IDENTIFIER", func(svc *mgmt.Service, id string) error {
+		return svc.DeleteAPI(ctx, id)
 	})
 }

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"gatehouse/internal/connector/github"
 	oauth2conn "gatehouse/internal/connector/oauth2"
 	"gatehouse/internal/connector/oidc"
+	"gatehouse/internal/mgmt"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 )
@@ -60,8 +58,6 @@ func openSecret(sealer *token.Sealer, c store.Connection) (string, error) {
 	return string(b), nil
 }
 
-var connectionName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
 // connFlags are a connection's settings, shared by create and update.
 type connFlags struct {
 	strategy, clientID, clientSecret, issuer             string
@@ -81,100 +77,70 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.baseURL, "base-url", "", "github: web base URL of GitHub Enterprise Server (default https://github.com)")
 	fs.StringVar(&f.apiURL, "api-url", "", "github: API base URL (default https://api.github.com; Enterprise: BASE/api/v3)")
 	fs.StringVar(&f.scopes, "scopes", "", "space-separated scopes to request upstream")
-	fs.Var(&f.claims, "claim", "oidc/oauth2 claim mapping `FIELD=CLAIM` (repeatable; fields: sub email email_verified name nickname picture given_name family_name)")
+	fs.Var(&f.claims, "claim", "oidc/oauth2 claim mapping `FIELD=CLAIM` (repeatable; fields: "+strings.Join(mgmt.MappableFields, " ")+")")
 	fs.Var(&f.enableFor, "enable-for", "enable for the application `CLIENT_ID` (repeatable)")
 }
 
-var mappableFields = []string{"sub", "email", "email_verified", "name", "nickname", "picture", "given_name", "family_name"}
-
-// apply copies the flags that were set onto c.
-func (f *connFlags) apply(fs *flag.FlagSet, c *store.Connection, sealer func() (*token.Sealer, error)) error {
+// settings returns the settings whose flags were set.
+func (f *connFlags) settings(fs *flag.FlagSet) (mgmt.ConnectionSettings, error) {
+	var s mgmt.ConnectionSettings
 	var err error
-	set := func(e error) {
-		if err == nil {
-			err = e
-		}
-	}
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
+		case "strategy":
+			s.Strategy = &f.strategy
 		case "client-id":
-			c.ClientID = f.clientID
+			s.ClientID = &f.clientID
 		case "client-secret":
-			s, e := sealer()
-			if e != nil {
-				set(e)
-				return
-			}
-			c.ClientSecretSealed = s.Seal([]byte(f.clientSecret), []byte("connection:"+c.Name))
+			s.ClientSecret = &f.clientSecret
 		case "issuer":
-			c.Issuer = f.issuer
+			s.Issuer = &f.issuer
 		case "authorize-url":
-			c.AuthorizeURL = f.authorizeURL
+			s.AuthorizeURL = &f.authorizeURL
 		case "token-url":
-			c.TokenURL = f.tokenURL
+			s.TokenURL = &f.tokenURL
 		case "userinfo-url":
-			c.UserinfoURL = f.userinfoURL
+			s.UserinfoURL = &f.userinfoURL
 		case "base-url":
-			c.BaseURL = f.baseURL
+			s.BaseURL = &f.baseURL
 		case "api-url":
-			c.APIURL = f.apiURL
+			s.APIURL = &f.apiURL
 		case "scopes":
-			c.Scopes = strings.Fields(f.scopes)
+			scopes := strings.Fields(f.scopes)
+			s.Scopes = &scopes
 		case "claim":
-			c.ClaimMapping = map[string]string{}
+			m := map[string]string{}
 			for _, kv := range f.claims {
 				k, v, ok := strings.Cut(kv, "=")
-				if !ok || v == "" || !slices.Contains(mappableFields, k) {
-					set(fmt.Errorf("--claim %q: want FIELD=CLAIM with FIELD one of %s", kv, strings.Join(mappableFields, " ")))
+				if !ok || v == "" || !slices.Contains(mgmt.MappableFields, k) {
+					if err == nil {
+						err = fmt.Errorf("--claim %q: want FIELD=CLAIM with FIELD one of %s", kv, strings.Join(mgmt.MappableFields, " "))
+					}
 					return
 				}
-				c.ClaimMapping[k] = v
+				m[k] = v
 			}
+			s.ClaimMapping = &m
 		}
 	})
-	return err
+	s.EnableFor = f.enableFor
+	return s, err
 }
 
-// validateConnection checks a connection's settings without contacting the
-// upstream.
-func validateConnection(c store.Connection) error {
-	if !connectionName.MatchString(c.Name) {
-		return fmt.Errorf("connection name %q must be 1 to 64 characters of a-z 0-9 _ - (starting with a letter or digit)", c.Name)
-	}
-	checkURL := func(name, v string, required bool) error {
-		if v == "" {
-			if required {
-				return fmt.Errorf("--%s is required for the %s strategy", name, c.Strategy)
-			}
+// withSealer gives the management service the master-key sealer when the
+// command sets a client secret, and only then: other changes need no key.
+func withSealer(e env, in *mgmt.ConnectionSettings) func(ctx context.Context, cfg config.Config, st store.Store, mc *mgmt.Config) error {
+	return func(_ context.Context, cfg config.Config, _ store.Store, mc *mgmt.Config) error {
+		if in.ClientSecret == nil {
 			return nil
 		}
-		u, err := url.Parse(v)
-		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && config.IsLoopback(u.Hostname()))) {
-			return fmt.Errorf("--%s %q must be an https URL (http only on localhost)", name, v)
+		sealer, err := openSealer(cfg, cliLogger(e))
+		if err != nil {
+			return err
 		}
+		mc.Sealer = sealer
 		return nil
 	}
-	var errs []error
-	switch c.Strategy {
-	case store.StrategyGitHub:
-		errs = append(errs, checkURL("base-url", c.BaseURL, false), checkURL("api-url", c.APIURL, false))
-	case store.StrategyOIDC:
-		errs = append(errs, checkURL("issuer", c.Issuer, true))
-	case store.StrategyOAuth2:
-		errs = append(errs, checkURL("authorize-url", c.AuthorizeURL, true), checkURL("token-url", c.TokenURL, true),
-			checkURL("userinfo-url", c.UserinfoURL, true))
-	case store.StrategyDatabase:
-		return errors.New("database connections other than the built-in one are not supported yet")
-	default:
-		return fmt.Errorf("strategy %q is not github, oidc or oauth2", c.Strategy)
-	}
-	if c.ClientID == "" {
-		errs = append(errs, fmt.Errorf("--client-id is required for the %s strategy", c.Strategy))
-	}
-	if len(c.ClientSecretSealed) == 0 {
-		errs = append(errs, fmt.Errorf("--client-secret is required for the %s strategy", c.Strategy))
-	}
-	return errors.Join(errs...)
 }
 
 func cmdConnectionsCreate(ctx context.Context, e env, args []string) error {
@@ -189,27 +155,15 @@ func cmdConnectionsCreate(ctx context.Context, e env, args []string) error {
 	if *name == "" || f.strategy == "" {
 		return fmt.Errorf("%w: connections create: --name and --strategy are required", errUsage)
 	}
-	return cmd.open(ctx, func(cfg config.Config, st store.Store) error {
-		now := time.Now().UTC()
-		conn := store.Connection{Name: *name, Strategy: f.strategy, CreatedAt: now, UpdatedAt: now}
-		if err := f.apply(cmd.fs, &conn, func() (*token.Sealer, error) { return openSealer(cfg, cliLogger(e)) }); err != nil {
-			return err
-		}
-		if err := validateConnection(conn); err != nil {
-			return err
-		}
-		for _, id := range f.enableFor {
-			if _, err := st.GetClient(ctx, id); err != nil {
-				return notFound("application", id, err)
-			}
-		}
-		if err := st.CreateConnection(ctx, conn); err != nil {
-			return conflict(err, "a connection named %q", conn.Name)
-		}
-		for _, id := range f.enableFor {
-			if err := st.SetConnectionEnabled(ctx, conn.Name, id, true); err != nil {
-				return err
-			}
+	in, err := f.settings(cmd.fs)
+	if err != nil {
+		return err
+	}
+	cmd.serviceNeeds = withSealer(e, &in)
+	return cmd.withService(ctx, func(cfg config.Config, svc *mgmt.Service) error {
+		conn, err := svc.CreateConnection(ctx, *name, in)
+		if err != nil {
+			return flagError(err)
 		}
 		iss := cfg.Issuer
 		if *issuer != "" {
@@ -224,30 +178,19 @@ func cmdConnectionsUpdate(ctx context.Context, e env, args []string) error {
 	cmd := newStoreCmd(e, "connections update", "connections update NAME [flags]")
 	var f connFlags
 	f.register(cmd.fs)
-	return cmd.run(ctx, args, "NAME", func(cfg config.Config, st store.Store, pos []string) error {
-		conn, err := st.GetConnection(ctx, pos[0])
+	pos, err := cmd.parse(args, "NAME")
+	if err != nil {
+		return err
+	}
+	in, err := f.settings(cmd.fs)
+	if err != nil {
+		return err
+	}
+	cmd.serviceNeeds = withSealer(e, &in)
+	return cmd.withService(ctx, func(_ config.Config, svc *mgmt.Service) error {
+		conn, err := svc.UpdateConnection(ctx, pos[0], in)
 		if err != nil {
-			return notFound("connection", pos[0], err)
-		}
-		if cmd.fs.Lookup("strategy").Value.String() != "" && f.strategy != conn.Strategy {
-			return errors.New("the strategy of a connection cannot change; create another connection")
-		}
-		if err := f.apply(cmd.fs, &conn, func() (*token.Sealer, error) { return openSealer(cfg, cliLogger(e)) }); err != nil {
-			return err
-		}
-		if conn.Strategy != store.StrategyDatabase {
-			if err := validateConnection(conn); err != nil {
-				return err
-			}
-		}
-		conn.UpdatedAt = time.Now().UTC()
-		if err := st.UpdateConnection(ctx, conn); err != nil {
-			return err
-		}
-		for _, id := range f.enableFor {
-			if err := st.SetConnectionEnabled(ctx, conn.Name, id, true); err != nil {
-				return err
-			}
+			return flagError(err)
 		}
 		fmt.Fprintf(e.stdout, "updated connection %s\n", conn.Name)
 		return nil
@@ -256,8 +199,8 @@ func cmdConnectionsUpdate(ctx context.Context, e env, args []string) error {
 
 func cmdConnectionsList(ctx context.Context, e env, args []string) error {
 	cmd := newStoreCmd(e, "connections list", "connections list [--db DB]")
-	return cmd.run(ctx, args, "", func(_ config.Config, st store.Store, _ []string) error {
-		conns, err := st.ListConnections(ctx)
+	return cmd.runService(ctx, args, "", func(_ config.Config, svc *mgmt.Service, _ []string) error {
+		conns, err := svc.ListConnections(ctx)
 		if err != nil {
 			return err
 		}
@@ -270,10 +213,10 @@ func cmdConnectionsList(ctx context.Context, e env, args []string) error {
 }
 
 func cmdConnectionsShow(ctx context.Context, e env, args []string) error {
-	return showOne(ctx, e, args, "connections show", "NAME", func(st store.Store, name string) (any, error) {
-		c, err := st.GetConnection(ctx, name)
+	return showOne(ctx, e, args, "connections show", "NAME", func(svc *mgmt.Service, name string) (any, error) {
+		c, err := svc.GetConnection(ctx, name)
 		if err != nil {
-			return nil, notFound("connection", name, err)
+			return nil, err
 		}
 		return map[string]any{
 			"name": c.Name, "strategy": c.Strategy, "client_id": c.ClientID, "client_secret_set": len(c.ClientSecretSealed) > 0,
@@ -285,11 +228,8 @@ func cmdConnectionsShow(ctx context.Context, e env, args []string) error {
 }
 
 func cmdConnectionsDelete(ctx context.Context, e env, args []string) error {
-	return deleteOne(ctx, e, args, "connections delete", "NAME", func(st store.Store, name string) error {
-		if name == store.DefaultDatabaseConnection {
-			return errors.New("the built-in database connection cannot be deleted; disable it for applications instead")
-		}
-		return st.DeleteConnection(ctx, name)
+	return deleteOne(ctx, e, args, "connections delete", "NAME", func(svc *mgmt.Service, name string) error {
+		return svc.DeleteConnection(ctx, name)
 	})
 }
 
@@ -311,68 +251,61 @@ func setConnectionEnabled(ctx context.Context, e env, args []string, verb string
 	if len(pos) != 1 || *app == "" {
 		return fmt.Errorf("%w: connections %s needs --app CLIENT_ID and one connection NAME", errUsage, verb)
 	}
-	return cmd.open(ctx, func(_ config.Config, st store.Store) error {
-		if _, err := st.GetClient(ctx, *app); err != nil {
-			return notFound("application", *app, err)
-		}
-		if err := st.SetConnectionEnabled(ctx, pos[0], *app, enabled); err != nil {
-			return notFound("connection", pos[0], err)
+	return cmd.withService(ctx, func(_ config.Config, svc *mgmt.Service) error {
+		if err := svc.SetConnectionEnabled(ctx, pos[0], *app, enabled); err != nil {
+			return err
 		}
 		fmt.Fprintf(e.stdout, "%sd connection %s for %s\n", verb, pos[0], *app)
 		return nil
 	})
 }
 
-// applyConfigConnections creates or updates the connections declared in
-// the config file. Applications listed in enable_for are enabled; others
-// enabled through the CLI stay enabled.
-func applyConfigConnections(ctx context.Context, cfg config.Config, st store.Store, sealer *token.Sealer, lookupEnv func(string) (string, bool)) error {
+// configConnection is a connection of the config file, checked, with its
+// client secret read from the environment.
+type configConnection struct {
+	name     string
+	settings mgmt.ConnectionSettings
+}
+
+// configConnections reads and checks the connections declared in the
+// config file without the database: everything but the presence of a
+// client secret stored earlier.
+func configConnections(cfg config.Config, lookupEnv func(string) (string, bool)) ([]configConnection, error) {
+	var out []configConnection
 	for _, cc := range cfg.Connections {
-		secret := cc.ClientSecret
+		in := mgmt.ConnectionSettings{Strategy: &cc.Strategy, ClientID: &cc.ClientID, Issuer: &cc.Issuer,
+			AuthorizeURL: &cc.AuthorizeURL, TokenURL: &cc.TokenURL, UserinfoURL: &cc.UserinfoURL, BaseURL: &cc.BaseURL,
+			APIURL: &cc.APIURL, Scopes: &cc.Scopes, ClaimMapping: &cc.ClaimMapping, EnableFor: cc.EnableFor}
+		// No secret in the config keeps the one stored.
+		if cc.ClientSecret != "" {
+			in.ClientSecret = &cc.ClientSecret
+		}
 		if cc.ClientSecretEnv != "" {
 			v, ok := lookupEnv(cc.ClientSecretEnv)
 			if !ok || v == "" {
-				return fmt.Errorf("connection %s: environment variable %s is not set", cc.Name, cc.ClientSecretEnv)
+				return nil, fmt.Errorf("connection %s: environment variable %s is not set", cc.Name, cc.ClientSecretEnv)
 			}
-			secret = v
+			in.ClientSecret = &v
 		}
-		now := time.Now().UTC()
-		conn, err := st.GetConnection(ctx, cc.Name)
-		exists := err == nil
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+		if err := mgmt.CheckConnection(cc.Name, in); err != nil {
+			return nil, fmt.Errorf("connection %s: %w", cc.Name, err)
 		}
-		if !exists {
-			conn = store.Connection{Name: cc.Name, Strategy: cc.Strategy, CreatedAt: now}
-		} else if conn.Strategy != cc.Strategy {
-			return fmt.Errorf("connection %s: the config says strategy %s but the database has %s", cc.Name, cc.Strategy, conn.Strategy)
-		}
-		conn.ClientID, conn.Issuer, conn.AuthorizeURL, conn.TokenURL = cc.ClientID, cc.Issuer, cc.AuthorizeURL, cc.TokenURL
-		conn.UserinfoURL, conn.BaseURL, conn.APIURL, conn.Scopes, conn.ClaimMapping = cc.UserinfoURL, cc.BaseURL, cc.APIURL, cc.Scopes, cc.ClaimMapping
-		if secret != "" {
-			conn.ClientSecretSealed = sealer.Seal([]byte(secret), []byte("connection:"+conn.Name))
-		}
-		for k := range conn.ClaimMapping {
-			if !slices.Contains(mappableFields, k) {
-				return fmt.Errorf("connection %s: claim_mapping field %q is not one of %s", cc.Name, k, strings.Join(mappableFields, " "))
-			}
-		}
-		if err := validateConnection(conn); err != nil {
-			return fmt.Errorf("connection %s: %w", cc.Name, err)
-		}
-		conn.UpdatedAt = now
-		if exists {
-			err = st.UpdateConnection(ctx, conn)
-		} else {
-			err = st.CreateConnection(ctx, conn)
-		}
-		if err != nil {
-			return fmt.Errorf("connection %s: %w", cc.Name, err)
-		}
-		for _, id := range cc.EnableFor {
-			if err := st.SetConnectionEnabled(ctx, conn.Name, id, true); err != nil {
-				return fmt.Errorf("connection %s: enable for %s: %w", cc.Name, id, err)
-			}
+		out = append(out, configConnection{name: cc.Name, settings: in})
+	}
+	return out, nil
+}
+
+// applyConfigConnections creates or updates the connections declared in
+// the config file. Applications listed in enable_for are enabled; others
+// enabled through the CLI stay enabled.
+func applyConfigConnections(ctx context.Context, st store.Store, sealer *token.Sealer, conns []configConnection) error {
+	svc, err := mgmt.New(mgmt.Config{Store: st, Sealer: sealer})
+	if err != nil {
+		return err
+	}
+	for _, cc := range conns {
+		if _, err := svc.PutConnection(ctx, cc.name, cc.settings); err != nil {
+			return fmt.Errorf("connection %s: %w", cc.name, err)
 		}
 	}
 	return nil

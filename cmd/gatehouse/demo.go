@@ -6,17 +6,15 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"time"
 
 	"gatehouse/examples/webapp"
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
-	"gatehouse/internal/oauth"
+	"gatehouse/internal/mgmt"
 	"gatehouse/internal/server"
 	"gatehouse/internal/store"
-	"gatehouse/internal/token"
 )
 
 // Demo credentials, printed at start.
@@ -113,26 +111,23 @@ Press Ctrl+C to stop.
 // but the secret.
 func seedDemo(ctx context.Context, cfg config.Config, appURL string) (secret, invitationURL string, err error) {
 	err = withStore(ctx, cfg, func(st store.Store) error {
-		client, s, err := oauth.NewClient(oauth.NewClientParams{
-			ID:                 demoClientID,
-			Name:               "Gatehouse Demo App",
-			Callbacks:          []string{appURL + "/callback"},
-			LogoutURLs:         []string{appURL + "/"},
-			AllowOfflineAccess: true,
-		})
+		svc, err := mgmt.New(mgmt.Config{Store: st})
 		if err != nil {
 			return err
 		}
-		client.CreatedAt = time.Now().UTC()
-		client.OrganizationUsage = store.OrgUsageAllow
-		client.InitiateLoginURI = appURL + "/login"
-		if err := st.DeleteClient(ctx, demoClientID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := svc.DeleteClient(ctx, demoClientID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := st.CreateClient(ctx, client); err != nil {
-			return err
-		}
-		if err := st.SetConnectionEnabled(ctx, store.DefaultDatabaseConnection, client.ID, true); err != nil {
+		name, offline, usage, login := "Gatehouse Demo App", true, store.OrgUsageAllow, appURL+"/login"
+		_, s, err := svc.CreateClient(ctx, mgmt.NewClient{ID: demoClientID, ClientSettings: mgmt.ClientSettings{
+			Name:               &name,
+			Callbacks:          &[]string{appURL + "/callback"},
+			LogoutURLs:         &[]string{appURL + "/"},
+			AllowOfflineAccess: &offline,
+			OrganizationUsage:  &usage,
+			InitiateLoginURI:   &login,
+		}})
+		if err != nil {
 			return err
 		}
 		secret = s
@@ -147,7 +142,7 @@ func seedDemo(ctx context.Context, cfg config.Config, appURL string) (secret, in
 		if err != nil {
 			return err
 		}
-		invitationURL, err = seedDemoOrg(ctx, st, user, appURL)
+		invitationURL, err = seedDemoOrg(ctx, svc, user)
 		return err
 	})
 	return secret, invitationURL, err
@@ -155,25 +150,21 @@ func seedDemo(ctx context.Context, cfg config.Config, appURL string) (secret, in
 
 // seedDemoOrg creates the organization "acme" with the demo user as a
 // member, and an invitation for a new user to join it.
-func seedDemoOrg(ctx context.Context, st store.Store, user store.User, appURL string) (string, error) {
-	now := time.Now().UTC()
-	org, err := st.GetOrganizationByName(ctx, "acme")
+func seedDemoOrg(ctx context.Context, svc *mgmt.Service, user store.User) (string, error) {
+	org, err := svc.GetOrganization(ctx, "acme")
 	if errors.Is(err, store.ErrNotFound) {
-		org = store.Organization{ID: randomID("org_"), Name: "acme", DisplayName: "Acme Corporation", PrimaryColor: "#b4441c",
-			Connections: []store.OrgConnection{{Name: store.DefaultDatabaseConnection}}, CreatedAt: now, UpdatedAt: now}
-		err = st.CreateOrganization(ctx, org)
+		name, display, color := "acme", "Acme Corporation", "#b4441c"
+		org, err = svc.CreateOrganization(ctx, mgmt.OrganizationSettings{Name: &name, DisplayName: &display, PrimaryColor: &color})
+		if err == nil {
+			_, err = svc.SetOrganizationConnection(ctx, org.ID, store.DefaultDatabaseConnection, false, true)
+		}
 	}
 	if err != nil {
 		return "", err
 	}
-	if err := st.AddMember(ctx, org.ID, user.ID); err != nil {
+	if _, _, err := svc.AddMember(ctx, org.ID, user.ID); err != nil {
 		return "", err
 	}
-	ticket := token.NewOpaque()
-	inv := store.Invitation{ID: randomID("inv_"), TicketHash: token.Hash(ticket), OrganizationID: org.ID, Email: demoInvitee,
-		ClientID: demoClientID, CreatedAt: now, ExpiresAt: now.Add(7 * 24 * time.Hour)}
-	if err := st.CreateInvitation(ctx, inv); err != nil {
-		return "", err
-	}
-	return appURL + "/login?" + url.Values{"invitation": {ticket}, "organization": {org.ID}, "organization_name": {org.Name}}.Encode(), nil
+	_, link, err := svc.CreateInvitation(ctx, mgmt.NewInvitation{Organization: org.ID, Email: demoInvitee, ClientID: demoClientID})
+	return link, err
 }

@@ -15,7 +15,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/loadtest"
-	"gatehouse/internal/oauth"
+	"gatehouse/internal/mgmt"
 	"gatehouse/internal/server"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -122,38 +122,31 @@ func setupLoadtestDB(ctx context.Context, e env, db string, cfg *loadtest.Config
 		cfg.Password = token.NewOpaque()
 	}
 	return withStore(ctx, c, func(st store.Store) error {
-		client, _, err := oauth.NewClient(oauth.NewClientParams{
-			ID:                 cfg.ClientID,
-			Secret:             cfg.ClientSecret,
-			Name:               loadtestAppName,
-			Callbacks:          []string{cfg.RedirectURI},
-			AllowOfflineAccess: true, // the refresh scenario needs refresh tokens
-		})
+		svc, err := mgmt.New(mgmt.Config{Store: st})
 		if err != nil {
 			return err
 		}
-		client.CreatedAt = time.Now().UTC()
-		old, err := st.GetClient(ctx, client.ID)
+		name, offline := loadtestAppName, true // the refresh scenario needs refresh tokens
+		old, err := st.GetClient(ctx, cfg.ClientID)
 		switch {
 		case err == nil && old.Name != loadtestAppName:
-			return fmt.Errorf("client %q exists and is not a load-test client; choose another --client-id", client.ID)
+			return fmt.Errorf("client %q exists and is not a load-test client; choose another --client-id", cfg.ClientID)
 		case err == nil:
-			if err := st.DeleteClient(ctx, client.ID); err != nil {
+			if err := svc.DeleteClient(ctx, cfg.ClientID); err != nil {
 				return err
-			}
-			// A running server may answer from its settings cache
-			// with the old secret or callback for that long.
-			if old.SecretHash != client.SecretHash || !slices.Equal(old.Callbacks, client.Callbacks) {
-				defer time.Sleep(c.SettingsCacheTTL.D())
 			}
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		if err := st.CreateClient(ctx, client); err != nil {
+		client, _, err := svc.CreateClient(ctx, mgmt.NewClient{ID: cfg.ClientID, Secret: cfg.ClientSecret,
+			ClientSettings: mgmt.ClientSettings{Name: &name, Callbacks: &[]string{cfg.RedirectURI}, AllowOfflineAccess: &offline}})
+		if err != nil {
 			return err
 		}
-		if err := st.SetConnectionEnabled(ctx, store.DefaultDatabaseConnection, client.ID, true); err != nil {
-			return err
+		// A running server may answer from its settings cache with the
+		// old secret or callback for that long.
+		if old.ID != "" && (old.SecretHash != client.SecretHash || !slices.Equal(old.Callbacks, client.Callbacks)) {
+			defer time.Sleep(c.SettingsCacheTTL.D())
 		}
 
 		dbConfig := server.DatabaseConfig(c, st)

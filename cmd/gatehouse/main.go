@@ -30,6 +30,7 @@ Commands:
   connections create|list|show|update|delete|enable|disable   manage connections (GitHub, OpenID, OAuth 2.0)
   orgs create|list|show|update|delete|members|connections|invite|invitations   manage organizations
   keys rotate|list       manage signing keys
+  client-grants create|list|update|delete   let machine-to-machine applications call APIs
   loadtest               drive an OpenID provider through the authorization code flow under load
 
 Run "gatehouse <command> --help" for a command's flags.
@@ -116,6 +117,9 @@ func dispatch(ctx context.Context, e env, args []string) error {
 	case "apis":
 		return sub("apis", map[string]func(context.Context, env, []string) error{
 			"create": cmdAPIsCreate, "list": cmdAPIsList, "show": cmdAPIsShow, "update": cmdAPIsUpdate, "delete": cmdAPIsDelete})
+	case "client-grants":
+		return sub("client-grants", map[string]func(context.Context, env, []string) error{
+			"create": cmdClientGrantsCreate, "list": cmdClientGrantsList, "update": cmdClientGrantsUpdate, "delete": cmdClientGrantsDelete})
 	case "connections":
 		return sub("connections", map[string]func(context.Context, env, []string) error{
 			"create": cmdConnectionsCreate, "list": cmdConnectionsList, "show": cmdConnectionsShow, "update": cmdConnectionsUpdate,
@@ -153,15 +157,23 @@ func newFlagSet(e env, name, synopsis string) *flag.FlagSet {
 
 // parseFlags parses flags that may stand before, between or after the
 // positional arguments, which it returns.
+//
+// The flag package itself calls Usage on -h and on every parse error; that
+// printed the usage twice on --help and a whole usage page above an unknown
+// flag's error. It is silenced while parsing: --help prints the usage once,
+// here, and an error is one line, written by run.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				usage()
 				return nil, err
 			}
-			return nil, fmt.Errorf("%w: %s %v (see --help)", errUsage, fs.Name(), err)
+			return nil, fmt.Errorf("%w: %s: %v (see gatehouse %s --help)", errUsage, fs.Name(), err, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -170,6 +182,22 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, args[0])
 		args = args[1:]
 	}
+}
+
+// pickVerb reads the verb of a command that has verbs of its own ("orgs
+// members add"): one of verbs, or --help, which prints usage.
+func pickVerb(e env, args []string, usage, need string, verbs ...string) (string, error) {
+	if len(args) > 0 {
+		switch {
+		case slices.Contains(verbs, args[0]):
+			return args[0], nil
+		case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
+			fmt.Fprintln(e.stdout, usage)
+			return "", flag.ErrHelp
+		}
+	}
+	fmt.Fprintln(e.stdout, usage)
+	return "", fmt.Errorf("%w: %s", errUsage, need)
 }
 
 // noArgs parses flags and refuses positional arguments.

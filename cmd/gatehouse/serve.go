@@ -19,7 +19,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	issuer := cmd.fs.String("issuer", "http://localhost:8080", "public `URL` of the server, as in tokens (env GATEHOUSE_ISSUER)")
 	logFormat := cmd.fs.String("log-format", "text", "log format: text or json (env GATEHOUSE_LOG_FORMAT)")
 	logLevel := cmd.fs.String("log-level", "info", "log level: debug, info, warn, error (env GATEHOUSE_LOG_LEVEL)")
-	if _, err := parseFlags(cmd.fs, args); err != nil {
+	if err := noArgs(cmd.fs, args); err != nil {
 		return err
 	}
 	cfg, err := cmd.common.load(e, cmd.fs, func(cfg *config.Config) {
@@ -45,8 +45,23 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 
 // serve opens the store and keys, listens and serves until ctx ends.
 // ready, when set, receives the listener's address once accepting.
+//
+// Everything that can be checked without the database is checked first,
+// and the port is taken before the database, its directory or a master key
+// is created: a mistake on the first start leaves nothing behind.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
-	return withStore(ctx, cfg, func(st store.Store) error {
+	conns, err := configConnections(cfg, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	if err := checkMasterKey(cfg); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	err = withStore(ctx, cfg, func(st store.Store) error {
 		keys, err := openKeys(ctx, cfg, st, log)
 		if err != nil {
 			return err
@@ -55,16 +70,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		if err != nil {
 			return err
 		}
-		if err := applyConfigConnections(ctx, cfg, st, sealer, os.LookupEnv); err != nil {
+		if err := applyConfigConnections(ctx, st, sealer, conns); err != nil {
 			return err
 		}
 		srv, err := server.New(cfg, st, keys, log, server.WithConnectors(connectorOpener(sealer)))
 		if err != nil {
 			return err
-		}
-		ln, err := net.Listen("tcp", cfg.Addr)
-		if err != nil {
-			return fmt.Errorf("listen: %w", err)
 		}
 		log.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
 		if ready != nil {
@@ -72,13 +83,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		}
 		return srv.Serve(ctx, ln)
 	})
+	// Serve closes the listener; an error before it leaves it open.
+	_ = ln.Close()
+	return err
 }
 
 func cmdMigrate(ctx context.Context, e env, args []string) error {
 	cmd := newStoreCmd(e, "migrate", "migrate [--db DB] [--config FILE]")
-	// Positional arguments are ignored rather than refused (as by serve):
-	// scripts may rely on that.
-	if _, err := parseFlags(cmd.fs, args); err != nil {
+	if err := noArgs(cmd.fs, args); err != nil {
 		return err
 	}
 	return cmd.open(ctx, func(config.Config, store.Store) error {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gatehouse/internal/config"
+	"gatehouse/internal/mgmt"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/postgres"
 	"gatehouse/internal/store/sqlite"
@@ -77,6 +78,10 @@ type storeCmd struct {
 	e      env
 	fs     *flag.FlagSet
 	common commonFlags
+	// serviceNeeds, when set, adds to the management service's
+	// configuration what the command needs besides the store (a sealer,
+	// the key rings), which are opened only then.
+	serviceNeeds func(ctx context.Context, cfg config.Config, st store.Store, mc *mgmt.Config) error
 }
 
 func newStoreCmd(e env, name, synopsis string) *storeCmd {
@@ -116,11 +121,63 @@ func (cmd *storeCmd) run(ctx context.Context, args []string, arg string, f func(
 	return cmd.open(ctx, func(cfg config.Config, st store.Store) error { return f(cfg, st, pos) })
 }
 
+// withService is open with the management service over the store.
+func (cmd *storeCmd) withService(ctx context.Context, f func(cfg config.Config, svc *mgmt.Service) error) error {
+	return cmd.open(ctx, func(cfg config.Config, st store.Store) error {
+		mc := mgmt.Config{Store: st}
+		if cmd.serviceNeeds != nil {
+			if err := cmd.serviceNeeds(ctx, cfg, st, &mc); err != nil {
+				return err
+			}
+		}
+		svc, err := mgmt.New(mc)
+		if err != nil {
+			return err
+		}
+		return f(cfg, svc)
+	})
+}
+
+// runService is parse then withService.
+func (cmd *storeCmd) runService(ctx context.Context, args []string, arg string, f func(cfg config.Config, svc *mgmt.Service, pos []string) error) error {
+	pos, err := cmd.parse(args, arg)
+	if err != nil {
+		return err
+	}
+	return cmd.withService(ctx, func(cfg config.Config, svc *mgmt.Service) error { return f(cfg, svc, pos) })
+}
+
+// withKeys gives the management service the signing key rings, so that an
+// API's algorithm gets its keys when the API is saved.
+func withKeys(e env) func(ctx context.Context, cfg config.Config, st store.Store, mc *mgmt.Config) error {
+	return func(ctx context.Context, cfg config.Config, st store.Store, mc *mgmt.Config) error {
+		keys, err := openKeys(ctx, cfg, st, cliLogger(e))
+		if err != nil {
+			return err
+		}
+		mc.Keys = keys
+		return nil
+	}
+}
+
+// flagError names the flag in a management error about an input whose
+// name is the flag's with "-" for "_": "issuer is required …" becomes
+// "--issuer is required …".
+func flagError(err error) error {
+	var me *mgmt.Error
+	if errors.As(err, &me) && me.Field != "" {
+		if rest, ok := strings.CutPrefix(me.Message, me.Field); ok {
+			return fmt.Errorf("--%s%s", strings.ReplaceAll(me.Field, "_", "-"), rest)
+		}
+	}
+	return err
+}
+
 // showOne implements "<things> show ID" as indented JSON.
-func showOne(ctx context.Context, e env, args []string, name, what string, get func(store.Store, string) (any, error)) error {
+func showOne(ctx context.Context, e env, args []string, name, what string, get func(*mgmt.Service, string) (any, error)) error {
 	cmd := newStoreCmd(e, name, name+" "+what+" [--db DB]")
-	return cmd.run(ctx, args, what, func(_ config.Config, st store.Store, pos []string) error {
-		v, err := get(st, pos[0])
+	return cmd.runService(ctx, args, what, func(_ config.Config, svc *mgmt.Service, pos []string) error {
+		v, err := get(svc, pos[0])
 		if err != nil {
 			return err
 		}
@@ -131,10 +188,10 @@ func showOne(ctx context.Context, e env, args []string, name, what string, get f
 }
 
 // deleteOne implements "<things> delete ID".
-func deleteOne(ctx context.Context, e env, args []string, name, what string, del func(store.Store, string) error) error {
+func deleteOne(ctx context.Context, e env, args []string, name, what string, del func(*mgmt.Service, string) error) error {
 	cmd := newStoreCmd(e, name, name+" "+what+" [--db DB]")
-	return cmd.run(ctx, args, what, func(_ config.Config, st store.Store, pos []string) error {
-		if err := del(st, pos[0]); err != nil {
+	return cmd.runService(ctx, args, what, func(_ config.Config, svc *mgmt.Service, pos []string) error {
+		if err := del(svc, pos[0]); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("%s: %q not found", name, pos[0])
 			}
@@ -186,25 +243,12 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 // GATEHOUSE_SECRET_KEY value, the configured file, or a file generated
 // beside the database.
 func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
-	if cfg.SecretKey != "" {
-		return token.ParseMasterKey(cfg.SecretKey)
+	if key, ok, err := configuredMasterKey(cfg); ok || err != nil {
+		return key, err
 	}
-	if cfg.SecretKeyFile != "" {
-		b, err := os.ReadFile(cfg.SecretKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("read secret key file: %w", err)
-		}
-		return token.ParseMasterKey(strings.TrimSpace(string(b)))
-	}
-	driver, dsn, err := cfg.DBPath()
+	path, err := generatedKeyPath(cfg)
 	if err != nil {
 		return nil, err
-	}
-	path := filepath.Join(filepath.Dir(dsn), "secret.key")
-	if driver != "sqlite" {
-		// Replicas on a shared database must share the key: generating one
-		// per machine would make the others unable to read signing keys.
-		return nil, errors.New("with PostgreSQL, set the master key explicitly: GATEHOUSE_SECRET_KEY or --secret-key-file (base64 of 32 bytes, the same on every replica)")
 	}
 	key, created, err := token.LoadOrCreateMasterKey(path)
 	if err != nil {
@@ -214,6 +258,49 @@ func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 		log.Warn("generated a new master key; back it up, or set GATEHOUSE_SECRET_KEY / --secret-key-file in production", "path", path)
 	}
 	return key, nil
+}
+
+// configuredMasterKey reads the key given by GATEHOUSE_SECRET_KEY or the
+// key file; ok is false when neither is set.
+func configuredMasterKey(cfg config.Config) (key []byte, ok bool, err error) {
+	if cfg.SecretKey != "" {
+		key, err = token.ParseMasterKey(cfg.SecretKey)
+		return key, true, err
+	}
+	if cfg.SecretKeyFile != "" {
+		b, err := os.ReadFile(cfg.SecretKeyFile)
+		if err != nil {
+			return nil, true, fmt.Errorf("read secret key file: %w", err)
+		}
+		key, err = token.ParseMasterKey(strings.TrimSpace(string(b)))
+		return key, true, err
+	}
+	return nil, false, nil
+}
+
+// generatedKeyPath is where the master key is kept when none is configured:
+// beside the SQLite database.
+func generatedKeyPath(cfg config.Config) (string, error) {
+	driver, dsn, err := cfg.DBPath()
+	if err != nil {
+		return "", err
+	}
+	if driver != "sqlite" {
+		// Replicas on a shared database must share the key: generating one
+		// per machine would make the others unable to read signing keys.
+		return "", errors.New("with PostgreSQL, set the master key explicitly: GATEHOUSE_SECRET_KEY or --secret-key-file (base64 of 32 bytes, the same on every replica)")
+	}
+	return filepath.Join(filepath.Dir(dsn), "secret.key"), nil
+}
+
+// checkMasterKey checks the configured master key, or that one can be
+// generated, without creating anything.
+func checkMasterKey(cfg config.Config) error {
+	if _, ok, err := configuredMasterKey(cfg); ok || err != nil {
+		return err
+	}
+	_, err := generatedKeyPath(cfg)
+	return err
 }
 
 // openSealer returns the master-key sealer that encrypts secrets at rest.

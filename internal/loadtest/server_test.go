@@ -8,11 +8,10 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
-	"gatehouse/internal/oauth"
+	"gatehouse/internal/mgmt"
 	"gatehouse/internal/server"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/sqlite"
@@ -92,19 +91,14 @@ func startGatehouse(t testing.TB, users int, tweak func(*config.Config)) *gateho
 	})
 
 	g := &gatehouse{issuer: cfg.Issuer, st: st, keys: keys, cfg: cfg}
-	c, secret, err := oauth.NewClient(oauth.NewClientParams{
-		Name:               "Load test",
-		Callbacks:          []string{testRedirectURI},
-		AllowOfflineAccess: true,
-	})
+	svc, err := mgmt.New(mgmt.Config{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.CreatedAt = time.Now().UTC()
-	if err := st.CreateClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.SetConnectionEnabled(ctx, store.DefaultDatabaseConnection, c.ID, true); err != nil {
+	name, offline := "Load test", true
+	c, secret, err := svc.CreateClient(ctx, mgmt.NewClient{ClientSettings: mgmt.ClientSettings{
+		Name: &name, Callbacks: &[]string{testRedirectURI}, AllowOfflineAccess: &offline}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	g.clientID, g.secret = c.ID, secret

@@ -72,8 +72,8 @@ func TestDiscovery(t *testing.T) {
 				{name: "signing algorithms", member: "id_token_signing_alg_values_supported", want: []string{"RS256"}, notWant: []string{"none", "HS256"}},
 				{name: "PKCE methods", member: "code_challenge_methods_supported", want: []string{"S256"}, notWant: []string{"plain"}},
 				{name: "scopes", member: "scopes_supported", want: []string{"openid"}},
-				{name: "grant types", member: "grant_types_supported", want: []string{"authorization_code"}, notWant: []string{"password", "implicit", "client_credentials"}},
-				{name: "client authentication", member: "token_endpoint_auth_methods_supported", want: []string{"client_secret_basic", "client_secret_post"}, notWant: []string{"none", "private_key_jwt", "client_secret_jwt"}},
+				{name: "grant types", member: "grant_types_supported", want: []string{"authorization_code", "refresh_token", "client_credentials"}, notWant: []string{"password", "implicit"}},
+				{name: "client authentication", member: "token_endpoint_auth_methods_supported", want: []string{"client_secret_basic", "client_secret_post", "none"}, notWant: []string{"private_key_jwt", "client_secret_jwt"}},
 				{name: "claims", member: "claims_supported", want: []string{"sub", "iss", "aud", "exp", "iat"}},
 			}
 			for _, tt := range tests {

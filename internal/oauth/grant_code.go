@@ -92,6 +92,11 @@ func checkCode(code store.AuthCode, client store.Client, req tokenRequest) error
 	if req.RedirectURI == "" || req.RedirectURI != code.RedirectURI {
 		return newError(ErrInvalidGrant, "redirect_uri does not match the one of the authorization request")
 	}
+	// A public client has no secret: only PKCE ties the code to the app
+	// that asked for it (RFC 9700 §2.1.1).
+	if client.Public() && code.CodeChallenge == "" {
+		return newError(ErrInvalidGrant, "a public client must use PKCE: the authorization request had no code_challenge")
+	}
 	return verifyPKCE(code, req.CodeVerifier)
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -38,7 +37,7 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 	}
 	scopes := old.Scopes
 	if req.hasScope {
-		asked := strings.Fields(req.Scope)
+		asked := req.Scopes
 		for _, s := range asked {
 			if !slices.Contains(old.Scopes, s) {
 				return nil, newError(ErrInvalidScope, "scope %s was not granted originally", s)

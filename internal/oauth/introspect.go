@@ -39,6 +39,11 @@ func (p *Provider) handleIntrospect(r *http.Request) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Anyone may present a public client's id, and introspection shows
+	// any API's tokens to the client that asks.
+	if client.Public() {
+		return nil, &Error{Code: ErrInvalidClient, Description: "a public client cannot introspect tokens", Status: http.StatusUnauthorized}
+	}
 	raw := form.Get("token")
 	if raw == "" {
 		return nil, newError(ErrInvalidRequest, "the token parameter is missing")

@@ -245,6 +245,12 @@ func (p *Provider) jwtAccessToken(ctx context.Context, ip issueParams, api store
 	if !ip.authTime.IsZero() {
 		claims["auth_time"] = ip.authTime.Unix()
 	}
+	return p.signAccessToken(ctx, api, claims)
+}
+
+// signAccessToken signs the claims of an RFC 9068 access token for an API
+// with the API's signing algorithm, typ at+jwt (RFC 9068 §2.1).
+func (p *Provider) signAccessToken(ctx context.Context, api store.API, claims map[string]any) (string, error) {
 	alg := api.SigningAlgorithm
 	if alg == "" {
 		alg = "RS256"

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"gatehouse/internal/store"
@@ -18,14 +17,6 @@ func orgUsage(c store.Client) string {
 		return store.OrgUsageDeny
 	}
 	return c.OrganizationUsage
-}
-
-// FindOrganization looks an organization up by id ("org_…") or by name.
-func FindOrganization(ctx context.Context, st store.Store, idOrName string) (store.Organization, error) {
-	if strings.HasPrefix(idOrName, "org_") {
-		return st.GetOrganization(ctx, idOrName)
-	}
-	return st.GetOrganizationByName(ctx, strings.ToLower(idOrName))
 }
 
 // validateOrganization checks organization= and invitation= (and the
@@ -44,7 +35,7 @@ func (p *Provider) validateOrganization(ctx context.Context, a authorizeParams, 
 	if usage == store.OrgUsageDeny {
 		return newError(ErrInvalidRequest, "the application does not use organizations"), nil
 	}
-	org, err := FindOrganization(ctx, p.cfg.Store, a.Organization)
+	org, err := store.FindOrganization(ctx, p.cfg.Store, a.Organization)
 	if errors.Is(err, store.ErrNotFound) {
 		return newError(ErrInvalidRequest, "organization %s does not exist", a.Organization), nil
 	}

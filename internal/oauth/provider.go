@@ -45,7 +45,7 @@ type Config struct {
 // Provider serves the protocol endpoints.
 type Provider struct {
 	cfg    Config
-	grants map[string]grant
+	grants []registeredGrant           // in the order discovery lists them
 	cop    *http.CrossOriginProtection // refuses cross-site logout form posts
 }
 
@@ -78,9 +78,10 @@ func New(cfg Config) (*Provider, error) {
 		cfg.PendingRequestsPerIP = defaultPendingRequestsPerIP
 	}
 	p := &Provider{cfg: cfg, cop: http.NewCrossOriginProtection()}
-	p.grants = map[string]grant{
-		"authorization_code": codeGrant{p},
-		"refresh_token":      refreshGrant{p},
+	p.grants = []registeredGrant{
+		{name: store.GrantAuthorizationCode, grant: codeGrant{p}},
+		{name: store.GrantRefreshToken, grant: refreshGrant{p}},
+		{name: store.GrantClientCredentials, confidential: true, grant: clientCredentialsGrant{p}},
 	}
 	return p, nil
 }

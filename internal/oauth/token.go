@@ -2,15 +2,12 @@ package oauth
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
 	"gatehouse/internal/store"
-	"gatehouse/internal/token"
 )
 
 // tokenRequest is a /oauth/token request, parsed once.
@@ -20,14 +17,30 @@ type tokenRequest struct {
 	RedirectURI  string
 	CodeVerifier string
 	RefreshToken string
-	Scope        string
-	hasScope     bool
+	Audience     string
+	// Scopes are the values of the scope parameter; hasScope tells an
+	// empty scope parameter from none.
+	Scopes   []string
+	hasScope bool
+	// creds are the client's credentials, from the header or the body.
+	creds clientCredentials
 }
 
-// grant is one grant type of the token endpoint. The dispatcher has
-// already authenticated the client and checked that it may use the grant.
+// grant is one grant type of the token endpoint. The dispatcher has parsed
+// the request, authenticated the client as its registered method says, and
+// checked that the client may use the grant: the grant only exchanges.
 type grant interface {
 	exchange(ctx context.Context, req tokenRequest, client store.Client) (*tokenResponse, error)
+}
+
+// registeredGrant is a grant type the token endpoint offers, under its
+// grant_type value.
+type registeredGrant struct {
+	name string
+	// confidential grants are for confidential clients only (RFC 6749
+	// §4.4.1: client_credentials).
+	confidential bool
+	grant
 }
 
 // tokenResponse is RFC 6749 §5.1's success body.
@@ -61,14 +74,33 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// handleToken is the grant dispatcher: the steps every grant shares, in
+// order, then the grant's exchange.
 func (p *Provider) handleToken(r *http.Request) (*tokenResponse, error) {
-	form, err := p.parseClientForm(r)
+	req, err := p.parseTokenRequest(r)
 	if err != nil {
 		return nil, err
 	}
-	client, err := p.authenticateClient(r.Context(), r, form)
+	client, err := p.authenticate(r.Context(), req.creds)
 	if err != nil {
 		return nil, err
+	}
+	g, err := p.grantFor(req.GrantType, client)
+	if err != nil {
+		return nil, err
+	}
+	return g.exchange(r.Context(), req, client)
+}
+
+// parseTokenRequest reads the form and the client's credentials.
+func (p *Provider) parseTokenRequest(r *http.Request) (tokenRequest, error) {
+	form, err := p.parseClientForm(r)
+	if err != nil {
+		return tokenRequest{}, err
+	}
+	creds, err := parseClientCredentials(r, form)
+	if err != nil {
+		return tokenRequest{}, err
 	}
 	req := tokenRequest{
 		GrantType:    form.Get("grant_type"),
@@ -76,67 +108,38 @@ func (p *Provider) handleToken(r *http.Request) (*tokenResponse, error) {
 		RedirectURI:  form.Get("redirect_uri"),
 		CodeVerifier: form.Get("code_verifier"),
 		RefreshToken: form.Get("refresh_token"),
-		Scope:        form.Get("scope"),
+		Audience:     form.Get("audience"),
+		Scopes:       strings.Fields(form.Get("scope")),
+		creds:        creds,
 	}
 	_, req.hasScope = form["scope"]
-	if req.GrantType == "" {
-		return nil, newError(ErrInvalidRequest, "the grant_type parameter is missing")
-	}
-	g, ok := p.grants[req.GrantType]
-	if !ok {
-		return nil, newError(ErrUnsupportedGrantType, "grant_type %s is not supported", req.GrantType)
-	}
-	if !slices.Contains(client.GrantTypes, req.GrantType) {
-		return nil, newError(ErrUnauthorizedClient, "the application may not use the %s grant", req.GrantType)
-	}
-	return g.exchange(r.Context(), req, client)
+	return req, nil
 }
 
-// authenticateClient checks client_secret_basic or client_secret_post
-// (RFC 6749 §2.3.1). Failures are 401 invalid_client.
-func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (store.Client, error) {
-	id, secret, basic := r.BasicAuth()
-	// A malformed Basic header still gets a Basic challenge (RFC 6749 §5.2).
-	triedBasic := len(r.Header.Get("Authorization")) >= 6 && strings.EqualFold(r.Header.Get("Authorization")[:6], "basic ")
-	_, postSecret := form["client_secret"]
-	if basic && postSecret {
-		return store.Client{}, newError(ErrInvalidRequest, "use one client authentication method, not both")
+// grantFor returns the grant of grant_type for the authenticated client:
+// one the server offers (unsupported_grant_type), the client's type
+// allows (unauthorized_client) and its kind of client may use.
+func (p *Provider) grantFor(grantType string, client store.Client) (grant, error) {
+	if grantType == "" {
+		return nil, newError(ErrInvalidRequest, "the grant_type parameter is missing")
 	}
-	unauthorized := func(desc string) error {
-		return &Error{Code: ErrInvalidClient, Description: desc, Status: http.StatusUnauthorized, BasicAuth: triedBasic}
+	i := slices.IndexFunc(p.grants, func(g registeredGrant) bool { return g.name == grantType })
+	if i < 0 {
+		return nil, newError(ErrUnsupportedGrantType, "grant_type %s is not supported", grantType)
 	}
-	if basic {
-		// RFC 6749 §2.3.1: the id and secret are form-encoded before Basic encoding.
-		var err1, err2 error
-		id, err1 = url.QueryUnescape(id)
-		secret, err2 = url.QueryUnescape(secret)
-		if err1 != nil || err2 != nil {
-			return store.Client{}, unauthorized("malformed client credentials in the Authorization header")
-		}
-		if formID := form.Get("client_id"); formID != "" && formID != id {
-			return store.Client{}, newError(ErrInvalidRequest, "client_id in the body does not match the Authorization header")
-		}
-	} else {
-		id, secret = form.Get("client_id"), form.Get("client_secret")
-		if r.Header.Get("Authorization") != "" {
-			return store.Client{}, unauthorized("unsupported Authorization header; use HTTP Basic or client_secret_post")
-		}
+	g := p.grants[i]
+	if !slices.Contains(client.GrantTypes, g.name) || (g.confidential && client.Public()) {
+		return nil, newError(ErrUnauthorizedClient, "the application may not use the %s grant", g.name)
 	}
-	if id == "" {
-		return store.Client{}, unauthorized("client authentication is required")
+	return g.grant, nil
+}
+
+// grantTypes are the grant_type values the token endpoint offers, as
+// discovery lists them.
+func (p *Provider) grantTypes() []string {
+	names := make([]string, len(p.grants))
+	for i, g := range p.grants {
+		names[i] = g.name
 	}
-	if secret == "" {
-		return store.Client{}, unauthorized("the client secret is missing")
-	}
-	client, err := p.cfg.Store.GetClient(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Client{}, unauthorized("client authentication failed")
-	}
-	if err != nil {
-		return store.Client{}, err
-	}
-	if subtle.ConstantTimeCompare([]byte(token.Hash(secret)), []byte(client.SecretHash)) != 1 {
-		return store.Client{}, unauthorized("client authentication failed")
-	}
-	return client, nil
+	return names
 }

@@ -180,7 +180,7 @@ func TestTokenErrors(t *testing.T) {
 		{name: "empty grant_type", build: post("grant_type", "", "client_id", app.ID, "client_secret", app.Secret), wantStatus: 400, wantError: "invalid_request"},
 		{name: "unknown grant_type", build: post("grant_type", "urn:example:magic", "client_id", app.ID, "client_secret", app.Secret), wantStatus: 400, wantError: "unsupported_grant_type"},
 		{name: "password grant", build: post("grant_type", "password", "username", "u", "password", "p", "client_id", app.ID, "client_secret", app.Secret), wantStatus: 400, wantError: "unsupported_grant_type"},
-		{name: "client_credentials grant", build: post("grant_type", "client_credentials", "client_id", app.ID, "client_secret", app.Secret), wantStatus: 400, wantError: "unsupported_grant_type"},
+		{name: "client_credentials grant of a web application", build: post("grant_type", "client_credentials", "client_id", app.ID, "client_secret", app.Secret), wantStatus: 400, wantError: "unauthorized_client"},
 		{name: "implicit grant", build: post("grant_type", "implicit", "client_id", app.ID, "client_secret", app.Secret), wantStatus: 400, wantError: "unsupported_grant_type"},
 		{name: "device_code grant", build: post("grant_type", "urn:ietf:params:oauth:grant-type:device_code", "client_id", app.ID, "client_secret", app.Secret), wantStatus: 400, wantError: "unsupported_grant_type"},
 		{name: "grant_type with quotes, backslash and non-ASCII", build: post("grant_type", "a\"b\\c é\x01", "client_id", app.ID, "client_secret", app.Secret), wantStatus: 400, wantError: "unsupported_grant_type"},

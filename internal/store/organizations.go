@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -100,4 +101,13 @@ type OrganizationStore interface {
 	// ErrMismatch when orgID or the lower-cased email differ), marks it used
 	// by userID and adds userID to the organization.
 	AcceptInvitation(ctx context.Context, ticketHash, orgID, email, userID string, now time.Time) (Invitation, error)
+}
+
+// FindOrganization looks an organization up by ID ("org_…") or by name,
+// which is compared lower-cased.
+func FindOrganization(ctx context.Context, st OrganizationStore, idOrName string) (Organization, error) {
+	if strings.HasPrefix(idOrName, "org_") {
+		return st.GetOrganization(ctx, idOrName)
+	}
+	return st.GetOrganizationByName(ctx, strings.ToLower(idOrName))
 }

@@ -36,12 +36,16 @@ type Client struct {
 	ID                 string
 	SecretHash         string // argon2id/SHA-256 hash of the secret; never the secret itself
 	Name               string
-	Type               string   // "regular_web"
+	Type               string   // ClientRegularWeb ("" means it too), ClientSPA, ClientNative or ClientM2M
 	Callbacks          []string // allowed redirect URIs, matched exactly
 	LogoutURLs         []string
 	GrantTypes         []string
 	FirstParty         bool
 	AllowOfflineAccess bool
+	// TokenEndpointAuthMethod is how the client authenticates at the token
+	// endpoint: AuthMethodSecretBasic ("" means it too), AuthMethodSecretPost
+	// or AuthMethodNone (a public client, whose SecretHash is empty).
+	TokenEndpointAuthMethod string
 	// Token lifetimes; zero means the server default.
 	IDTokenTTL     time.Duration
 	AccessTokenTTL time.Duration
@@ -286,6 +290,7 @@ const (
 // passes the conformance suite in package storetest. Each method is atomic;
 // read-modify-write sequences run inside one backend transaction.
 type Store interface {
+	ClientGrantStore
 	ConnectionStore
 	OrganizationStore
 	AuthRequestSteps

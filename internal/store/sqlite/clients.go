@@ -8,7 +8,7 @@ import (
 
 // clientFieldColumns are the client columns that UpdateClient replaces: all
 // but id and created_at.
-const clientFieldColumns = `secret_hash, name, type, callbacks, logout_urls, grant_types,
+const clientFieldColumns = `secret_hash, token_endpoint_auth_method, name, type, callbacks, logout_urls, grant_types,
 	first_party, allow_offline_access, id_token_ttl, access_token_ttl,
 	refresh_no_rotation, refresh_overlap, refresh_idle, refresh_absolute,
 	organization_usage, organization_behavior, initiate_login_uri`
@@ -17,17 +17,17 @@ const clientColumns = `id, created_at, ` + clientFieldColumns
 
 const (
 	qInsertClient = `INSERT INTO clients (` + clientColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetClient    = `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`
 	qListClients  = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
 	qUpdateClient = `UPDATE clients SET (` + clientFieldColumns + `)
-		= (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`
+		= (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`
 	qDeleteClient = `DELETE FROM clients WHERE id = ?`
 )
 
 // clientFields returns the arguments for clientFieldColumns.
 func clientFields(c store.Client) []any {
-	return []any{c.SecretHash, c.Name, c.Type,
+	return []any{c.SecretHash, c.TokenEndpointAuthMethod, c.Name, c.Type,
 		listJSON(c.Callbacks), listJSON(c.LogoutURLs), listJSON(c.GrantTypes),
 		c.FirstParty, c.AllowOfflineAccess,
 		durationMillis(c.IDTokenTTL), durationMillis(c.AccessTokenTTL),
@@ -38,7 +38,7 @@ func clientFields(c store.Client) []any {
 
 func scanClient(sc scanner) (store.Client, error) {
 	var c store.Client
-	err := sc.Scan(&c.ID, timeCol{&c.CreatedAt}, &c.SecretHash, &c.Name, &c.Type,
+	err := sc.Scan(&c.ID, timeCol{&c.CreatedAt}, &c.SecretHash, &c.TokenEndpointAuthMethod, &c.Name, &c.Type,
 		jsonCol{&c.Callbacks}, jsonCol{&c.LogoutURLs}, jsonCol{&c.GrantTypes},
 		&c.FirstParty, &c.AllowOfflineAccess,
 		durationCol{&c.IDTokenTTL}, durationCol{&c.AccessTokenTTL},

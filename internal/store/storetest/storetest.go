@@ -84,6 +84,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Clients", testClients},
 		{"UpdateClient", testUpdateClient},
 		{"APIs", testAPIs},
+		{"ClientGrants", testClientGrants},
 		{"Users", testUsers},
 		{"UpdateUser", testUpdateUser},
 		{"RecordLogin", testRecordLogin},

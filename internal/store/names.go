@@ -1,0 +1,33 @@
+package store
+
+// OpenIDScopes are the scopes OpenID Connect defines, which Gatehouse
+// understands without an API; no API may define a scope of these names.
+var OpenIDScopes = []string{"openid", "profile", "email", "offline_access"}
+
+// Application types (Client.Type).
+const (
+	ClientRegularWeb = "regular_web" // a web application with a server: confidential
+	ClientSPA        = "spa"         // a single-page application in the browser: public
+	ClientNative     = "native"      // a mobile or desktop application: public
+	ClientM2M        = "m2m"         // a machine-to-machine client: client_credentials only
+)
+
+// Client authentication methods at the token endpoint
+// (Client.TokenEndpointAuthMethod; RFC 7591 §2).
+const (
+	AuthMethodSecretBasic = "client_secret_basic" // the secret in HTTP Basic (RFC 6749 §2.3.1)
+	AuthMethodSecretPost  = "client_secret_post"  // the secret in the form body
+	AuthMethodNone        = "none"                // a public client: client_id alone, PKCE required
+)
+
+// Grant types (Client.GrantTypes; RFC 6749).
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Public reports whether the client is a public client (RFC 6749 §2.1): one
+// that cannot keep a secret and authenticates with its client_id alone.
+// An empty method is a confidential client's default, client_secret_basic.
+func (c Client) Public() bool { return c.TokenEndpointAuthMethod == AuthMethodNone }
