@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gatehouse/internal/config"
-	"gatehouse/internal/oauth"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/sqlite"
 	"gatehouse/internal/token"
@@ -19,7 +19,13 @@ import (
 
 // newTestServer is a Server over a fresh SQLite store with one registered
 // third-party client; tweak may change the configuration first.
-func newTestServer(t *testing.T, tweak func(*config.Config)) (*Server, oauth.NewClientParams) {
+// testApp is the registered client of newTestServer.
+type testApp struct {
+	ID        string
+	Callbacks []string
+}
+
+func newTestServer(t *testing.T, tweak func(*config.Config)) (*Server, testApp) {
 	t.Helper()
 	ctx := t.Context()
 	cfg := config.Default()
@@ -48,18 +54,15 @@ func newTestServer(t *testing.T, tweak func(*config.Config)) (*Server, oauth.New
 	if err := keys.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
-	params := oauth.NewClientParams{Name: "Test app", Callbacks: []string{"http://127.0.0.1:5555/cb"}}
-	c, _, err := oauth.NewClient(params)
-	if err != nil {
-		t.Fatal(err)
-	}
+	params := testApp{ID: "test-app-0123456789", Callbacks: []string{"http://127.0.0.1:5555/cb"}}
+	c := store.Client{ID: params.ID, SecretHash: "unused", Name: "Test app", Type: "regular_web", Callbacks: params.Callbacks,
+		GrantTypes: []string{"authorization_code", "refresh_token"}, CreatedAt: time.Now().UTC()}
 	if err := st.CreateClient(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.SetConnectionEnabled(ctx, store.DefaultDatabaseConnection, c.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	params.ID = c.ID
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := New(cfg, st, keys, log)
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"gatehouse/internal/config"
-	"gatehouse/internal/oauth"
 )
 
 // TestConnLimits checks the documented connection limits and that they
@@ -140,7 +139,7 @@ func TestPendingRequestsPerIP(t *testing.T) {
 	t.Cleanup(ts.Close)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	// authorize starts a request for app at ts as the client xff.
-	authorize := func(t *testing.T, ts *httptest.Server, app oauth.NewClientParams, xff string) *http.Response {
+	authorize := func(t *testing.T, ts *httptest.Server, app testApp, xff string) *http.Response {
 		t.Helper()
 		q := url.Values{"client_id": {app.ID}, "redirect_uri": {app.Callbacks[0]}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s"}}
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL+"/authorize?"+q.Encode(), nil)

@@ -37,7 +37,6 @@ var (
 	ErrNotPasswordUser = errors.New("user does not sign in with a password")
 )
 
-
 // TicketURL returns the link that hands the ticket token to its hosted
 // page under issuer.
 func TicketURL(issuer, kind, tok string) (string, error) {
