@@ -54,7 +54,10 @@ type Client struct {
 	// InitiateLoginURI is the application's login route that invitation
 	// links open (OIDC Core's initiate_login_uri).
 	InitiateLoginURI string
-	CreatedAt        time.Time
+	// MFAPolicy is the application's second-factor policy: "never",
+	// "optional" or "always"; "" inherits the server's mfa.policy.
+	MFAPolicy string
+	CreatedAt time.Time
 }
 
 // RefreshPolicy is a client's refresh-token policy. Zero durations mean the
@@ -290,6 +293,8 @@ type Store interface {
 	OrganizationStore
 	AuthRequestSteps
 	FactorStore
+	CeremonyStore
+	SessionSteps
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID

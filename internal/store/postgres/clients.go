@@ -13,13 +13,13 @@ import (
 const clientFieldColumns = `secret_hash, name, type, callbacks, logout_urls, grant_types,
 	first_party, allow_offline_access, id_token_ttl_ms, access_token_ttl_ms,
 	refresh_no_rotation, refresh_overlap_ms, refresh_idle_ms, refresh_absolute_ms,
-	organization_usage, organization_behavior, initiate_login_uri`
+	organization_usage, organization_behavior, initiate_login_uri, mfa_policy`
 
 const (
 	qInsertClient = `INSERT INTO clients (id, created_at, ` + clientFieldColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
 	qUpdateClient = `UPDATE clients SET (` + clientFieldColumns + `)
-		= ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) WHERE id = $1`
+		= ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) WHERE id = $1`
 	qSelectClient = `SELECT id, created_at, ` + clientFieldColumns + ` FROM clients`
 )
 
@@ -28,7 +28,7 @@ func clientFields(c store.Client) []any {
 	return []any{c.SecretHash, c.Name, c.Type, list(c.Callbacks), list(c.LogoutURLs), list(c.GrantTypes),
 		c.FirstParty, c.AllowOfflineAccess, millis(c.IDTokenTTL), millis(c.AccessTokenTTL),
 		c.Refresh.NoRotation, millis(c.Refresh.Overlap), millis(c.Refresh.Idle), millis(c.Refresh.Absolute),
-		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI}
+		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI, c.MFAPolicy}
 }
 
 func scanClient(row pgx.CollectableRow) (store.Client, error) {
@@ -37,7 +37,7 @@ func scanClient(row pgx.CollectableRow) (store.Client, error) {
 	err := row.Scan(&c.ID, &c.CreatedAt, &c.SecretHash, &c.Name, &c.Type, &c.Callbacks, &c.LogoutURLs,
 		&c.GrantTypes, &c.FirstParty, &c.AllowOfflineAccess, &idTTL, &atTTL,
 		&c.Refresh.NoRotation, &overlap, &idle, &absolute, &c.OrganizationUsage, &c.OrganizationBehavior,
-		&c.InitiateLoginURI)
+		&c.InitiateLoginURI, &c.MFAPolicy)
 	c.CreatedAt = utc(c.CreatedAt)
 	c.IDTokenTTL, c.AccessTokenTTL = duration(idTTL), duration(atTTL)
 	c.Refresh.Overlap, c.Refresh.Idle, c.Refresh.Absolute = duration(overlap), duration(idle), duration(absolute)

@@ -11,17 +11,17 @@ import (
 const clientFieldColumns = `secret_hash, name, type, callbacks, logout_urls, grant_types,
 	first_party, allow_offline_access, id_token_ttl, access_token_ttl,
 	refresh_no_rotation, refresh_overlap, refresh_idle, refresh_absolute,
-	organization_usage, organization_behavior, initiate_login_uri`
+	organization_usage, organization_behavior, initiate_login_uri, mfa_policy`
 
 const clientColumns = `id, created_at, ` + clientFieldColumns
 
 const (
 	qInsertClient = `INSERT INTO clients (` + clientColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetClient    = `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`
 	qListClients  = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
 	qUpdateClient = `UPDATE clients SET (` + clientFieldColumns + `)
-		= (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`
+		= (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`
 	qDeleteClient = `DELETE FROM clients WHERE id = ?`
 )
 
@@ -33,7 +33,7 @@ func clientFields(c store.Client) []any {
 		durationMillis(c.IDTokenTTL), durationMillis(c.AccessTokenTTL),
 		c.Refresh.NoRotation, durationMillis(c.Refresh.Overlap),
 		durationMillis(c.Refresh.Idle), durationMillis(c.Refresh.Absolute),
-		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI}
+		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI, c.MFAPolicy}
 }
 
 func scanClient(sc scanner) (store.Client, error) {
@@ -44,7 +44,7 @@ func scanClient(sc scanner) (store.Client, error) {
 		durationCol{&c.IDTokenTTL}, durationCol{&c.AccessTokenTTL},
 		&c.Refresh.NoRotation, durationCol{&c.Refresh.Overlap},
 		durationCol{&c.Refresh.Idle}, durationCol{&c.Refresh.Absolute},
-		&c.OrganizationUsage, &c.OrganizationBehavior, &c.InitiateLoginURI)
+		&c.OrganizationUsage, &c.OrganizationBehavior, &c.InitiateLoginURI, &c.MFAPolicy)
 	return c, err
 }
 

@@ -518,6 +518,7 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 			`DELETE FROM access_tokens WHERE expires_at <= ?`,
 			`DELETE FROM refresh_tokens WHERE expires_at <= ?`,
 			`DELETE FROM throttle WHERE expires_at <= ?`,
+			`DELETE FROM webauthn_ceremonies WHERE expires_at <= ?`,
 		} {
 			res, err := t.exec(ctx, q, millis(now))
 			if err != nil {

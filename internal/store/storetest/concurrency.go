@@ -32,6 +32,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AddMember", raceAddMember},
 		{"LinkUsers", raceLinkUsers},
 		{"Factors", raceFactors},
+		{"Ceremonies", raceCeremonies},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
