@@ -41,6 +41,7 @@ type Config struct {
 	Tokens   Tokens   `yaml:"tokens"`
 	Password Password `yaml:"password"`
 	Throttle Throttle `yaml:"throttle"`
+	MFA      MFA      `yaml:"mfa"`
 
 	// Claims are custom claims copied from user metadata into tokens.
 	Claims []ClaimRule `yaml:"claims"`
@@ -103,6 +104,22 @@ type Throttle struct {
 	Window     Duration `yaml:"window"`
 }
 
+// MFA sets the server's second-factor policy; an application may override
+// it with its own.
+type MFA struct {
+	// Policy is "never" (no second factor unless an application or an
+	// acr_values asks for one), "optional" (users may enroll, and those
+	// who did are always asked) or "always" (every login needs one).
+	Policy string `yaml:"policy"`
+}
+
+// MFA policies.
+const (
+	MFANever    = "never"
+	MFAOptional = "optional"
+	MFAAlways   = "always"
+)
+
 // Duration is a time.Duration written as "90s", "15m", "10h" or "7d".
 type Duration time.Duration
 
@@ -159,6 +176,7 @@ func Default() Config {
 		SigningAlgorithm: "RS256",
 		SettingsCacheTTL: Duration(2 * time.Second),
 		UserIDProvider:   "gatehouse",
+		MFA:              MFA{Policy: MFANever},
 	}
 }
 
@@ -192,6 +210,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"GATEHOUSE_LOG_LEVEL":         &c.Log.Level,
 		"GATEHOUSE_SIGNING_ALGORITHM": &c.SigningAlgorithm,
 		"GATEHOUSE_USER_ID_PROVIDER":  &c.UserIDProvider,
+		"GATEHOUSE_MFA_POLICY":        &c.MFA.Policy,
 	}
 	if v, ok := lookup("GATEHOUSE_TRUSTED_PROXIES"); ok {
 		c.TrustedProxies = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
@@ -321,6 +340,11 @@ func (c *Config) Validate() error {
 	}
 	if c.UserIDProvider == "" || strings.Contains(c.UserIDProvider, "|") {
 		return errors.New("user_id_provider: must be non-empty and contain no '|'")
+	}
+	switch c.MFA.Policy {
+	case MFANever, MFAOptional, MFAAlways:
+	default:
+		return fmt.Errorf("mfa.policy: %q is not never, optional or always", c.MFA.Policy)
 	}
 	return nil
 }

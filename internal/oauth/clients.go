@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/mfa"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 )
@@ -123,6 +124,11 @@ func ValidateClient(c store.Client) error {
 		if err := ValidateRedirectURI(c.InitiateLoginURI); err != nil {
 			return fmt.Errorf("initiate login URI: %w", err)
 		}
+	}
+	switch c.MFAPolicy {
+	case "", mfa.PolicyNever, mfa.PolicyOptional, mfa.PolicyAlways:
+	default:
+		return fmt.Errorf("MFA policy %q is not always, optional or never (empty inherits the server's)", c.MFAPolicy)
 	}
 	r := c.Refresh
 	if r.Overlap < 0 || r.Overlap > 5*time.Minute {
