@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/connector/database"
+	"gatehouse/internal/mfa"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/sqlite"
@@ -32,6 +34,28 @@ type env struct {
 	st     store.Store
 	binder authflow.Binder
 	client store.Client
+	// mfa is the pages' factor service; clock is its clock and the
+	// pages' (throttle windows, ceremonies), which tests move.
+	mfa   *mfa.Service
+	clock *testClock
+}
+
+// testClock is a clock tests move forward.
+type testClock struct {
+	mu sync.Mutex // guards t
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 // Cheap argon2id settings: these tests are about the pages, not the hash.
@@ -55,10 +79,21 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	binder := authflow.Binder{CSRFKey: []byte("0123456789abcdef0123456789abcdef")}
+	clock := &testClock{t: time.Now().UTC()}
+	sealer, err := token.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A host name, not an IP address: WebAuthn needs one.
+	factors, err := mfa.New(mfa.Config{Issuer: testIssuer, Store: st, Sealer: sealer, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := New(Config{
-		Issuer: "http://gatehouse.test", Store: st, Pages: pages, Database: db, Log: log, Binder: binder,
+		Issuer: testIssuer, Store: st, Pages: pages, Database: db, Log: log, Binder: binder,
 		Sessions: &session.Manager{Store: st, TTL: time.Hour, Now: time.Now},
 		Throttle: Throttle{PerAccount: 5, PerIP: 100, Window: 15 * time.Minute}, MinPasswordLength: 8,
+		MFA: factors, MFAPolicy: mfa.PolicyOptional, Now: clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +111,10 @@ func newEnv(t *testing.T) *env {
 	if err := st.SetConnectionEnabled(ctx, store.DefaultDatabaseConnection, c.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	return &env{srv: srv, st: st, binder: binder, client: c}
+	return &env{srv: srv, st: st, binder: binder, client: c, mfa: factors, clock: clock}
 }
+
+const testIssuer = "http://gatehouse.test"
 
 // browser is a cookie-keeping client that never follows redirects.
 type browser struct {
