@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
+	"gatehouse/internal/mfa"
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/server"
 	"gatehouse/internal/store"
@@ -30,6 +32,7 @@ type appFlags struct {
 	overlap, idle, absolute durationFlag
 	orgUsage, orgBehavior   string
 	initiateLoginURI        string
+	mfa                     string
 }
 
 func (f *appFlags) register(fs *flag.FlagSet) {
@@ -47,6 +50,7 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.orgUsage, "organization-usage", "", "organizations: deny (default), allow or require")
 	fs.StringVar(&f.orgBehavior, "organization-behavior", "", "with require and no organization parameter: no_prompt, pre_login_prompt or post_login_prompt")
 	fs.StringVar(&f.initiateLoginURI, "initiate-login-uri", "", "the application's login route, opened by invitation links")
+	fs.StringVar(&f.mfa, "mfa", "", "second factor: always, optional, never, or inherit the server's mfa.policy (default)")
 }
 
 // apply copies the flags that were set onto c.
@@ -81,6 +85,11 @@ func (f *appFlags) apply(fs *flag.FlagSet, c *store.Client) {
 			c.OrganizationBehavior = f.orgBehavior
 		case "initiate-login-uri":
 			c.InitiateLoginURI = f.initiateLoginURI
+		case "mfa":
+			c.MFAPolicy = f.mfa // ValidateClient checks it
+			if f.mfa == mfa.PolicyInherit {
+				c.MFAPolicy = "" // how inherit is stored
+			}
 		}
 	})
 }
@@ -164,6 +173,7 @@ func cmdAppsShow(ctx context.Context, e env, args []string) error {
 				"idle": c.Refresh.Idle.String(), "absolute": c.Refresh.Absolute.String()},
 			"organization_usage": c.OrganizationUsage, "organization_behavior": c.OrganizationBehavior,
 			"initiate_login_uri": c.InitiateLoginURI,
+			"mfa":                cmp.Or(c.MFAPolicy, mfa.PolicyInherit),
 			"created_at":         c.CreatedAt,
 		}, nil
 	})
