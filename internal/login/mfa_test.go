@@ -514,6 +514,14 @@ func TestMFASecurityKeyCeremony(t *testing.T) {
 	replay.c.Jar.SetCookies(u, b.c.Jar.Cookies(u))
 	replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: ceremonyCookie, Value: ck, Path: "/"}})
 	wantError(t, "a spent ceremony", replay.post(authflow.MFAPath, vals), http.StatusBadRequest, "The security key check expired", "")
+	// A ceremony begun for another page (a passkey login) does not answer
+	// a second-factor check, and is spent by trying.
+	b.get(authflow.For(authflow.PasskeyPath, req.ID))
+	passkeyCeremony := ceremonyValue(t, b)
+	wantError(t, "a passkey login's ceremony", b.post(authflow.MFAPath, vals), http.StatusBadRequest, "The security key check expired", "")
+	if _, err := e.st.TakeCeremony(t.Context(), token.Hash(passkeyCeremony), e.clock.Now()); err == nil {
+		t.Error("a ceremony refused for its purpose was left in the store")
+	}
 	// An expired one too.
 	req = e.loggedIn(t, b)
 	page = b.get(authflow.For(authflow.MFAPath, req.ID))
