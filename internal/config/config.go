@@ -97,7 +97,8 @@ type Password struct {
 	MinLength   int    `yaml:"min_length"`
 }
 
-// Throttle limits failed logins in fixed windows.
+// Throttle limits failed logins (and sign-ups per IP), refilled smoothly
+// over Window; internal/login's Policies says how.
 type Throttle struct {
 	PerAccount int      `yaml:"per_account"`
 	PerIP      int      `yaml:"per_ip"`

@@ -101,7 +101,7 @@ func (p *Pages) accountForm(w http.ResponseWriter, r *http.Request) {
 		p.showChallenge(w, r, accountSite(), a.user, a.factors, r.URL.Query().Get("method"), http.StatusOK, "", "")
 		return
 	}
-	page := web.AccountPage{CSRF: p.csrfToken(w, r), UserEmail: accountName(a.user),
+	page := web.AccountPage{CSRF: p.csrfToken(w, r), UserEmail: userLabel(a.user),
 		SecondFactors: p.secondFactorsOffered(a), WebAuthn: p.passkeysAvailable(),
 		Notice: accountNotices[r.URL.Query().Get("done")]}
 	for _, f := range a.factors {

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,24 +39,6 @@ type env struct {
 	clock *testClock
 }
 
-// testClock is a clock tests move forward.
-type testClock struct {
-	mu sync.Mutex // guards t
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // Cheap argon2id settings: these tests are about the pages, not the hash.
 var testParams = database.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
 
@@ -79,7 +60,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	binder := authflow.Binder{CSRFKey: []byte("0123456789abcdef0123456789abcdef")}
-	clock := &testClock{t: time.Now().UTC()}
+	clock := &testClock{now: time.Now().UTC()}
 	sealer, err := token.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +135,7 @@ type response struct {
 	status   int
 	location string
 	body     string
+	header   http.Header
 }
 
 func (b *browser) get(path string) response {
@@ -185,7 +167,7 @@ func (b *browser) do(method, path string, form url.Values) response {
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(out)}
+	return response{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(out), header: resp.Header}
 }
 
 var hiddenField = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)

@@ -33,13 +33,6 @@ const (
 	CallbackPath     = authflow.CallbackPath
 )
 
-// Throttle limits failed logins in fixed windows.
-type Throttle struct {
-	PerAccount int
-	PerIP      int
-	Window     time.Duration
-}
-
 // Config wires the hosted pages.
 type Config struct {
 	Issuer string
@@ -72,6 +65,7 @@ type Pages struct {
 	cop        *http.CrossOriginProtection
 	file       http.Handler
 	connectors connectorCache
+	limits     *Limiter // attempts of every throttled action (throttle.go)
 }
 
 // New returns the hosted pages.
@@ -96,10 +90,15 @@ func New(cfg Config) (*Pages, error) {
 	if cfg.Throttle.PerAccount <= 0 || cfg.Throttle.PerIP <= 0 || cfg.Throttle.Window <= 0 {
 		return nil, errors.New("login: throttle limits must be positive")
 	}
+	limits, err := newPagesLimiter(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
 	return &Pages{
-		cfg:  cfg,
-		cop:  http.NewCrossOriginProtection(),
-		file: http.StripPrefix("/u/static/", http.FileServerFS(web.Static())),
+		cfg:    cfg,
+		cop:    http.NewCrossOriginProtection(),
+		file:   http.StripPrefix("/u/static/", http.FileServerFS(web.Static())),
+		limits: limits,
 	}, nil
 }
 
@@ -287,24 +286,21 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		p.cfg.Pages.Login(w, http.StatusBadRequest, page)
 		return
 	}
-	acctKey, ipKey := "login:acct:"+strings.ToLower(email), "login:ip:"+clientIP(r)
-	limited, err := p.throttled(ctx, acctKey, ipKey)
+	// The attempt is reserved before the password is hashed, so that
+	// parallel guesses cannot all pass the limit.
+	attempt, err := p.reserve(w, r, ActionLogin, accountName(email))
 	if err != nil {
 		p.internalError(w, "login: throttle", err)
 		return
 	}
-	if limited {
-		page.Error = fmt.Sprintf("Too many failed login attempts. Wait %s and try again.", humanDuration(p.cfg.Throttle.Window))
+	if !attempt.OK {
+		page.Error = attempt.Refusal("Too many failed login attempts.")
 		p.cfg.Pages.Login(w, http.StatusTooManyRequests, page)
 		return
 	}
 	user, err := p.cfg.Database.Login(ctx, email, password)
 	switch {
 	case errors.Is(err, connector.ErrInvalidCredentials):
-		if err := p.recordFailure(ctx, acctKey, ipKey); err != nil {
-			p.internalError(w, "login: record failure", err)
-			return
-		}
 		// The same words for an unknown email and a wrong password.
 		page.Error, page.ErrorField = "Wrong email or password.", "password"
 		p.cfg.Pages.Login(w, http.StatusUnauthorized, page)
@@ -317,9 +313,7 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		p.internalError(w, "login", err)
 		return
 	}
-	if err := p.cfg.Store.ResetFailures(ctx, acctKey); err != nil {
-		p.cfg.Log.Warn("reset login failures", "err", err)
-	}
+	p.passed(w, r, attempt, accountName(email))
 	p.finishLogin(w, r, req, user, "pwd")
 }
 
@@ -345,27 +339,6 @@ func (p *Pages) finishLogin(w http.ResponseWriter, r *http.Request, req store.Au
 	}
 	p.cfg.Log.Info("user logged in", "user_id", user.ID, "client_id", req.ClientID, "method", strings.Join(methods, " "))
 	http.Redirect(w, r, resumePath+"?req="+url.QueryEscape(req.ID), http.StatusSeeOther)
-}
-
-func (p *Pages) throttled(ctx context.Context, acctKey, ipKey string) (bool, error) {
-	t := p.cfg.Throttle
-	now := p.cfg.Now().UTC()
-	n, err := p.cfg.Store.Failures(ctx, acctKey, t.Window, now)
-	if err != nil || n >= t.PerAccount {
-		return err == nil, err
-	}
-	n, err = p.cfg.Store.Failures(ctx, ipKey, t.Window, now)
-	return err == nil && n >= t.PerIP, err
-}
-
-func (p *Pages) recordFailure(ctx context.Context, keys ...string) error {
-	now := p.cfg.Now().UTC()
-	for _, k := range keys {
-		if _, err := p.cfg.Store.AddFailure(ctx, k, p.cfg.Throttle.Window, now); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // signupAllowed reports whether the request may create an account: always
@@ -440,14 +413,13 @@ func (p *Pages) signupSubmit(w http.ResponseWriter, r *http.Request) {
 	password := r.PostForm.Get("password")
 
 	// Sign-ups cost a password hash each: count them against the IP.
-	ipKey := "signup:ip:" + clientIP(r)
-	n, err := p.cfg.Store.AddFailure(ctx, ipKey, p.cfg.Throttle.Window, p.cfg.Now().UTC())
+	attempt, err := p.reserve(w, r, ActionSignUp, "")
 	if err != nil {
 		p.internalError(w, "signup: throttle", err)
 		return
 	}
-	if n > p.cfg.Throttle.PerIP {
-		page.Error = fmt.Sprintf("Too many sign-ups from your network. Wait %s and try again.", humanDuration(p.cfg.Throttle.Window))
+	if !attempt.OK {
+		page.Error = attempt.Refusal("Too many sign-ups from your network.")
 		p.cfg.Pages.SignUp(w, http.StatusTooManyRequests, page)
 		return
 	}
@@ -472,6 +444,7 @@ func (p *Pages) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.cfg.Log.Info("user signed up", "user_id", user.ID, "client_id", req.ClientID)
+	p.limits.RememberDevice(w, user.Email)
 	p.finishLogin(w, r, req, user, "pwd")
 }
 
@@ -605,17 +578,6 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-func humanDuration(d time.Duration) string {
-	if d >= time.Minute && d%time.Minute == 0 {
-		m := int(d / time.Minute)
-		if m == 1 {
-			return "a minute"
-		}
-		return fmt.Sprintf("%d minutes", m)
-	}
-	return d.String()
 }
 
 func capitalize(s string) string {

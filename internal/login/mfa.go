@@ -201,21 +201,22 @@ type refusal struct {
 }
 
 // verifyFactor checks the second factor the form posts (action totp,
-// recovery or key) and returns the methods to record. A wrong code counts
-// as a failed login of the user, throttled like passwords.
+// recovery or key) and returns the methods to record. Each code is an
+// attempt of ActionMFACode, reserved before it is checked and throttled
+// as passwords are.
 func (p *Pages) verifyFactor(w http.ResponseWriter, r *http.Request, user store.User, purpose, requestID string) ([]string, *refusal, error) {
 	ctx := r.Context()
 	action := r.PostForm.Get("action")
 	switch action {
 	case web.MethodTOTP, web.MethodRecovery:
 		code := strings.TrimSpace(r.PostForm.Get("code"))
-		if ref, err := p.codeAllowed(ctx, user.ID, action); ref != nil || err != nil {
-			return nil, ref, err
-		}
 		if code == "" {
 			return nil, &refusal{http.StatusBadRequest, action, "Enter the code.", "code"}, nil
 		}
-		var err error
+		attempt, ref, err := p.reserveCode(w, r, user, action)
+		if ref != nil || err != nil {
+			return nil, ref, err
+		}
 		if action == web.MethodTOTP {
 			err = p.cfg.MFA.VerifyTOTP(ctx, user.ID, code)
 		} else {
@@ -223,9 +224,7 @@ func (p *Pages) verifyFactor(w http.ResponseWriter, r *http.Request, user store.
 		}
 		switch {
 		case errors.Is(err, mfa.ErrInvalidCode), errors.Is(err, mfa.ErrCodeUsed), errors.Is(err, mfa.ErrNotEnrolled):
-			if err := p.codeFailed(ctx, user.ID); err != nil {
-				return nil, nil, err
-			}
+			// The attempt stays counted.
 			msg := "That code did not work. Wait for the app to show a new code and try again."
 			if action == web.MethodRecovery {
 				msg = "That recovery code did not work. Check it, or try another one."
@@ -234,7 +233,7 @@ func (p *Pages) verifyFactor(w http.ResponseWriter, r *http.Request, user store.
 		case err != nil:
 			return nil, nil, err
 		}
-		p.codesPassed(ctx, user.ID)
+		p.passed(w, r, attempt, limitAccount(user))
 		return []string{amrOTP, amrMFA}, nil, nil
 	case web.MethodKey:
 		session, err := p.takeCeremony(w, r, purpose, requestID, user.ID)
@@ -264,38 +263,28 @@ func (p *Pages) verifyFactor(w http.ResponseWriter, r *http.Request, user store.
 	return nil, &refusal{http.StatusBadRequest, "", "Choose a way to verify it's you.", ""}, nil
 }
 
-// Code entry is throttled per user with the failed-login counters, in the
-// windows and limits of passwords: a user's codes can be guessed only as
-// slowly as their password.
-func codeThrottleKey(userID string) string { return "mfa:user:" + userID }
+// limitAccount is the account a user's code attempts count against: the
+// one their password attempts count against (the email), so that a known
+// device of the account is one for both; the user ID when there is no
+// email (some upstream users).
+func limitAccount(u store.User) string {
+	if u.Email != "" {
+		return accountName(u.Email)
+	}
+	return u.ID
+}
 
-// codeAllowed refuses code entry for a user with too many recent wrong
-// codes.
-func (p *Pages) codeAllowed(ctx context.Context, userID, method string) (*refusal, error) {
-	t := p.cfg.Throttle
-	n, err := p.cfg.Store.Failures(ctx, codeThrottleKey(userID), t.Window, p.cfg.Now().UTC())
+// reserveCode takes one code attempt of the user for the browser of r, or
+// returns the refusal to show (429, with Retry-After set).
+func (p *Pages) reserveCode(w http.ResponseWriter, r *http.Request, user store.User, method string) (*Reservation, *refusal, error) {
+	attempt, err := p.reserve(w, r, ActionMFACode, limitAccount(user))
 	if err != nil {
-		return nil, fmt.Errorf("code throttle: %w", err)
+		return nil, nil, fmt.Errorf("code throttle: %w", err)
 	}
-	if n >= t.PerAccount {
-		p.cfg.Log.Warn("second-factor code entry throttled", "user_id", userID)
-		return &refusal{http.StatusTooManyRequests, method,
-			fmt.Sprintf("Too many wrong codes. Wait %s and try again.", humanDuration(t.Window)), ""}, nil
+	if !attempt.OK {
+		return nil, &refusal{http.StatusTooManyRequests, method, attempt.Refusal("Too many wrong codes."), ""}, nil
 	}
-	return nil, nil
-}
-
-func (p *Pages) codeFailed(ctx context.Context, userID string) error {
-	if _, err := p.cfg.Store.AddFailure(ctx, codeThrottleKey(userID), p.cfg.Throttle.Window, p.cfg.Now().UTC()); err != nil {
-		return fmt.Errorf("code throttle: %w", err)
-	}
-	return nil
-}
-
-func (p *Pages) codesPassed(ctx context.Context, userID string) {
-	if err := p.cfg.Store.ResetFailures(ctx, codeThrottleKey(userID)); err != nil {
-		p.cfg.Log.Warn("reset code failures", "err", err)
-	}
+	return attempt, nil, nil
 }
 
 // The challenge page of a login.
@@ -429,8 +418,9 @@ func (p *Pages) enrollSite(ctx context.Context, st mfaLogin) enrollSite {
 	}
 }
 
-// accountName is what an authenticator app shows under the issuer.
-func accountName(u store.User) string {
+// userLabel names the user to themselves: on the account page, and in
+// authenticator apps under the issuer.
+func userLabel(u store.User) string {
 	if u.Email != "" {
 		return u.Email
 	}
@@ -441,9 +431,9 @@ func accountName(u store.User) string {
 // starting one when none is pending.
 func (p *Pages) showEnrollTOTP(w http.ResponseWriter, r *http.Request, site enrollSite, user store.User, status int, msg, field string) {
 	ctx := r.Context()
-	key, err := p.cfg.MFA.PendingTOTP(ctx, user.ID, accountName(user))
+	key, err := p.cfg.MFA.PendingTOTP(ctx, user.ID, userLabel(user))
 	if errors.Is(err, mfa.ErrNotEnrolled) {
-		key, err = p.cfg.MFA.EnrollTOTP(ctx, user.ID, accountName(user))
+		key, err = p.cfg.MFA.EnrollTOTP(ctx, user.ID, userLabel(user))
 	}
 	if errors.Is(err, mfa.ErrAlreadyEnrolled) {
 		// Confirmed in another tab meanwhile.
@@ -491,7 +481,12 @@ func (p *Pages) enrollFactor(w http.ResponseWriter, r *http.Request, site enroll
 	ctx := r.Context()
 	switch action := r.PostForm.Get("action"); action {
 	case web.MethodTOTP:
-		ref, err := p.codeAllowed(ctx, user.ID, web.MethodTOTP)
+		code := strings.TrimSpace(r.PostForm.Get("code"))
+		if code == "" {
+			p.showEnrollTOTP(w, r, site, user, http.StatusBadRequest, "Enter the 6-digit code the app shows.", "code")
+			return nil, false
+		}
+		attempt, ref, err := p.reserveCode(w, r, user, web.MethodTOTP)
 		if err != nil {
 			p.internalError(w, "enroll totp", err)
 			return nil, false
@@ -500,18 +495,9 @@ func (p *Pages) enrollFactor(w http.ResponseWriter, r *http.Request, site enroll
 			p.showEnrollTOTP(w, r, site, user, ref.status, ref.msg, "")
 			return nil, false
 		}
-		code := strings.TrimSpace(r.PostForm.Get("code"))
-		if code == "" {
-			p.showEnrollTOTP(w, r, site, user, http.StatusBadRequest, "Enter the 6-digit code the app shows.", "code")
-			return nil, false
-		}
 		err = p.cfg.MFA.ConfirmTOTP(ctx, user.ID, code)
 		switch {
 		case errors.Is(err, mfa.ErrInvalidCode), errors.Is(err, mfa.ErrCodeUsed):
-			if err := p.codeFailed(ctx, user.ID); err != nil {
-				p.internalError(w, "enroll totp", err)
-				return nil, false
-			}
 			p.showEnrollTOTP(w, r, site, user, http.StatusUnauthorized,
 				"That code did not work. Check that the app shows this account, wait for a new code and try again.", "code")
 			return nil, false
@@ -523,7 +509,7 @@ func (p *Pages) enrollFactor(w http.ResponseWriter, r *http.Request, site enroll
 			p.internalError(w, "enroll totp", err)
 			return nil, false
 		}
-		p.codesPassed(ctx, user.ID)
+		p.passed(w, r, attempt, limitAccount(user))
 		return []string{amrOTP, amrMFA}, true
 	case web.MethodKey, "passkey":
 		passkey := action == "passkey"

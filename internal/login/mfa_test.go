@@ -63,7 +63,7 @@ func (e *env) withTOTP(t *testing.T, userID string) string {
 	if err := e.mfa.ConfirmTOTP(t.Context(), userID, e.code(t, key.Secret)); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(30 * time.Second)
+	e.clock.Advance(30 * time.Second)
 	return key.Secret
 }
 
@@ -280,7 +280,7 @@ func TestMFAChallengeTOTP(t *testing.T) {
 		t.Errorf("the replay was recorded on the request: %q", got)
 	}
 	// The next code works.
-	e.clock.Add(30 * time.Second)
+	e.clock.Advance(30 * time.Second)
 	vals2.Set("code", e.code(t, secret))
 	if r := thief.post(authflow.MFAPath, vals2); r.status != http.StatusSeeOther {
 		t.Errorf("the next code: %d %.300s", r.status, r.body)
@@ -327,8 +327,9 @@ func TestMFARecoveryCode(t *testing.T) {
 }
 
 // TestMFACodeThrottle: after five wrong codes the user's code entry is
-// refused, even the right code, until the window passes; confirming an
-// enrollment counts too.
+// refused, even the right code, with Retry-After, until an attempt comes
+// back (one every 3 minutes with five per 15); confirming an enrollment
+// counts too.
 func TestMFACodeThrottle(t *testing.T) {
 	e := newEnv(t)
 	user := e.dbUser(t, mfaEmail, mfaPassword)
@@ -343,13 +344,17 @@ func TestMFACodeThrottle(t *testing.T) {
 		}
 	}
 	vals.Set("code", e.code(t, secret))
-	wantError(t, "right code after five wrong ones", b.post(authflow.MFAPath, vals), http.StatusTooManyRequests, "Too many wrong codes. Wait 15 minutes", "")
+	r := b.post(authflow.MFAPath, vals)
+	wantError(t, "right code after five wrong ones", r, http.StatusTooManyRequests, "Too many wrong codes. Wait 3 minutes and try again.", "")
+	if got := r.header.Get("Retry-After"); got != "180" {
+		t.Errorf("Retry-After %q, want 180", got)
+	}
 	// Recovery codes share the limit.
 	vals.Set("action", "recovery")
 	wantError(t, "recovery code after five wrong ones", b.post(authflow.MFAPath, vals), http.StatusTooManyRequests, "Too many wrong codes", "")
 	wantMethods(t, "session", e.sessionOf(t, b).Methods, []string{"pwd"})
 
-	e.clock.Add(15 * time.Minute)
+	e.clock.Advance(3 * time.Minute)
 	vals.Set("action", "totp")
 	vals.Set("code", e.code(t, secret))
 	if r := b.post(authflow.MFAPath, vals); r.status != http.StatusSeeOther {
@@ -525,7 +530,7 @@ func TestMFASecurityKeyCeremony(t *testing.T) {
 	// An expired one too.
 	req = e.loggedIn(t, b)
 	page = b.get(authflow.For(authflow.MFAPath, req.ID))
-	e.clock.Add(ceremonyTTL)
+	e.clock.Advance(ceremonyTTL)
 	vals = form(t, page)
 	vals.Set("response", `{}`)
 	wantError(t, "an expired ceremony", b.post(authflow.MFAPath, vals), http.StatusBadRequest, "The security key check expired", "")
@@ -627,7 +632,7 @@ func TestAccountSecurity(t *testing.T) {
 	}
 
 	// A new session (the password alone) must pass the app first.
-	e.clock.Add(30 * time.Second)
+	e.clock.Advance(30 * time.Second)
 	other := e.browser(t)
 	e.loggedIn(t, other)
 	page = other.get(authflow.AccountSecurityPath)

@@ -114,15 +114,18 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		return nil, err
 	}
 	hosted, err := login.New(login.Config{
-		Issuer:            cfg.Issuer,
-		OpenConnector:     o.openConnector,
-		Store:             st,
-		Sessions:          sessions,
-		Pages:             pages,
-		Database:          db,
-		Log:               log,
-		Binder:            binder,
-		Throttle:          login.Throttle{PerAccount: cfg.Throttle.PerAccount, PerIP: cfg.Throttle.PerIP, Window: cfg.Throttle.Window.D()},
+		Issuer:        cfg.Issuer,
+		OpenConnector: o.openConnector,
+		Store:         st,
+		Sessions:      sessions,
+		Pages:         pages,
+		Database:      db,
+		Log:           log,
+		Binder:        binder,
+		Throttle: login.Throttle{PerAccount: cfg.Throttle.PerAccount, PerIP: cfg.Throttle.PerIP, Window: cfg.Throttle.Window.D(),
+			// Replicas share the master key, so a device one of them
+			// remembered is known to all.
+			DeviceKey: keys.DeriveKey("device cookie")},
 		MinPasswordLength: cfg.Password.MinLength,
 		Secure:            secure,
 		MFA:               factors,

@@ -293,6 +293,8 @@ type Store interface {
 	OrganizationStore
 	AuthRequestSteps
 	FactorStore
+	Throttler
+	TicketStore
 	CeremonyStore
 	SessionSteps
 

@@ -190,6 +190,7 @@ var (
 		qInsertSession, qDeleteSession, qRecordLogin,
 		qGetGrant, qInsertGrant, qUpdateGrant,
 		qAddFailure, qResetFailures,
+		qTakeAttempt, qReturnAttempt, qClearAttempts,
 	}
 )
 
@@ -518,6 +519,8 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 			`DELETE FROM access_tokens WHERE expires_at <= ?`,
 			`DELETE FROM refresh_tokens WHERE expires_at <= ?`,
 			`DELETE FROM throttle WHERE expires_at <= ?`,
+			`DELETE FROM rate_limits WHERE expires_at <= ?`,
+			`DELETE FROM tickets WHERE expires_at <= ?`,
 			`DELETE FROM webauthn_ceremonies WHERE expires_at <= ?`,
 		} {
 			res, err := t.exec(ctx, q, millis(now))

@@ -32,6 +32,8 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AddMember", raceAddMember},
 		{"LinkUsers", raceLinkUsers},
 		{"Factors", raceFactors},
+		{"TakeAttempt", raceTakeAttempt},
+		{"Tickets", raceTickets},
 		{"Ceremonies", raceCeremonies},
 	}
 	for _, tc := range tests {
