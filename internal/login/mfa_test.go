@@ -678,3 +678,33 @@ func TestAccountSecurity(t *testing.T) {
 		t.Errorf("remove twice: %d", r.status)
 	}
 }
+
+// TestMFAUnknownActions: a form posted with an action the page does not
+// offer is a 400 page (or, on the account's enrollment, a redirect to the
+// account page), never a 500, and changes nothing.
+func TestMFAUnknownActions(t *testing.T) {
+	e := newEnv(t)
+	user := e.dbUser(t, mfaEmail, mfaPassword)
+	b := e.browser(t)
+	req := e.loggedIn(t, b)
+	enroll := form(t, b.get(authflow.For(authflow.MFAEnrollPath, req.ID)))
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{authflow.MFAEnrollPath, http.StatusBadRequest},
+		{authflow.AccountSecurityPath, http.StatusBadRequest},
+		{authflow.AccountSecurityPath + "/enroll", http.StatusSeeOther},
+	} {
+		vals := url.Values{"csrf": {enroll.Get("csrf")}, "req": {req.ID}, "action": {"bogus"}, "code": {"123456"}}
+		if r := b.post(tc.path, vals); r.status != tc.status {
+			t.Errorf("POST %s with action=bogus: %d, want %d", tc.path, r.status, tc.status)
+		}
+	}
+	secret := e.withTOTP(t, user.ID)
+	vals := form(t, b.get(authflow.For(authflow.MFAPath, req.ID)))
+	vals.Set("action", "bogus")
+	vals.Set("code", e.code(t, secret))
+	wantError(t, "POST /u/mfa with action=bogus", b.post(authflow.MFAPath, vals), http.StatusBadRequest, "Choose a way to verify", "")
+	wantMethods(t, "session", e.sessionOf(t, b).Methods, []string{"pwd"})
+}
