@@ -31,7 +31,8 @@ type Renderer struct {
 // NewRenderer parses every page template.
 func NewRenderer(log *slog.Logger) (*Renderer, error) {
 	r := &Renderer{pages: map[string]*template.Template{}, log: log}
-	for _, name := range []string{"login", "signup", "consent", "error", "logout", "loggedout", "organization"} {
+	for _, name := range []string{"login", "signup", "consent", "error", "logout", "loggedout", "organization",
+		"mfa", "mfa_enroll", "recovery_codes", "passkey", "account"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
@@ -110,6 +111,9 @@ type LoginPage struct {
 	Password bool
 	// Providers are the social and enterprise connections, one button each.
 	Providers []ProviderButton
+	// PasskeyURL is the passkey login page; empty when passkeys cannot
+	// be used (an issuer without a host name, no password form).
+	PasskeyURL string
 }
 
 // ProviderButton links to a login through an upstream connection.

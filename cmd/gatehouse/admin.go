@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
+	"gatehouse/internal/mfa"
 	"gatehouse/internal/mgmt"
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/server"
@@ -31,6 +33,7 @@ type appFlags struct {
 	overlap, idle, absolute durationFlag
 	orgUsage, orgBehavior   string
 	initiateLoginURI        string
+	mfa                     string
 }
 
 func (f *appFlags) register(fs *flag.FlagSet) {
@@ -50,6 +53,7 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.orgUsage, "organization-usage", "", "organizations: deny (default), allow or require")
 	fs.StringVar(&f.orgBehavior, "organization-behavior", "", "with require and no organization parameter: no_prompt, pre_login_prompt or post_login_prompt")
 	fs.StringVar(&f.initiateLoginURI, "initiate-login-uri", "", "the application's login route, opened by invitation links")
+	fs.StringVar(&f.mfa, "mfa", "", "second factor: always, optional, never, or inherit the server's mfa.policy (default)")
 }
 
 // settings returns the settings whose flags were set.
@@ -90,6 +94,8 @@ func (f *appFlags) settings(fs *flag.FlagSet) mgmt.ClientSettings {
 			s.OrganizationBehavior = &f.orgBehavior
 		case "initiate-login-uri":
 			s.InitiateLoginURI = &f.initiateLoginURI
+		case "mfa":
+			s.MFAPolicy = &f.mfa // "inherit" is stored as "" by mgmt
 		}
 	})
 	return s
@@ -167,6 +173,7 @@ func cmdAppsShow(ctx context.Context, e env, args []string) error {
 				"idle": c.Refresh.Idle.String(), "absolute": c.Refresh.Absolute.String()},
 			"organization_usage": c.OrganizationUsage, "organization_behavior": c.OrganizationBehavior,
 			"initiate_login_uri": c.InitiateLoginURI,
+			"mfa":                cmp.Or(c.MFAPolicy, mfa.PolicyInherit),
 			"created_at":         c.CreatedAt,
 		}, nil
 	})

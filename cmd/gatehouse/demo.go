@@ -45,6 +45,8 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	}
 	cfg := config.Default()
 	cfg.Addr, cfg.Issuer, cfg.DataDir = *addr, *issuer, dir
+	// Users may set up an authenticator app, security keys and passkeys.
+	cfg.MFA.Policy = config.MFAOptional
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -92,12 +94,15 @@ Gatehouse demo is running.
   Accept an invitation to "acme" as %s (sign up with any password):
                          %s
 
+  Two-step verification and passkeys, once logged in:
+                         %s/u/account/security
+
   Provider (issuer):     %s
   Demo application:      client_id %s
   Data directory:        %s
 
 Press Ctrl+C to stop.
-`, *appURL, demoEmail, demoPassword, *appURL, demoInvitee, invitationURL, cfg.Issuer, demoClientID, dir)
+`, *appURL, demoEmail, demoPassword, *appURL, demoInvitee, invitationURL, cfg.Issuer, cfg.Issuer, demoClientID, dir)
 
 	err = <-serveErr
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -15,6 +15,19 @@ const (
 	CallbackPath = "/login/callback"
 )
 
+// Paths of the second-factor and passkey pages.
+const (
+	// MFAPath asks for a second factor; MFAEnrollPath sets up the first
+	// one of a user who has none.
+	MFAPath       = "/u/mfa"
+	MFAEnrollPath = "/u/mfa/enroll"
+	// PasskeyPath signs in with a passkey instead of a password.
+	PasskeyPath = "/u/passkey"
+	// AccountSecurityPath is where a logged-in user manages their
+	// factors and passkeys; it belongs to no request.
+	AccountSecurityPath = "/u/account/security"
+)
+
 // For returns path with the request's id as the "req" parameter.
 func For(path, reqID string) string {
 	return path + "?req=" + url.QueryEscape(reqID)

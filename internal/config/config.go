@@ -44,6 +44,7 @@ type Config struct {
 	Password Password `yaml:"password"`
 	Throttle Throttle `yaml:"throttle"`
 	Email    Email    `yaml:"email"`
+	MFA      MFA      `yaml:"mfa"`
 
 	// Claims are custom claims copied from user metadata into tokens.
 	Claims []ClaimRule `yaml:"claims"`
@@ -123,6 +124,22 @@ type Throttle struct {
 	PendingRequestsPerIP int `yaml:"pending_requests_per_ip"`
 }
 
+// MFA sets the server's second-factor policy; an application may override
+// it with its own.
+type MFA struct {
+	// Policy is "never" (no second factor unless an application or an
+	// acr_values asks for one), "optional" (users may enroll, and those
+	// who did are always asked) or "always" (every login needs one).
+	Policy string `yaml:"policy"`
+}
+
+// MFA policies.
+const (
+	MFANever    = "never"
+	MFAOptional = "optional"
+	MFAAlways   = "always"
+)
+
 // Duration is a time.Duration written as "90s", "15m", "10h" or "7d".
 type Duration time.Duration
 
@@ -179,6 +196,7 @@ func Default() Config {
 		SigningAlgorithm: "RS256",
 		SettingsCacheTTL: Duration(2 * time.Second),
 		UserIDProvider:   "gatehouse",
+		MFA:              MFA{Policy: MFANever},
 	}
 }
 
@@ -214,6 +232,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"GATEHOUSE_USER_ID_PROVIDER":  &c.UserIDProvider,
 		"GATEHOUSE_SMTP_URL":          &c.Email.SMTPURL,
 		"GATEHOUSE_EMAIL_FROM":        &c.Email.From,
+		"GATEHOUSE_MFA_POLICY":        &c.MFA.Policy,
 	}
 	if v, ok := lookup("GATEHOUSE_TRUSTED_PROXIES"); ok {
 		c.TrustedProxies = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
@@ -363,6 +382,11 @@ func (c *Config) Validate() error {
 				return err
 			}
 		}
+	}
+	switch c.MFA.Policy {
+	case MFANever, MFAOptional, MFAAlways:
+	default:
+		return fmt.Errorf("mfa.policy: %q is not never, optional or always", c.MFA.Policy)
 	}
 	return nil
 }

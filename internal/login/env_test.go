@@ -17,6 +17,7 @@ import (
 
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/connector/database"
+	"gatehouse/internal/mfa"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/sqlite"
@@ -32,6 +33,10 @@ type env struct {
 	st     store.Store
 	binder authflow.Binder
 	client store.Client
+	// mfa is the pages' factor service; clock is its clock and the
+	// pages' (throttle windows, ceremonies), which tests move.
+	mfa   *mfa.Service
+	clock *testClock
 }
 
 // Cheap argon2id settings: these tests are about the pages, not the hash.
@@ -55,10 +60,21 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	binder := authflow.Binder{CSRFKey: []byte("0123456789abcdef0123456789abcdef")}
+	clock := &testClock{now: time.Now().UTC()}
+	sealer, err := token.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A host name, not an IP address: WebAuthn needs one.
+	factors, err := mfa.New(mfa.Config{Issuer: testIssuer, Store: st, Sealer: sealer, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := New(Config{
-		Issuer: "http://gatehouse.test", Store: st, Pages: pages, Database: db, Log: log, Binder: binder,
+		Issuer: testIssuer, Store: st, Pages: pages, Database: db, Log: log, Binder: binder,
 		Sessions: &session.Manager{Store: st, TTL: time.Hour, Now: time.Now},
 		Throttle: Throttle{PerAccount: 5, PerIP: 100, Window: 15 * time.Minute}, MinPasswordLength: 8,
+		MFA: factors, MFAPolicy: mfa.PolicyOptional, Now: clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +92,10 @@ func newEnv(t *testing.T) *env {
 	if err := st.SetConnectionEnabled(ctx, store.DefaultDatabaseConnection, c.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	return &env{srv: srv, st: st, binder: binder, client: c}
+	return &env{srv: srv, st: st, binder: binder, client: c, mfa: factors, clock: clock}
 }
+
+const testIssuer = "http://gatehouse.test"
 
 // browser is a cookie-keeping client that never follows redirects.
 type browser struct {
@@ -117,6 +135,7 @@ type response struct {
 	status   int
 	location string
 	body     string
+	header   http.Header
 }
 
 func (b *browser) get(path string) response {
@@ -148,7 +167,7 @@ func (b *browser) do(method, path string, form url.Values) response {
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(out)}
+	return response{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(out), header: resp.Header}
 }
 
 var hiddenField = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)

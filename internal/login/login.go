@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/connector"
 	"gatehouse/internal/connector/database"
+	"gatehouse/internal/mfa"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/web"
@@ -50,6 +51,12 @@ type Config struct {
 	// Secure sets the Secure attribute on cookies (https issuer).
 	Secure bool
 	Now    func() time.Time
+
+	// MFA checks second factors and passkeys; nil turns their pages off.
+	MFA *mfa.Service
+	// MFAPolicy is the server's second-factor policy (mfa.Policy*): the
+	// account page offers second factors unless it is never.
+	MFAPolicy string
 }
 
 // Pages serves the hosted pages.
@@ -109,6 +116,9 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /u/org/{id}/theme.css", p.orgTheme)
 	mux.HandleFunc("GET "+CallbackPath, p.upstreamCallback)
 	mux.Handle("GET /u/static/", p.file)
+	if p.cfg.MFA != nil {
+		p.mountMFA(mux)
+	}
 }
 
 // protect refuses cross-origin form posts (Sec-Fetch-Site / Origin) and
@@ -227,6 +237,9 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, req store.Auth
 				URL: "/u/login/" + url.PathEscape(c.Name) + "?req=" + url.QueryEscape(req.ID)})
 		}
 	}
+	if page.Password && p.passkeysAvailable() {
+		page.PasskeyURL = authflow.For(authflow.PasskeyPath, req.ID)
+	}
 	if !page.Password && len(page.Providers) == 0 {
 		p.errorPage(w, http.StatusBadRequest, "No login method is enabled for this application. Ask its administrator to enable a connection.")
 		return web.LoginPage{}, false
@@ -304,14 +317,16 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	p.finishLogin(w, r, req, user, "pwd")
 }
 
-// finishLogin starts the SSO session and hands the browser back to /authorize.
-func (p *Pages) finishLogin(w http.ResponseWriter, r *http.Request, req store.AuthRequest, user store.User, method string) {
+// finishLogin starts the SSO session and hands the browser back to
+// /authorize. methods are the login's amr values (or an upstream
+// connection's strategy).
+func (p *Pages) finishLogin(w http.ResponseWriter, r *http.Request, req store.AuthRequest, user store.User, methods ...string) {
 	ctx := r.Context()
-	if _, err := p.cfg.Sessions.Start(ctx, w, r, user.ID, []string{method}); err != nil {
+	if _, err := p.cfg.Sessions.Start(ctx, w, r, user.ID, methods); err != nil {
 		p.internalError(w, "start session", err)
 		return
 	}
-	if err := p.cfg.Store.RecordAuthentication(ctx, req.ID, user.ID, []string{method}); err != nil {
+	if err := p.cfg.Store.RecordAuthentication(ctx, req.ID, user.ID, methods); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			p.errorPage(w, http.StatusBadRequest, "This login link has expired or was already used. Go back to the application and log in again.")
 			return
@@ -322,7 +337,7 @@ func (p *Pages) finishLogin(w http.ResponseWriter, r *http.Request, req store.Au
 	if err := p.cfg.Store.RecordLogin(ctx, user.ID, p.cfg.Now().UTC()); err != nil {
 		p.cfg.Log.Warn("record login", "err", err)
 	}
-	p.cfg.Log.Info("user logged in", "user_id", user.ID, "client_id", req.ClientID, "method", method)
+	p.cfg.Log.Info("user logged in", "user_id", user.ID, "client_id", req.ClientID, "method", strings.Join(methods, " "))
 	http.Redirect(w, r, resumePath+"?req="+url.QueryEscape(req.ID), http.StatusSeeOther)
 }
 

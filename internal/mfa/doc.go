@@ -8,4 +8,8 @@
 // credentials. It keeps nothing in memory between requests: a ceremony's
 // state is a Session that the caller stores, bound to the browser, between
 // begin and finish. Throttling code entry is the caller's.
+//
+// The policy functions (EffectivePolicy, Required, HasSecondFactor) say
+// when a login needs a second factor; the authorize flow and the hosted
+// pages both ask them, so the rule is written once.
 package mfa

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/mfa"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 )
@@ -54,6 +55,9 @@ type ClientSettings struct {
 	// InitiateLoginURI is the application's login route that invitation
 	// links open.
 	InitiateLoginURI *string
+	// MFAPolicy is mfa.PolicyAlways, PolicyOptional, PolicyNever, or
+	// PolicyInherit (stored as "") to take the server's mfa.policy.
+	MFAPolicy *string
 }
 
 // apply copies the settings that are set onto c.
@@ -80,6 +84,12 @@ func (in ClientSettings) apply(c *store.Client) {
 	set(&c.OrganizationUsage, in.OrganizationUsage)
 	set(&c.OrganizationBehavior, in.OrganizationBehavior)
 	set(&c.InitiateLoginURI, in.InitiateLoginURI)
+	if in.MFAPolicy != nil {
+		c.MFAPolicy = *in.MFAPolicy
+		if c.MFAPolicy == mfa.PolicyInherit {
+			c.MFAPolicy = ""
+		}
+	}
 }
 
 // defaultAuthMethod is the token endpoint authentication method of an
@@ -316,6 +326,11 @@ func validateClient(c store.Client) error {
 		if err := ValidateRedirectURI(c.InitiateLoginURI); err != nil {
 			return invalid("initiate_login_uri", "initiate login URI: %v", err)
 		}
+	}
+	switch c.MFAPolicy {
+	case "", mfa.PolicyNever, mfa.PolicyOptional, mfa.PolicyAlways:
+	default:
+		return invalid("mfa_policy", "MFA policy %q is not always, optional, never or inherit", c.MFAPolicy)
 	}
 	r := c.Refresh
 	if r.Overlap < 0 || r.Overlap > 5*time.Minute {

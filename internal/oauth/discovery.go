@@ -39,7 +39,11 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
 		"code_challenge_methods_supported":              []string{"S256"},
 		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
-			"name", "nickname", "picture", "given_name", "family_name", "updated_at", "email", "email_verified"},
+			"name", "nickname", "picture", "given_name", "family_name", "updated_at", "email", "email_verified",
+			"amr", "acr"},
+		// A client asks for a second factor with acr_values (OIDC Core
+		// §3.1.2.1); the ID token's acr says when one was passed.
+		"acr_values_supported":                           []string{ACRMultiFactor},
 		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
 		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,

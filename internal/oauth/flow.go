@@ -62,6 +62,7 @@ var steps = []step{
 	endedStep{},
 	orgPromptStep{afterLogin: false},
 	authenticateStep{},
+	secondFactorStep{},
 	orgPromptStep{afterLogin: true},
 	joinOrganizationStep{},
 	consentStep{},

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -256,5 +257,88 @@ func TestConsentStep(t *testing.T) {
 			}
 			check(t, e, consentStep{}, r, f, tt.wantPage, "", none)
 		})
+	}
+}
+
+func TestSecondFactorStep(t *testing.T) {
+	e := newStepEnv(t)
+	ctx := t.Context()
+	plain := e.user(t, "plain", nil)
+	app := e.user(t, "app", nil)
+	key := e.user(t, "key", nil)
+	pending := e.user(t, "pending", nil)
+	for _, err := range []error{
+		e.st.EnrollTOTP(ctx, store.TOTPFactor{ID: "totp_app", UserID: app.ID, SecretSealed: []byte("s"), CreatedAt: e.now}),
+		e.st.ConfirmTOTP(ctx, app.ID, "totp_app", 1),
+		e.st.AddWebAuthnCredential(ctx, store.WebAuthnCredential{ID: "wa_key", UserID: key.ID, Type: store.FactorWebAuthnRoaming,
+			CredentialID: []byte("cred"), PublicKey: []byte("pk"), CreatedAt: e.now}),
+		// An enrollment never confirmed is no factor yet.
+		e.st.EnrollTOTP(ctx, store.TOTPFactor{ID: "totp_pending", UserID: pending.ID, SecretSealed: []byte("s"), CreatedAt: e.now}),
+		e.st.SetRecoveryCodes(ctx, pending.ID, "rc_pending", []string{"h1"}, e.now),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mfaACR := func(r *store.AuthRequest) { r.ACRValues = []string{"urn:other", ACRMultiFactor} }
+	otherACR := func(r *store.AuthRequest) { r.ACRValues = []string{"urn:other"} }
+	pwd := []string{"pwd"}
+	tests := []struct {
+		name      string
+		server    string // the server's policy
+		appPolicy string // the application's
+		user      store.User
+		methods   []string // the session's
+		edit      func(*store.AuthRequest)
+		wantPage  string
+	}{
+		{"default policy, not enrolled", "", "", plain, pwd, nil, ""},
+		{"never, enrolled", "never", "", app, pwd, nil, ""},
+		{"never, acr_values asks, not enrolled", "never", "", plain, pwd, mfaACR, authflow.MFAEnrollPath},
+		{"never, acr_values asks, enrolled", "never", "", app, pwd, mfaACR, authflow.MFAPath},
+		{"never, other acr_values", "never", "", app, pwd, otherACR, ""},
+		{"optional, not enrolled", "optional", "", plain, pwd, nil, ""},
+		{"optional, enrolled app", "optional", "", app, pwd, nil, authflow.MFAPath},
+		{"optional, enrolled key", "optional", "", key, pwd, nil, authflow.MFAPath},
+		{"optional, pending enrollment only", "optional", "", pending, pwd, nil, ""},
+		{"always, not enrolled", "always", "", plain, pwd, nil, authflow.MFAEnrollPath},
+		{"always, pending enrollment only", "always", "", pending, pwd, nil, authflow.MFAEnrollPath},
+		{"always, enrolled", "always", "", app, pwd, nil, authflow.MFAPath},
+		{"always, second factor passed", "always", "", app, []string{"pwd", "otp", "mfa"}, nil, ""},
+		{"always, passkey login", "always", "", key, []string{"swk", "mfa"}, nil, ""},
+		{"acr_values, second factor passed", "never", "", app, []string{"pwd", "hwk", "mfa"}, mfaACR, ""},
+		{"application always over server never", "never", "always", plain, pwd, nil, authflow.MFAEnrollPath},
+		{"application never over server always", "always", "never", app, pwd, nil, ""},
+		{"application never, acr_values asks", "always", "never", app, pwd, mfaACR, authflow.MFAPath},
+		{"application optional over server never", "never", "optional", app, pwd, nil, authflow.MFAPath},
+		{"application inherits always", "always", "", plain, pwd, nil, authflow.MFAEnrollPath},
+	}
+	r := e.browser(t, store.User{}, time.Time{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.p.cfg.MFAPolicy = tt.server
+			f := e.flow(store.Client{ID: "c", MFAPolicy: tt.appPolicy}, tt.edit)
+			f.user = tt.user
+			f.sess = store.Session{ID: "s", UserID: tt.user.ID, Methods: tt.methods}
+			none := ""
+			if tt.wantPage != "" {
+				none = ErrInteractionRequired
+			}
+			check(t, e, secondFactorStep{}, r, f, tt.wantPage, "", none)
+		})
+	}
+}
+
+// TestSecondFactorStepOrder: the step runs right after authentication, so
+// that nothing is decided (organization, consent) before the second
+// factor.
+func TestSecondFactorStepOrder(t *testing.T) {
+	var names []string
+	for _, s := range steps {
+		names = append(names, s.name())
+	}
+	i := slices.Index(names, "authenticate")
+	if i < 0 || i+1 >= len(names) || names[i+1] != "second factor" {
+		t.Errorf("steps %q: want \"second factor\" right after \"authenticate\"", names)
 	}
 }

@@ -40,6 +40,10 @@ type Config struct {
 	// Claims copy user metadata into namespaced token claims.
 	Claims []config.ClaimRule
 	Now    func() time.Time
+
+	// MFAPolicy is the server's second-factor policy (mfa.Policy*);
+	// never when empty.
+	MFAPolicy string
 }
 
 // Provider serves the protocol endpoints.

@@ -18,6 +18,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/login"
+	"gatehouse/internal/mfa"
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -106,6 +107,16 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
+	// TOTP secrets are sealed with a key of their own, derived from the
+	// master key as the CSRF key is.
+	mfaSealer, err := token.NewSealer(keys.DeriveKey("mfa secrets"))
+	if err != nil {
+		return nil, err
+	}
+	factors, err := mfa.New(mfa.Config{Issuer: cfg.Issuer, Store: st, Sealer: mfaSealer})
+	if err != nil {
+		return nil, err
+	}
 	provider, err := oauth.New(oauth.Config{
 		Issuer:             cfg.Issuer,
 		Store:              st,
@@ -123,6 +134,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		Claims:             cfg.Claims,
 
 		PendingRequestsPerIP: pendingRequestsPerIP(cfg.Throttle),
+		MFAPolicy:          cfg.MFA.Policy,
 	})
 	if err != nil {
 		return nil, err
@@ -142,6 +154,8 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 			DeviceKey: keys.DeriveKey("device cookie")},
 		MinPasswordLength: cfg.Password.MinLength,
 		Secure:            secure,
+		MFA:               factors,
+		MFAPolicy:         cfg.MFA.Policy,
 	})
 	if err != nil {
 		return nil, err
@@ -257,11 +271,12 @@ func (s *Server) clean(ctx context.Context) {
 
 // securityHeaders sets the headers every response carries: no framing,
 // no referrer (URLs hold codes and request ids), no sniffing, and a CSP
-// that allows only Gatehouse's own resources.
+// that allows only Gatehouse's own resources: its stylesheet and its one
+// script, which runs the WebAuthn ceremonies (no inline script).
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https: data:; base-uri 'none'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; base-uri 'none'; frame-ancestors 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Content-Type-Options", "nosniff")

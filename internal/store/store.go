@@ -58,7 +58,10 @@ type Client struct {
 	// InitiateLoginURI is the application's login route that invitation
 	// links open (OIDC Core's initiate_login_uri).
 	InitiateLoginURI string
-	CreatedAt        time.Time
+	// MFAPolicy is the application's second-factor policy: "never",
+	// "optional" or "always"; "" inherits the server's mfa.policy.
+	MFAPolicy string
+	CreatedAt time.Time
 }
 
 // RefreshPolicy is a client's refresh-token policy. Zero durations mean the
@@ -297,6 +300,8 @@ type Store interface {
 	FactorStore
 	Throttler
 	TicketStore
+	CeremonyStore
+	SessionSteps
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -13,13 +15,16 @@ import (
 const clientFieldColumns = `secret_hash, token_endpoint_auth_method, name, type, callbacks, logout_urls, grant_types,
 	first_party, allow_offline_access, id_token_ttl_ms, access_token_ttl_ms,
 	refresh_no_rotation, refresh_overlap_ms, refresh_idle_ms, refresh_absolute_ms,
-	organization_usage, organization_behavior, initiate_login_uri`
+	organization_usage, organization_behavior, initiate_login_uri, mfa_policy`
 
-const (
+// clientFieldCount is the number of clientFieldColumns.
+var clientFieldCount = strings.Count(clientFieldColumns, ",") + 1
+
+var (
 	qInsertClient = `INSERT INTO clients (id, created_at, ` + clientFieldColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
+		VALUES (` + placeholdersFrom(1, 2+clientFieldCount) + `)`
 	qUpdateClient = `UPDATE clients SET (` + clientFieldColumns + `)
-		= ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) WHERE id = $1`
+		= (` + placeholdersFrom(2, clientFieldCount) + `) WHERE id = $1`
 	qSelectClient = `SELECT id, created_at, ` + clientFieldColumns + ` FROM clients`
 )
 
@@ -28,7 +33,7 @@ func clientFields(c store.Client) []any {
 	return []any{c.SecretHash, c.TokenEndpointAuthMethod, c.Name, c.Type, list(c.Callbacks), list(c.LogoutURLs), list(c.GrantTypes),
 		c.FirstParty, c.AllowOfflineAccess, millis(c.IDTokenTTL), millis(c.AccessTokenTTL),
 		c.Refresh.NoRotation, millis(c.Refresh.Overlap), millis(c.Refresh.Idle), millis(c.Refresh.Absolute),
-		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI}
+		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI, c.MFAPolicy}
 }
 
 func scanClient(row pgx.CollectableRow) (store.Client, error) {
@@ -37,7 +42,7 @@ func scanClient(row pgx.CollectableRow) (store.Client, error) {
 	err := row.Scan(&c.ID, &c.CreatedAt, &c.SecretHash, &c.TokenEndpointAuthMethod, &c.Name, &c.Type, &c.Callbacks, &c.LogoutURLs,
 		&c.GrantTypes, &c.FirstParty, &c.AllowOfflineAccess, &idTTL, &atTTL,
 		&c.Refresh.NoRotation, &overlap, &idle, &absolute, &c.OrganizationUsage, &c.OrganizationBehavior,
-		&c.InitiateLoginURI)
+		&c.InitiateLoginURI, &c.MFAPolicy)
 	c.CreatedAt = utc(c.CreatedAt)
 	c.IDTokenTTL, c.AccessTokenTTL = duration(idTTL), duration(atTTL)
 	c.Refresh.Overlap, c.Refresh.Idle, c.Refresh.Absolute = duration(overlap), duration(idle), duration(absolute)
@@ -170,4 +175,13 @@ func (db *DB) UpdateAPI(ctx context.Context, a store.API) error {
 // DeleteAPI removes the API; ErrNotFound, as DeleteClient.
 func (db *DB) DeleteAPI(ctx context.Context, identifier string) error {
 	return fail("delete api", changed(db.exec(ctx, `DELETE FROM apis WHERE identifier = $1`, identifier)))
+}
+
+// placeholdersFrom returns n comma-separated placeholders, $first on.
+func placeholdersFrom(first, n int) string {
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = "$" + strconv.Itoa(first+i)
+	}
+	return strings.Join(ps, ", ")
 }

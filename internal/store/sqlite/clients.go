@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 
 	"gatehouse/internal/store"
 )
@@ -11,17 +12,20 @@ import (
 const clientFieldColumns = `secret_hash, token_endpoint_auth_method, name, type, callbacks, logout_urls, grant_types,
 	first_party, allow_offline_access, id_token_ttl, access_token_ttl,
 	refresh_no_rotation, refresh_overlap, refresh_idle, refresh_absolute,
-	organization_usage, organization_behavior, initiate_login_uri`
+	organization_usage, organization_behavior, initiate_login_uri, mfa_policy`
+
+// clientFieldCount is the number of clientFieldColumns.
+var clientFieldCount = strings.Count(clientFieldColumns, ",") + 1
 
 const clientColumns = `id, created_at, ` + clientFieldColumns
 
-const (
+var (
 	qInsertClient = `INSERT INTO clients (` + clientColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (` + placeholders(2+clientFieldCount) + `)`
 	qGetClient    = `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`
 	qListClients  = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
 	qUpdateClient = `UPDATE clients SET (` + clientFieldColumns + `)
-		= (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`
+		= (` + placeholders(clientFieldCount) + `) WHERE id = ?`
 	qDeleteClient = `DELETE FROM clients WHERE id = ?`
 )
 
@@ -33,7 +37,7 @@ func clientFields(c store.Client) []any {
 		durationMillis(c.IDTokenTTL), durationMillis(c.AccessTokenTTL),
 		c.Refresh.NoRotation, durationMillis(c.Refresh.Overlap),
 		durationMillis(c.Refresh.Idle), durationMillis(c.Refresh.Absolute),
-		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI}
+		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI, c.MFAPolicy}
 }
 
 func scanClient(sc scanner) (store.Client, error) {
@@ -44,7 +48,7 @@ func scanClient(sc scanner) (store.Client, error) {
 		durationCol{&c.IDTokenTTL}, durationCol{&c.AccessTokenTTL},
 		&c.Refresh.NoRotation, durationCol{&c.Refresh.Overlap},
 		durationCol{&c.Refresh.Idle}, durationCol{&c.Refresh.Absolute},
-		&c.OrganizationUsage, &c.OrganizationBehavior, &c.InitiateLoginURI)
+		&c.OrganizationUsage, &c.OrganizationBehavior, &c.InitiateLoginURI, &c.MFAPolicy)
 	return c, err
 }
 
@@ -106,4 +110,9 @@ func (db *DB) DeleteClient(ctx context.Context, id string) error {
 		return err
 	})
 	return fail("delete client", err)
+}
+
+// placeholders returns n comma-separated "?".
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

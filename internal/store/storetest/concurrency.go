@@ -34,6 +34,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Factors", raceFactors},
 		{"TakeAttempt", raceTakeAttempt},
 		{"Tickets", raceTickets},
+		{"Ceremonies", raceCeremonies},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

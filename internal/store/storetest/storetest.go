@@ -132,6 +132,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TimePrecision", testTimePrecision},
 		{"PingClose", testPingClose},
 		{"Factors", testFactors},
+		{"MFAPages", testMFAPages},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,6 +254,7 @@ func newClient(id string) store.Client {
 		OrganizationUsage:    store.OrgUsageRequire,
 		OrganizationBehavior: store.OrgBehaviorPreLoginPrompt,
 		InitiateLoginURI:     "https://app.example/login?from=gatehouse",
+		MFAPolicy:            "always",
 		CreatedAt:            t0.In(elsewhere),
 	}
 }

@@ -87,6 +87,7 @@ func testUpdateClient(t *testing.T, s store.Store) {
 			OrganizationUsage:    store.OrgUsageAllow,
 			OrganizationBehavior: store.OrgBehaviorPostLoginPrompt,
 			InitiateLoginURI:     "https://new.example/login",
+			MFAPolicy:            "optional",
 			CreatedAt:            t0.Add(time.Hour), // must be ignored
 		}},
 		{"back to the defaults", store.Client{
