@@ -32,7 +32,8 @@ type Renderer struct {
 func NewRenderer(log *slog.Logger) (*Renderer, error) {
 	r := &Renderer{pages: map[string]*template.Template{}, log: log}
 	for _, name := range []string{"login", "signup", "consent", "error", "logout", "loggedout", "organization",
-		"mfa", "mfa_enroll", "recovery_codes", "passkey", "account"} {
+		"mfa", "mfa_enroll", "recovery_codes", "passkey", "account", "emailverification",
+		"message", "forgotpassword", "resetpassword", "verifyemail"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
@@ -106,6 +107,7 @@ type LoginPage struct {
 	CSRF      string
 	Email     string
 	SignUpURL string // empty when sign-up is not offered (an organization that allows none)
+	ForgotURL string // empty when the server sends no email
 	// Password shows the username/password form (the database connection
 	// is enabled for the application).
 	Password bool
@@ -194,6 +196,82 @@ func (r *Renderer) SignUp(w http.ResponseWriter, status int, p SignUpPage) {
 func (r *Renderer) Consent(w http.ResponseWriter, status int, p ConsentPage) {
 	p.Title = "Allow access?"
 	r.render(w, status, "consent", p)
+}
+
+// EmailVerificationPage holds a login back until the user's email address
+// is verified.
+type EmailVerificationPage struct {
+	Page
+	RequestID   string
+	CSRF        string
+	MaskedEmail string // e.g. a•••@example.com
+	Notice      string // a confirmation, shown in a status region
+	CanResend   bool   // the server sends email
+}
+
+// MessagePage tells the user something and offers nothing to do.
+type MessagePage struct {
+	Page
+	Heading string
+	Message string
+	Status  bool // a confirmation, announced as a status
+}
+
+// Message renders a message page.
+func (r *Renderer) Message(w http.ResponseWriter, status int, p MessagePage) {
+	p.Title = p.Heading
+	r.render(w, status, "message", p)
+}
+
+// ForgotPasswordPage asks for the address to send a reset link to.
+type ForgotPasswordPage struct {
+	Page
+	RequestID string // the login to come back to, if any
+	CSRF      string
+	Email     string
+	LoginURL  string // back to the login page, if any
+}
+
+// ForgotPassword renders the forgot-password page.
+func (r *Renderer) ForgotPassword(w http.ResponseWriter, status int, p ForgotPasswordPage) {
+	p.Title = "Reset your password"
+	r.render(w, status, "forgotpassword", p)
+}
+
+// ResetPasswordPage asks for the new password of a reset link.
+type ResetPasswordPage struct {
+	Page
+	CSRF      string
+	Ticket    string // the link's token, sent back with the form
+	Email     string // the account's address, for password managers
+	MinLength int
+}
+
+// ResetPassword renders the new-password page.
+func (r *Renderer) ResetPassword(w http.ResponseWriter, status int, p ResetPasswordPage) {
+	p.Title = "Choose a new password"
+	r.render(w, status, "resetpassword", p)
+}
+
+// VerifyEmailPage asks the user to confirm their address with a button:
+// the link alone does nothing, as mail scanners open links too.
+type VerifyEmailPage struct {
+	Page
+	CSRF        string
+	Ticket      string
+	MaskedEmail string
+}
+
+// VerifyEmail renders the page a verification link opens.
+func (r *Renderer) VerifyEmail(w http.ResponseWriter, status int, p VerifyEmailPage) {
+	p.Title = "Verify your email"
+	r.render(w, status, "verifyemail", p)
+}
+
+// EmailVerification renders the page that asks the user to verify their email.
+func (r *Renderer) EmailVerification(w http.ResponseWriter, status int, p EmailVerificationPage) {
+	p.Title = "Verify your email"
+	r.render(w, status, "emailverification", p)
 }
 
 // Error renders the error page.

@@ -34,6 +34,7 @@ type appFlags struct {
 	orgUsage, orgBehavior   string
 	initiateLoginURI        string
 	mfa                     string
+	requireVerifiedEmail    bool
 }
 
 func (f *appFlags) register(fs *flag.FlagSet) {
@@ -54,6 +55,7 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.orgBehavior, "organization-behavior", "", "with require and no organization parameter: no_prompt, pre_login_prompt or post_login_prompt")
 	fs.StringVar(&f.initiateLoginURI, "initiate-login-uri", "", "the application's login route, opened by invitation links")
 	fs.StringVar(&f.mfa, "mfa", "", "second factor: always, optional, never, or inherit the server's mfa.policy (default)")
+	fs.BoolVar(&f.requireVerifiedEmail, "require-verified-email", false, "hold logins back until the user has verified their email address")
 }
 
 // settings returns the settings whose flags were set.
@@ -96,6 +98,8 @@ func (f *appFlags) settings(fs *flag.FlagSet) mgmt.ClientSettings {
 			s.InitiateLoginURI = &f.initiateLoginURI
 		case "mfa":
 			s.MFAPolicy = &f.mfa // "inherit" is stored as "" by mgmt
+		case "require-verified-email":
+			s.RequireVerifiedEmail = &f.requireVerifiedEmail
 		}
 	})
 	return s
@@ -172,9 +176,10 @@ func cmdAppsShow(ctx context.Context, e env, args []string) error {
 			"refresh": map[string]any{"rotation": !c.Refresh.NoRotation, "overlap": c.Refresh.Overlap.String(),
 				"idle": c.Refresh.Idle.String(), "absolute": c.Refresh.Absolute.String()},
 			"organization_usage": c.OrganizationUsage, "organization_behavior": c.OrganizationBehavior,
-			"initiate_login_uri": c.InitiateLoginURI,
-			"mfa":                cmp.Or(c.MFAPolicy, mfa.PolicyInherit),
-			"created_at":         c.CreatedAt,
+			"initiate_login_uri":     c.InitiateLoginURI,
+			"mfa":                    cmp.Or(c.MFAPolicy, mfa.PolicyInherit),
+			"require_verified_email": c.RequireVerifiedEmail,
+			"created_at":             c.CreatedAt,
 		}, nil
 	})
 }

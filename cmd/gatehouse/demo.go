@@ -12,6 +12,7 @@ import (
 	"gatehouse/examples/webapp"
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
+	"gatehouse/internal/email"
 	"gatehouse/internal/mgmt"
 	"gatehouse/internal/server"
 	"gatehouse/internal/store"
@@ -62,7 +63,9 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	ready := make(chan string, 1)
 	serveErr := make(chan error, 1)
 	go func() {
-		serveErr <- serve(ctx, cfg, log, func(a string) { ready <- a })
+		// Emails (verification, password reset) are printed here, links
+		// included, instead of being sent.
+		serveErr <- serve(ctx, cfg, log, func(a string) { ready <- a }, server.WithMail(email.NewPrinter(e.stdout)))
 	}()
 	select {
 	case <-ready:
@@ -91,11 +94,13 @@ Gatehouse demo is running.
 
   Log in to the organization "acme":
                          %s/login?organization=acme
-  Accept an invitation to "acme" as %s (sign up with any password):
+  Accept an invitation to "acme" as %s (sign up with a password of your choice):
                          %s
 
   Two-step verification and passkeys, once logged in:
                          %s/u/account/security
+  Forgot the password? Click "Forgot password?" on the login page: the
+  demo prints every email (and its link) here instead of sending it.
 
   Provider (issuer):     %s
   Demo application:      client_id %s

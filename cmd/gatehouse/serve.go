@@ -49,7 +49,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 // Everything that can be checked without the database is checked first,
 // and the port is taken before the database, its directory or a master key
 // is created: a mistake on the first start leaves nothing behind.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string), opts ...server.Option) error {
 	conns, err := configConnections(cfg, os.LookupEnv)
 	if err != nil {
 		return err
@@ -73,7 +73,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		if err := applyConfigConnections(ctx, st, sealer, conns); err != nil {
 			return err
 		}
-		srv, err := server.New(cfg, st, keys, log, server.WithConnectors(connectorOpener(sealer)))
+		srv, err := server.New(cfg, st, keys, log, append([]server.Option{server.WithConnectors(connectorOpener(sealer))}, opts...)...)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,15 @@ const (
 	ConsentPath      = "/u/consent"
 	OrganizationPath = "/u/organization"
 	ResumePath       = "/authorize/resume"
+	// EmailVerificationPath holds a login back until the user has
+	// verified their email address (applications that require it).
+	EmailVerificationPath = "/u/email-verification"
+	// VerifyEmailPath is the link of a verification email (?ticket=…).
+	VerifyEmailPath = "/u/verify-email"
+	// ForgotPasswordPath asks for the address to send a reset link to;
+	// ResetPasswordPath is the link of a reset email (?ticket=…).
+	ForgotPasswordPath = "/u/forgot-password"
+	ResetPasswordPath  = "/u/reset-password"
 	// CallbackPath is the one callback every upstream provider returns to.
 	CallbackPath = "/login/callback"
 )

@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/connector"
 	"gatehouse/internal/connector/database"
+	"gatehouse/internal/email"
 	"gatehouse/internal/mfa"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -48,6 +49,12 @@ type Config struct {
 	Throttle Throttle
 	// MinPasswordLength is shown on the sign-up page.
 	MinPasswordLength int
+	// Mail sends the account emails (verification, password reset); nil
+	// when the server has no email settings, which turns those pages off.
+	Mail email.Sender
+	// ResetKeepsSessions keeps the user's other sessions and refresh
+	// tokens after a password reset (by default a reset ends them).
+	ResetKeepsSessions bool
 	// Secure sets the Secure attribute on cookies (https issuer).
 	Secure bool
 	Now    func() time.Time
@@ -66,6 +73,7 @@ type Pages struct {
 	file       http.Handler
 	connectors connectorCache
 	limits     *Limiter // attempts of every throttled action (throttle.go)
+	mail       *mailer  // the account emails (mail.go)
 }
 
 // New returns the hosted pages.
@@ -99,6 +107,7 @@ func New(cfg Config) (*Pages, error) {
 		cop:    http.NewCrossOriginProtection(),
 		file:   http.StripPrefix("/u/static/", http.FileServerFS(web.Static())),
 		limits: limits,
+		mail:   newMailer(cfg.Mail, cfg.Log, cfg.Now),
 	}, nil
 }
 
@@ -115,6 +124,16 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+organizationPath, p.protect(p.organizationSubmit))
 	mux.HandleFunc("GET /u/org/{id}/theme.css", p.orgTheme)
 	mux.HandleFunc("GET "+CallbackPath, p.upstreamCallback)
+	mux.HandleFunc("GET "+authflow.EmailVerificationPath, p.emailVerificationForm)
+	mux.HandleFunc("POST "+authflow.EmailVerificationPath, p.protect(p.emailVerificationSubmit))
+	mux.HandleFunc("GET "+authflow.VerifyEmailPath, p.verifyEmailForm)
+	mux.HandleFunc("POST "+authflow.VerifyEmailPath, p.protect(p.verifyEmailSubmit))
+	mux.HandleFunc("GET "+authflow.ForgotPasswordPath, p.forgotForm)
+	mux.HandleFunc("POST "+authflow.ForgotPasswordPath, p.protect(p.forgotSubmit))
+	mux.HandleFunc("GET "+authflow.ResetPasswordPath, p.resetForm)
+	mux.HandleFunc("POST "+authflow.ResetPasswordPath, p.protect(p.resetSubmit))
+	mux.HandleFunc("POST "+dbSignupPath, p.dbSignup)
+	mux.HandleFunc("POST "+dbChangePasswordPath, p.dbChangePassword)
 	mux.Handle("GET /u/static/", p.file)
 	if p.cfg.MFA != nil {
 		p.mountMFA(mux)
@@ -231,6 +250,9 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, req store.Auth
 	if allowed {
 		page.SignUpURL = authflow.For(signupPath, req.ID)
 	}
+	if p.mail.enabled() && page.Password {
+		page.ForgotURL = authflow.For(authflow.ForgotPasswordPath, req.ID)
+	}
 	for _, c := range upstream {
 		if req.Connection == "" || req.Connection == c.Name {
 			page.Providers = append(page.Providers, web.ProviderButton{Name: c.Name, Label: providerLabel(c),
@@ -321,11 +343,22 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 // /authorize. methods are the login's amr values (or an upstream
 // connection's strategy).
 func (p *Pages) finishLogin(w http.ResponseWriter, r *http.Request, req store.AuthRequest, user store.User, methods ...string) {
-	ctx := r.Context()
-	if _, err := p.cfg.Sessions.Start(ctx, w, r, user.ID, methods); err != nil {
+	if _, err := p.cfg.Sessions.Start(r.Context(), w, r, user.ID, methods); err != nil {
 		p.internalError(w, "start session", err)
 		return
 	}
+	// A successful login withdraws the reset links the user may have
+	// asked for: whoever finds one later in the mailbox cannot use it.
+	if err := p.cfg.Store.DeleteUserTickets(r.Context(), user.ID, store.TicketPasswordReset); err != nil {
+		p.cfg.Log.Warn("withdraw reset links", "err", err)
+	}
+	p.recordAndResume(w, r, req, user, methods)
+}
+
+// recordAndResume notes on the request who logged in and how, and hands
+// the browser back to /authorize.
+func (p *Pages) recordAndResume(w http.ResponseWriter, r *http.Request, req store.AuthRequest, user store.User, methods []string) {
+	ctx := r.Context()
 	if err := p.cfg.Store.RecordAuthentication(ctx, req.ID, user.ID, methods); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			p.errorPage(w, http.StatusBadRequest, "This login link has expired or was already used. Go back to the application and log in again.")
@@ -337,8 +370,8 @@ func (p *Pages) finishLogin(w http.ResponseWriter, r *http.Request, req store.Au
 	if err := p.cfg.Store.RecordLogin(ctx, user.ID, p.cfg.Now().UTC()); err != nil {
 		p.cfg.Log.Warn("record login", "err", err)
 	}
-	p.cfg.Log.Info("user logged in", "user_id", user.ID, "client_id", req.ClientID, "method", strings.Join(methods, " "))
-	http.Redirect(w, r, resumePath+"?req="+url.QueryEscape(req.ID), http.StatusSeeOther)
+	p.cfg.Log.Info("user logged in", "user_id", user.ID, "client_id", req.ClientID, "methods", methods)
+	http.Redirect(w, r, authflow.For(resumePath, req.ID), http.StatusSeeOther)
 }
 
 // signupAllowed reports whether the request may create an account: always
@@ -428,9 +461,13 @@ func (p *Pages) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		p.cfg.Pages.SignUp(w, http.StatusBadRequest, page)
 		return
 	}
-	if err := p.cfg.Database.CheckPassword(password, page.Email); err != nil {
+	if err := p.cfg.Database.CheckPassword(password, page.Email, page.Name); err != nil {
 		page.Error, page.ErrorField = capitalize(err.Error())+".", "password"
 		p.cfg.Pages.SignUp(w, http.StatusBadRequest, page)
+		return
+	}
+	if p.mail.enabled() && !page.EmailLocked {
+		p.signupByEmail(w, r, req, client, page, password)
 		return
 	}
 	user, err := p.cfg.Database.SignUp(ctx, page.Email, password, page.Name)

@@ -58,6 +58,8 @@ type ClientSettings struct {
 	// MFAPolicy is mfa.PolicyAlways, PolicyOptional, PolicyNever, or
 	// PolicyInherit (stored as "") to take the server's mfa.policy.
 	MFAPolicy *string
+	// RequireVerifiedEmail holds logins back until the user's email is verified.
+	RequireVerifiedEmail *bool
 }
 
 // apply copies the settings that are set onto c.
@@ -84,6 +86,7 @@ func (in ClientSettings) apply(c *store.Client) {
 	set(&c.OrganizationUsage, in.OrganizationUsage)
 	set(&c.OrganizationBehavior, in.OrganizationBehavior)
 	set(&c.InitiateLoginURI, in.InitiateLoginURI)
+	set(&c.RequireVerifiedEmail, in.RequireVerifiedEmail)
 	if in.MFAPolicy != nil {
 		c.MFAPolicy = *in.MFAPolicy
 		if c.MFAPolicy == mfa.PolicyInherit {

@@ -23,6 +23,7 @@ const (
 	ErrTemporarilyUnavailable  = "temporarily_unavailable"
 	ErrLoginRequired           = "login_required"
 	ErrConsentRequired         = "consent_required"
+	ErrInteractionRequired     = "interaction_required"
 	ErrInvalidToken            = "invalid_token"
 	ErrInsufficientScope       = "insufficient_scope"
 )

@@ -63,6 +63,7 @@ var steps = []step{
 	orgPromptStep{afterLogin: false},
 	authenticateStep{},
 	secondFactorStep{},
+	verifiedEmailStep{},
 	orgPromptStep{afterLogin: true},
 	joinOrganizationStep{},
 	consentStep{},
@@ -261,6 +262,21 @@ func (p *Provider) loadSessionUser(ctx context.Context, r *http.Request, f *flow
 	}
 	f.sess, f.user = sess, user
 	return true, nil
+}
+
+// verifiedEmailStep holds the login back, on a page that says to check the
+// inbox, while the application requires a verified email address and the
+// user's is not; the user may resend the email or give up (access_denied).
+type verifiedEmailStep struct{}
+
+func (verifiedEmailStep) name() string { return "verified email" }
+
+func (verifiedEmailStep) run(_ context.Context, _ *Provider, _ *http.Request, f *flow) (outcome, error) {
+	if !f.client.RequireVerifiedEmail || f.user.EmailVerified {
+		return proceed, nil
+	}
+	return showPage(authflow.For(authflow.EmailVerificationPath, f.req.ID),
+		newError(ErrInteractionRequired, "the user must verify their email address")), nil
 }
 
 // joinOrganizationStep makes sure the user belongs to the request's

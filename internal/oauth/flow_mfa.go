@@ -10,11 +10,6 @@ import (
 	"gatehouse/internal/mfa"
 )
 
-// ErrInteractionRequired is the error of a prompt=none request that needs
-// the user at a page other than login or consent, such as a second factor
-// (OIDC Core §3.1.2.6).
-const ErrInteractionRequired = "interaction_required"
-
 // amrMFA is the RFC 8176 method a session records once a second factor
 // was passed (or a passkey verified the user on its own).
 const amrMFA = "mfa"

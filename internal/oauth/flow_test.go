@@ -342,3 +342,29 @@ func TestSecondFactorStepOrder(t *testing.T) {
 		t.Errorf("steps %q: want \"second factor\" right after \"authenticate\"", names)
 	}
 }
+
+func TestVerifiedEmailStep(t *testing.T) {
+	e := newStepEnv(t)
+	r := e.browser(t, store.User{}, time.Time{})
+	requires := store.Client{ID: "strict", RequireVerifiedEmail: true}
+	for _, tt := range []struct {
+		name     string
+		client   store.Client
+		verified bool
+		wantPage string
+	}{
+		{"not required", store.Client{ID: "c"}, false, ""},
+		{"required and verified", requires, true, ""},
+		{"required, not verified", requires, false, authflow.EmailVerificationPath},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := e.flow(tt.client, nil)
+			f.user = store.User{ID: "gatehouse|u", EmailVerified: tt.verified}
+			none := ""
+			if tt.wantPage != "" {
+				none = ErrInteractionRequired
+			}
+			check(t, e, verifiedEmailStep{}, r, f, tt.wantPage, "", none)
+		})
+	}
+}

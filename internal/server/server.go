@@ -17,6 +17,7 @@ import (
 
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
+	"gatehouse/internal/email"
 	"gatehouse/internal/login"
 	"gatehouse/internal/mfa"
 	"gatehouse/internal/oauth"
@@ -65,6 +66,13 @@ type Option func(*options)
 
 type options struct {
 	openConnector login.OpenConnector
+	mail          email.Sender
+}
+
+// WithMail sends the account emails through m instead of the configured
+// SMTP server (the demo's terminal printer).
+func WithMail(m email.Sender) Option {
+	return func(o *options) { o.mail = m }
 }
 
 // WithConnectors enables upstream connections (GitHub, OpenID, OAuth 2.0),
@@ -103,6 +111,12 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
+	mail := o.mail
+	if mail == nil && cfg.Email.SMTPURL != "" {
+		if mail, err = email.Open(cfg.Email.SMTPURL, cfg.Email.From, log); err != nil {
+			return nil, err
+		}
+	}
 	binder, err := authflow.NewBinder(secure, keys.DeriveKey("csrf"))
 	if err != nil {
 		return nil, err
@@ -134,7 +148,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		Claims:             cfg.Claims,
 
 		PendingRequestsPerIP: pendingRequestsPerIP(cfg.Throttle),
-		MFAPolicy:          cfg.MFA.Policy,
+		MFAPolicy:            cfg.MFA.Policy,
 	})
 	if err != nil {
 		return nil, err
@@ -156,6 +170,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		Secure:            secure,
 		MFA:               factors,
 		MFAPolicy:         cfg.MFA.Policy,
+		Mail:              mail,
 	})
 	if err != nil {
 		return nil, err

@@ -61,7 +61,10 @@ type Client struct {
 	// MFAPolicy is the application's second-factor policy: "never",
 	// "optional" or "always"; "" inherits the server's mfa.policy.
 	MFAPolicy string
-	CreatedAt time.Time
+	// RequireVerifiedEmail holds logins back until the user has verified
+	// their email address.
+	RequireVerifiedEmail bool
+	CreatedAt            time.Time
 }
 
 // RefreshPolicy is a client's refresh-token policy. Zero durations mean the

@@ -8,15 +8,17 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/authflow"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 )
 
 // Paths of the hosted pages that take a ticket, as ?ticket=TOKEN. The links
 // in emails and those the command line prints are built from them.
+// (Defined once, with the other hosted pages, in internal/authflow.)
 const (
-	ResetPasswordPath = "/u/reset-password"
-	VerifyEmailPath   = "/u/verify-email"
+	ResetPasswordPath = authflow.ResetPasswordPath
+	VerifyEmailPath   = authflow.VerifyEmailPath
 )
 
 // Default ticket lifetimes: a reset link is a key to the account and lives
@@ -171,6 +173,17 @@ func (c *Connector) CheckResetTicket(ctx context.Context, tok string) (store.Tic
 	t, u, err := c.liveTicket(ctx, tok, store.TicketPasswordReset)
 	if err != nil {
 		return store.Ticket{}, store.User{}, fmt.Errorf("check reset ticket: %w", err)
+	}
+	return t, u, nil
+}
+
+// CheckVerificationTicket returns the email-verification ticket of the
+// token and its user without using it, for the page that asks the user to
+// confirm. Errors as CheckResetTicket's.
+func (c *Connector) CheckVerificationTicket(ctx context.Context, tok string) (store.Ticket, store.User, error) {
+	t, u, err := c.liveTicket(ctx, tok, store.TicketEmailVerification)
+	if err != nil {
+		return store.Ticket{}, store.User{}, fmt.Errorf("check verification ticket: %w", err)
 	}
 	return t, u, nil
 }

@@ -255,6 +255,7 @@ func newClient(id string) store.Client {
 		OrganizationBehavior: store.OrgBehaviorPreLoginPrompt,
 		InitiateLoginURI:     "https://app.example/login?from=gatehouse",
 		MFAPolicy:            "always",
+		RequireVerifiedEmail: true,
 		CreatedAt:            t0.In(elsewhere),
 	}
 }
