@@ -98,6 +98,9 @@ type Password struct {
 	Iterations  uint32 `yaml:"iterations"`
 	Parallelism uint8  `yaml:"parallelism"`
 	MinLength   int    `yaml:"min_length"`
+	// ResetKeepsSessions keeps a user's other sessions and refresh tokens
+	// after a password reset; by default a reset ends them.
+	ResetKeepsSessions bool `yaml:"reset_keeps_sessions"`
 }
 
 // Email is how Gatehouse sends email (address verification, password

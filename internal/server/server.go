@@ -166,11 +166,12 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 			// Replicas share the master key, so a device one of them
 			// remembered is known to all.
 			DeviceKey: keys.DeriveKey("device cookie")},
-		MinPasswordLength: cfg.Password.MinLength,
-		Secure:            secure,
-		MFA:               factors,
-		MFAPolicy:         cfg.MFA.Policy,
-		Mail:              mail,
+		MinPasswordLength:  cfg.Password.MinLength,
+		ResetKeepsSessions: cfg.Password.ResetKeepsSessions,
+		Secure:             secure,
+		MFA:                factors,
+		MFAPolicy:          cfg.MFA.Policy,
+		Mail:               mail,
 	})
 	if err != nil {
 		return nil, err
