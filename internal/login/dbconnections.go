@@ -170,6 +170,15 @@ func (p *Pages) dbSignup(w http.ResponseWriter, r *http.Request) {
 	}
 	user, err := p.cfg.Database.SignUp(r.Context(), addr, body.Password, body.Name)
 	answer := map[string]any{"email": addr, "email_verified": false}
+	if p.mail.enabled() {
+		// The same answer for a new and a taken address: the profile as
+		// sent, never as stored (a stored account has defaults filled in).
+		for k, v := range map[string]string{"given_name": body.GivenName, "family_name": body.FamilyName, "name": body.Name, "nickname": body.Nickname, "picture": body.Picture} {
+			if v != "" {
+				answer[k] = v
+			}
+		}
+	}
 	switch {
 	case errors.Is(err, store.ErrConflict) && p.mail.enabled():
 		p.mail.sendLater("account_exists", func(ctx context.Context) (email.Message, error) {
@@ -193,10 +202,10 @@ func (p *Pages) dbSignup(w http.ResponseWriter, r *http.Request) {
 		} else {
 			_, id, _ := strings.Cut(user.ID, "|")
 			answer["_id"] = id
-		}
-		for k, v := range map[string]string{"given_name": user.GivenName, "family_name": user.FamilyName, "name": user.Name, "nickname": user.Nickname, "picture": user.Picture} {
-			if v != "" {
-				answer[k] = v
+			for k, v := range map[string]string{"given_name": user.GivenName, "family_name": user.FamilyName, "name": user.Name, "nickname": user.Nickname, "picture": user.Picture} {
+				if v != "" {
+					answer[k] = v
+				}
 			}
 		}
 	}
