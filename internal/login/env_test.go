@@ -37,12 +37,14 @@ type env struct {
 	// pages' (throttle windows, ceremonies), which tests move.
 	mfa   *mfa.Service
 	clock *testClock
+	pages *Pages
 }
 
 // Cheap argon2id settings: these tests are about the pages, not the hash.
 var testParams = database.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
 
-func newEnv(t *testing.T) *env {
+// newEnv builds the pages; opts change their Config first (a Mail sender).
+func newEnv(t *testing.T, opts ...func(*Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -70,12 +72,16 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Config{
+	cfg := Config{
 		Issuer: testIssuer, Store: st, Pages: pages, Database: db, Log: log, Binder: binder,
 		Sessions: &session.Manager{Store: st, TTL: time.Hour, Now: time.Now},
 		Throttle: Throttle{PerAccount: 5, PerIP: 100, Window: 15 * time.Minute}, MinPasswordLength: 8,
 		MFA: factors, MFAPolicy: mfa.PolicyOptional, Now: clock.Now,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +98,7 @@ func newEnv(t *testing.T) *env {
 	if err := st.SetConnectionEnabled(ctx, store.DefaultDatabaseConnection, c.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	return &env{srv: srv, st: st, binder: binder, client: c, mfa: factors, clock: clock}
+	return &env{srv: srv, st: st, binder: binder, client: c, mfa: factors, clock: clock, pages: p}
 }
 
 const testIssuer = "http://gatehouse.test"
