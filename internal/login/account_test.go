@@ -772,3 +772,79 @@ func TestDBChangePassword(t *testing.T) {
 	}
 	noMoreMail(t, srv, 1)
 }
+
+// TestMailDownRefusesAlike: once a background send has failed, every page
+// that needs one says email cannot be sent, whatever the address.
+func TestMailDownRefusesAlike(t *testing.T) {
+	e := newEnv(t, withMail(t, emailtest.ClosedURL(t)))
+	e.dbUser(t, "taken@example.com", "a long enough password")
+	if status, _, _ := e.dbPost(t, dbChangePasswordPath, map[string]any{"client_id": "client-1",
+		"connection": store.DefaultDatabaseConnection, "email": "taken@example.com"}, ""); status != http.StatusOK {
+		t.Fatalf("first change_password: %d", status)
+	}
+	deadline := time.Now().Add(mailTimeout)
+	for e.pages.mail.healthy() {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed send was not recorded")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, addr := range []string{"taken@example.com", "new@example.com"} {
+		t.Run(addr, func(t *testing.T) {
+			_, r := e.browser(t).signUp(addr, "a long enough password")
+			wantError(t, "sign-up page", r, http.StatusServiceUnavailable, "We cannot send email right now", "")
+			body := map[string]any{"client_id": "client-1", "connection": store.DefaultDatabaseConnection, "email": addr, "password": "a long enough password"}
+			for _, path := range []string{dbSignupPath, dbChangePasswordPath} {
+				if status, _, out := e.dbPost(t, path, body, ""); status != http.StatusServiceUnavailable || !strings.Contains(out, "email_unavailable") {
+					t.Errorf("%s: %d %s", path, status, out)
+				}
+			}
+		})
+	}
+	if _, err := e.st.GetUserByEmail(context.Background(), store.DefaultDatabaseConnection, "new@example.com"); err == nil {
+		t.Error("a sign-up was stored while email is down")
+	}
+}
+
+// TestDBChangePasswordThrottled: the endpoint counts against the same
+// limit as the forgot-password page.
+func TestDBChangePasswordThrottled(t *testing.T) {
+	e, _ := mailEnv(t)
+	body := map[string]any{"client_id": "client-1", "connection": store.DefaultDatabaseConnection, "email": "nobody@example.com"}
+	for i := range 5 {
+		if status, _, _ := e.dbPost(t, dbChangePasswordPath, body, ""); status != http.StatusOK {
+			t.Fatalf("request %d: %d", i, status)
+		}
+	}
+	status, h, out := e.dbPost(t, dbChangePasswordPath, body, "")
+	if status != http.StatusTooManyRequests || h.Get("Retry-After") == "" || !strings.Contains(out, "too_many_attempts") {
+		t.Errorf("sixth request: %d %q %s", status, h.Get("Retry-After"), out)
+	}
+	wantError(t, "forgot page after", e.browser(t).forgot("nobody@example.com", ""), http.StatusTooManyRequests, "Too many reset requests.", "")
+}
+
+// TestResetKeepsSessions: with password.reset_keeps_sessions the user's
+// other sessions survive a reset, but other reset links are withdrawn.
+func TestResetKeepsSessions(t *testing.T) {
+	srv := emailtest.Start(t, emailtest.Config{})
+	e := newEnv(t, withMail(t, srv.URL()), func(c *Config) { c.ResetKeepsSessions = true })
+	e.dbUser(t, mfaEmail, mfaPassword)
+	elsewhere := e.browser(t)
+	e.loggedIn(t, elsewhere)
+	old := e.sessionOf(t, elsewhere)
+	b := e.browser(t)
+	link := resetLink(t, srv, b, mfaEmail, "", 1)
+	second := token.NewOpaque()
+	now := time.Now().UTC()
+	if err := e.st.CreateTicket(context.Background(), store.Ticket{ID: token.Hash(second), Kind: store.TicketPasswordReset,
+		UserID: old.UserID, Email: mfaEmail, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.reset(link, "a brand new password"); r.status != http.StatusOK {
+		t.Fatalf("reset: %d", r.status)
+	}
+	if _, err := e.st.GetSession(context.Background(), old.ID, time.Now()); err != nil {
+		t.Errorf("the other session ended: %v", err)
+	}
+	wantError(t, "second link", b.get(authflow.ResetPasswordPath+"?ticket="+url.QueryEscape(second)), http.StatusNotFound, "invalid or has expired", "")
+}
