@@ -106,6 +106,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Invitations", testInvitations},
 		{"AcceptInvitation", testAcceptInvitation},
 		{"Tickets", testTickets},
+		{"Jobs", testJobs},
 		{"AuthRequests", testAuthRequests},
 		{"ConsumeUpstreamState", testConsumeUpstreamState},
 		{"ConsumeAuthRequestForCode", testConsumeAuthRequest},
