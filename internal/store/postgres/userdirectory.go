@@ -16,28 +16,13 @@ import (
 func userWhere(q store.UserQuery) (string, []any) {
 	var conds []string
 	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	match := func(col, v string) {
-		if p, ok := store.Prefix(v); ok {
-			conds = append(conds, col+` LIKE `+arg(store.EscapeLike(p)+"%")+` ESCAPE '\'`)
-			return
+	for _, c := range q.Conditions() {
+		args = append(args, c.Value)
+		if c.Like {
+			conds = append(conds, fmt.Sprintf(`u.%s LIKE $%d ESCAPE '\'`, c.Column, len(args)))
+		} else {
+			conds = append(conds, fmt.Sprintf("u.%s = $%d", c.Column, len(args)))
 		}
-		conds = append(conds, col+" = "+arg(v))
-	}
-	if q.ID != "" {
-		conds = append(conds, "u.id = "+arg(q.ID))
-	}
-	if q.Email != "" {
-		match("u.email", strings.ToLower(q.Email))
-	}
-	if q.Name != "" {
-		match("u.name", q.Name)
-	}
-	if q.Connection != "" {
-		conds = append(conds, "u.connection = "+arg(q.Connection))
 	}
 	if len(conds) == 0 {
 		return "true", nil

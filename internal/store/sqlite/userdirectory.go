@@ -14,28 +14,13 @@ import (
 func userWhere(q store.UserQuery) (string, []any) {
 	var conds []string
 	var args []any
-	match := func(col, v string) {
-		if p, ok := store.Prefix(v); ok {
-			conds = append(conds, col+` LIKE ? ESCAPE '\'`)
-			args = append(args, store.EscapeLike(p)+"%")
-			return
+	for _, c := range q.Conditions() {
+		if c.Like {
+			conds = append(conds, c.Column+` LIKE ? ESCAPE '\'`)
+		} else {
+			conds = append(conds, c.Column+" = ?")
 		}
-		conds = append(conds, col+" = ?")
-		args = append(args, v)
-	}
-	if q.ID != "" {
-		conds = append(conds, "id = ?")
-		args = append(args, q.ID)
-	}
-	if q.Email != "" {
-		match("email", strings.ToLower(q.Email))
-	}
-	if q.Name != "" {
-		match("name", q.Name)
-	}
-	if q.Connection != "" {
-		conds = append(conds, "connection = ?")
-		args = append(args, q.Connection)
+		args = append(args, c.Value)
 	}
 	if len(conds) == 0 {
 		return "1", nil
