@@ -54,7 +54,6 @@ func (q UserQuery) Conditions() []UserCondition {
 	return out
 }
 
-
 // UserDirectory reads and changes users the way the management API does.
 type UserDirectory interface {
 	// SearchUsers returns the page of users that match q and how many
