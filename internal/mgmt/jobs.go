@@ -119,6 +119,9 @@ func NewJobs(cfg JobsConfig) (*Jobs, error) {
 		ctx: ctx, cancel: cancel}, nil
 }
 
+// MaxImportBytes is the largest users file an import takes.
+func (j *Jobs) MaxImportBytes() int64 { return j.maxBytes }
+
 // Close stops the running jobs, marking each failed, and waits for them
 // until ctx ends.
 func (j *Jobs) Close(ctx context.Context) error {

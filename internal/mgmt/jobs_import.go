@@ -26,6 +26,11 @@ type ImportRequest struct {
 	// import schema, or the same users as JSON lines (one object a line,
 	// what ExportUsers writes).
 	Users io.Reader
+	// Upload, instead of Users, is a users file received before the rest
+	// of the request (ReceiveUsers): a multipart upload may send the file
+	// before the fields. The import takes it over, or discards it when
+	// the request is refused.
+	Upload *Upload
 	// Upsert updates the users whose email the connection has already,
 	// instead of reporting them as failed rows.
 	Upsert bool
@@ -65,8 +70,50 @@ func (j *Jobs) RunImport(ctx context.Context, in ImportRequest) (store.Job, erro
 	return j.run(ctx, job, func(ctx context.Context, r *runner) error { return j.importFile(ctx, r, path) }), nil
 }
 
+// Upload is a users file received and checked, in the spool directory,
+// waiting for the import that takes it.
+type Upload struct {
+	id   string // the ID of the job it is for
+	path string
+	rows int
+}
+
+// Rows is how many rows the file holds.
+func (u *Upload) Rows() int { return u.rows }
+
+// Discard removes the file of an upload no import took.
+func (u *Upload) Discard() {
+	if u != nil {
+		_ = os.Remove(u.path)
+	}
+}
+
+// ReceiveUsers stores a users file in the spool directory, checking as it
+// goes that it is JSON users within the size limit (a 400 otherwise).
+func (j *Jobs) ReceiveUsers(users io.Reader) (*Upload, error) {
+	u := &Upload{id: randomID("job_")}
+	u.path = filepath.Join(j.spool, spoolPrefix+u.id+spoolSuffix)
+	n, err := j.spoolFile(u.path, users)
+	if err != nil {
+		_ = os.Remove(u.path)
+		return nil, err
+	}
+	u.rows = n
+	return u, nil
+}
+
 // prepareImport checks the request, spools the file and creates the job.
 func (j *Jobs) prepareImport(ctx context.Context, in ImportRequest) (store.Job, string, error) {
+	// prepareUpload sets in.Upload when it receives Users: on any
+	// refusal, the file goes whichever way it came.
+	job, path, err := j.prepareUpload(ctx, &in)
+	if err != nil {
+		in.Upload.Discard()
+	}
+	return job, path, err
+}
+
+func (j *Jobs) prepareUpload(ctx context.Context, in *ImportRequest) (store.Job, string, error) {
 	if in.SendCompletionEmail {
 		return store.Job{}, "", invalid("send_completion_email",
 			"send_completion_email must be false: Gatehouse sends no email when a job completes")
@@ -77,23 +124,22 @@ func (j *Jobs) prepareImport(ctx context.Context, in ImportRequest) (store.Job, 
 	if err := j.checkImportConnection(ctx, in.Connection); err != nil {
 		return store.Job{}, "", err
 	}
-	if in.Users == nil {
+	if in.Users == nil && in.Upload == nil {
 		return store.Job{}, "", invalid("users", "a users file is required")
 	}
-	job := j.newJob(store.JobUsersImport, in.Connection)
-	job.ExternalID, job.Upsert = in.ExternalID, in.Upsert
-	path := filepath.Join(j.spool, spoolPrefix+job.ID+spoolSuffix)
-	n, err := j.spoolFile(path, in.Users)
-	if err != nil {
-		_ = os.Remove(path)
-		return store.Job{}, "", err
+	if in.Upload == nil {
+		var err error
+		if in.Upload, err = j.ReceiveUsers(in.Users); err != nil {
+			return store.Job{}, "", err
+		}
 	}
-	job.Summary.Total = n
+	job := j.newJob(store.JobUsersImport, in.Connection)
+	job.ID = in.Upload.id
+	job.ExternalID, job.Upsert, job.Summary.Total = in.ExternalID, in.Upsert, in.Upload.rows
 	if err := j.st.CreateJob(ctx, job); err != nil {
-		_ = os.Remove(path)
 		return store.Job{}, "", fmt.Errorf("create job: %w", err)
 	}
-	return job, path, nil
+	return job, in.Upload.path, nil
 }
 
 func (j *Jobs) checkImportConnection(ctx context.Context, name string) error {
@@ -399,6 +445,14 @@ func (c *rowChecker) fail(code, path, format string, args ...any) {
 	c.errs = append(c.errs, store.RowError{Code: code, Message: fmt.Sprintf(format, args...), Path: path})
 }
 
+// rule records the refusal of one of the service's rules, if any.
+func (c *rowChecker) rule(path string, err error) {
+	var me *Error
+	if errors.As(err, &me) {
+		c.fail(rowFormat, path, "%s", me.Message)
+	}
+}
+
 // get decodes the property into dst when present and of the type the
 // schema says; it reports whether it did.
 func (c *rowChecker) get(name string, dst any) bool {
@@ -481,8 +535,14 @@ func (j *Jobs) parseRow(index int, raw []byte, job store.Job) parsedRow {
 	c.get("email_verified", &u.EmailVerified)
 	c.get("blocked", &u.Blocked)
 	for name, dst := range map[string]*string{"name": &u.Name, "nickname": &u.Nickname, "given_name": &u.GivenName,
-		"family_name": &u.FamilyName, "picture": &u.Picture} {
-		c.get(name, dst)
+		"family_name": &u.FamilyName} {
+		if c.get(name, dst) {
+			*dst = strings.TrimSpace(*dst)
+		}
+	}
+	// The rules of CreateUser apply to imported users too.
+	if c.get("picture", &u.Picture) {
+		c.rule("#/picture", checkPicture(u.Picture))
 	}
 	if c.get("app_metadata", &u.AppMetadata) {
 		for _, k := range reservedAppMetadata {
@@ -490,22 +550,23 @@ func (j *Jobs) parseRow(index int, raw []byte, job store.Job) parsedRow {
 				c.fail(rowFormat, "#/app_metadata/"+k, "app_metadata must not have the property %s: it is a field of the profile", k)
 			}
 		}
+		c.rule("#/app_metadata", checkMetadata(u.AppMetadata, "app_metadata"))
 	}
-	c.get("user_metadata", &u.UserMetadata)
+	if c.get("user_metadata", &u.UserMetadata) {
+		c.rule("#/user_metadata", checkMetadata(u.UserMetadata, "user_metadata"))
+	}
 
 	id := randomHex(12)
 	var userID string
 	if c.get("user_id", &userID) {
 		rest, own := strings.CutPrefix(userID, j.provider+"|")
 		switch {
-		case rest == "":
-			c.fail(rowFormat, "#/user_id", "user_id must not be empty")
-		case len(rest) > 255:
-			c.fail(rowFormat, "#/user_id", "user_id is longer than 255 characters")
 		case !own && strings.Contains(rest, "|"):
 			prefix, _, _ := strings.Cut(rest, "|")
 			c.fail(rowFormat, "#/user_id", "user_id %q has the prefix of another provider: database users here are %q; "+
 				"leave the prefix out, or set user_id_provider to %q", userID, j.provider+"|…", prefix)
+		case !userIDPart(rest):
+			c.fail(rowFormat, "#/user_id", "user_id must be 1 to 128 printable characters without '|' or spaces")
 		default:
 			id = rest
 		}
@@ -582,9 +643,9 @@ func (c *rowChecker) passwordHash(u *store.User) {
 	var se *database.SpecError
 	switch {
 	case errors.As(err, &se) && plain:
-		c.fail(rowHash, path, "password_hash: %s", strings.TrimPrefix(se.Message, "hash.value: "))
+		c.fail(rowHash, path, "password_hash: %s", se.Message)
 	case errors.As(err, &se):
-		c.fail(rowHash, path+strings.ReplaceAll(se.Field, ".", "/"), "custom_password_hash.%s %s", se.Field, se.Message)
+		c.fail(rowHash, path+strings.ReplaceAll(se.Field, ".", "/"), "custom_password_hash.%s: %s", se.Field, se.Message)
 	case err != nil:
 		c.fail(rowHash, path, "%v", err)
 	default:

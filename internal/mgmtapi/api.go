@@ -36,11 +36,16 @@ type Config struct {
 	Issuer  string
 	Log     *slog.Logger
 	Now     func() time.Time
+
+	// Jobs runs bulk user imports and exports; without it the jobs routes
+	// answer 501.
+	Jobs *mgmt.Jobs
 }
 
 // API is the /api/v2 handler.
 type API struct {
 	svc      *mgmt.Service
+	jobs     *mgmt.Jobs
 	tokens   Verifier
 	issuer   string
 	audience string
@@ -106,6 +111,7 @@ func New(cfg Config) (*API, error) {
 	a.userRoutes()
 	a.clientRoutes()
 	a.clientGrantRoutes()
+	a.jobRoutes(cfg.Jobs)
 
 	doc, err := a.openAPI()
 	if err != nil {
@@ -145,6 +151,7 @@ func (a *API) Mount(mux *http.ServeMux) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		_, _ = w.Write(a.doc)
 	})
+	a.mountJobFiles(mux)
 	// Anything else under the prefix, a known path with another method
 	// included, is answered in the API's shape.
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {

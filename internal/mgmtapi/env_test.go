@@ -39,7 +39,8 @@ type env struct {
 	unchecked bool
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv builds the env; opts may change the API's configuration.
+func newEnv(t testing.TB, opts ...func(*env, *mgmtapi.Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -75,7 +76,11 @@ func newEnv(t testing.TB) *env {
 	if err := e.svc.EnsureManagementAPI(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.api, err = mgmtapi.New(mgmtapi.Config{Service: e.svc, Tokens: keys, Issuer: e.issuer})
+	cfg := mgmtapi.Config{Service: e.svc, Tokens: keys, Issuer: e.issuer}
+	for _, o := range opts {
+		o(e, &cfg)
+	}
+	e.api, err = mgmtapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -268,14 +268,14 @@ func decode(value, encoding, def string) ([]byte, error) {
 	case "hex":
 		b, err := hex.DecodeString(value)
 		if err != nil {
-			return nil, errors.New("value is not hexadecimal")
+			return nil, errors.New("is not hexadecimal")
 		}
 		return b, nil
 	case "base64":
 		if b, ok := decodeBase64(value); ok {
 			return b, nil
 		}
-		return nil, errors.New("value is not base64")
+		return nil, errors.New("is not base64")
 	case "":
 		return nil, errors.New("encoding is required")
 	}
