@@ -55,14 +55,10 @@ func (p *Provider) handleIntrospect(r *http.Request) (map[string]any, error) {
 		if err != nil {
 			return inactive, nil
 		}
-		resp := map[string]any{
-			"active": true, "token_type": "Bearer", "scope": c.scope(), "client_id": c.ClientID,
-			"sub": c.Sub, "aud": c.aud, "iss": c.Iss, "exp": c.Exp, "iat": c.Iat,
-		}
-		if c.Jti != "" { // the hosted service's default profile has none
-			resp["jti"] = c.Jti
-		}
-		return resp, nil
+		return map[string]any{
+			"active": true, "token_type": "Bearer", "scope": c.Scope, "client_id": c.ClientID,
+			"sub": c.Subject, "aud": c.Audience, "iss": c.Issuer, "exp": c.Expiry, "iat": c.IssuedAt, "jti": c.ID,
+		}, nil
 	}
 	id := token.Hash(raw)
 	at, err := p.cfg.Store.GetAccessToken(ctx, id, now)

@@ -311,6 +311,7 @@ type Store interface {
 	CeremonyStore
 	SessionSteps
 	RoleStore
+	UserDirectory
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID
