@@ -106,6 +106,7 @@ func New(cfg Config) (*API, error) {
 	a.userRoutes()
 	a.clientRoutes()
 	a.clientGrantRoutes()
+	a.rbacRoutes()
 
 	doc, err := a.openAPI()
 	if err != nil {
