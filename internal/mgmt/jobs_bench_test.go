@@ -9,6 +9,8 @@ import (
 
 	"gatehouse/internal/mgmt"
 	"gatehouse/internal/store"
+	"gatehouse/internal/store/postgres"
+	"gatehouse/internal/store/postgres/pgtest"
 	"gatehouse/internal/store/sqlite"
 )
 
@@ -20,6 +22,28 @@ import (
 //
 // and read users/s.
 func BenchmarkImport100k(b *testing.B) {
+	benchmarkImport(b, func(b *testing.B) store.Store {
+		st, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	})
+}
+
+// BenchmarkImport100kPostgres is BenchmarkImport100k into a fresh schema
+// of the test PostgreSQL (GATEHOUSE_TEST_POSTGRES).
+func BenchmarkImport100kPostgres(b *testing.B) {
+	benchmarkImport(b, func(b *testing.B) store.Store {
+		st, err := postgres.Open(b.Context(), pgtest.FreshSchema(b), postgres.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	})
+}
+
+func benchmarkImport(b *testing.B, open func(b *testing.B) store.Store) {
 	const n = 100_000
 	var file bytes.Buffer
 	file.WriteString("[\n")
@@ -36,10 +60,7 @@ func BenchmarkImport100k(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		st, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "db"))
-		if err != nil {
-			b.Fatal(err)
-		}
+		st := open(b)
 		jobs, err := mgmt.NewJobs(mgmt.JobsConfig{Store: st, SpoolDir: b.TempDir()})
 		if err != nil {
 			b.Fatal(err)

@@ -213,6 +213,13 @@ var importStatements = []string{qSavepoint, qRelease, qRollbackTo, qInsertUser, 
 // ImportUsers writes the rows in one write transaction, each inside a
 // savepoint, so that a row refused by a unique key is undone alone.
 func (db *DB) ImportUsers(ctx context.Context, rows []store.ImportUser) ([]store.ImportResult, error) {
+	// Each row's savepoint journals the pages it changes; kept in memory
+	// rather than in a temporary file, that costs no system call per page
+	// (it was a third of an import's time). The setting is the write
+	// connection's; temporary tables and sorts of later writes gain too.
+	if _, err := db.write.ExecContext(uncancelled(ctx), `PRAGMA temp_store = MEMORY`); err != nil {
+		return nil, fail("import users", err)
+	}
 	// Prepared on the write connection for the batch, the statements skip
 	// SQLite's parser for every row but the first.
 	stmts, err := prepareAll(ctx, db.write, importStatements)
