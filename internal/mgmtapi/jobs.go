@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gatehouse/internal/mgmt"
 	"gatehouse/internal/store"
@@ -123,6 +125,21 @@ func (a *API) toJobJSON(j store.Job) jobJSON {
 	return out
 }
 
+// transferTime is how long an upload or a download of a jobs route may
+// take: a users file of hundreds of megabytes needs far longer than the
+// server's timeouts allow other requests (the README's "Limits").
+const transferTime = 30 * time.Minute
+
+// allowTransfer moves the connection's deadlines for this request only.
+func allowTransfer(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	now := time.Now()
+	// A server without deadlines, or a writer that cannot set them, needs
+	// none moved.
+	_ = rc.SetReadDeadline(now.Add(transferTime))
+	_ = rc.SetWriteDeadline(now.Add(transferTime + time.Minute))
+}
+
 // importFormFields are the form fields of an import besides the file.
 var importFormFields = []string{"connection_id", "upsert", "external_id", "send_completion_email"}
 
@@ -141,6 +158,7 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request) error {
 		return &mgmt.Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
 			Message: "Content-Type must be multipart/form-data, with the users file in the field users"}
 	}
+	allowTransfer(w)
 	// The body's limit leaves room for the fields around the file, whose
 	// own limit the spool enforces.
 	r.Body = http.MaxBytesReader(w, r.Body, jobs.MaxImportBytes()+1<<20)
@@ -215,12 +233,18 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request) error {
 func formError(err error) error {
 	var tooBig *http.MaxBytesError
 	var me *mgmt.Error
+	var netErr net.Error
 	switch {
 	case errors.As(err, &tooBig):
 		return &mgmt.Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
 			Message: fmt.Sprintf("Payload too large: at most %d bytes", tooBig.Limit)}
 	case errors.As(err, &me):
 		return me
+	case errors.As(err, &netErr):
+		// The connection's own error names addresses: say only what
+		// happened.
+		return &mgmt.Error{Status: http.StatusRequestTimeout, Code: "request_timeout",
+			Message: fmt.Sprintf("The upload did not finish within %s", transferTime)}
 	}
 	return badRequest("Payload validation error: the multipart form cannot be read: %v", err)
 }
@@ -298,6 +322,7 @@ func (a *API) jobErrors(w http.ResponseWriter, r *http.Request) error {
 	if _, err := jobs.GetJob(r.Context(), id); err != nil {
 		return err
 	}
+	allowTransfer(w)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	sep := "["
@@ -355,6 +380,7 @@ func (a *API) downloadExport(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodHead {
 		return nil
 	}
+	allowTransfer(w)
 	if err := jobs.WriteExport(r.Context(), id, w); err != nil {
 		// Headers are out: cut the download short (its length tells).
 		a.log.Error("management API: export download cut short", "job", id, "err", err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -423,4 +424,41 @@ func TestExportJobRefused(t *testing.T) {
 	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	wantError(t, resp.StatusCode, b, 404, "has no file")
+}
+
+// TestSlowUpload: an upload may take longer than the server's read
+// timeout for other requests.
+func TestSlowUpload(t *testing.T) {
+	e, _ := newJobsEnv(t, 0)
+	srv := httptest.NewUnstartedServer(e.srv.Config.Handler)
+	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	ct, body := multipartBody(t, formField{name: "connection_id", value: dbConn},
+		formField{name: "users", value: `[{"email":"slow@example.com"}]`, file: true})
+	pr, pw := io.Pipe()
+	go func() {
+		// Five pieces, a fifth of a second apart: three times the timeout.
+		for i := range 5 {
+			time.Sleep(200 * time.Millisecond)
+			_, _ = pw.Write(body[i*len(body)/5 : (i+1)*len(body)/5])
+		}
+		pw.Close()
+	}()
+	req, err := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/api/v2/jobs/users-imports", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+e.token(t, "create:users"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("slow upload: %d %s", resp.StatusCode, b)
+	}
 }
