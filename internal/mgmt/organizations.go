@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -35,6 +36,13 @@ type OrganizationSettings struct {
 	DisplayName  *string // shown on the hosted pages; the name by default
 	LogoURL      *string // https
 	PrimaryColor *string // #RRGGBB
+	// PageBackground is the background color of the hosted pages,
+	// #RRGGBB.
+	PageBackground *string
+	// Metadata is the operator's own data: up to 25 keys of up to 255
+	// characters, each with a string value of up to 255 characters. It
+	// replaces the stored metadata.
+	Metadata *map[string]string
 }
 
 func (in OrganizationSettings) apply(o *store.Organization) {
@@ -42,7 +50,16 @@ func (in OrganizationSettings) apply(o *store.Organization) {
 	set(&o.DisplayName, in.DisplayName)
 	set(&o.LogoURL, in.LogoURL)
 	set(&o.PrimaryColor, in.PrimaryColor)
+	set(&o.PageBackground, in.PageBackground)
+	set(&o.Metadata, in.Metadata)
 }
+
+// Bounds of organization metadata, those of the hosted service.
+const (
+	maxOrgMetadataKeys = 25
+	maxOrgMetadataLen  = 255
+	maxDisplayNameLen  = 255
+)
 
 func validateOrganization(o store.Organization) error {
 	if !orgNamePattern.MatchString(o.Name) {
@@ -56,6 +73,20 @@ func validateOrganization(o store.Organization) error {
 	}
 	if o.PrimaryColor != "" && !orgColorPattern.MatchString(o.PrimaryColor) {
 		return invalid("primary", "color %q must be #RRGGBB", o.PrimaryColor)
+	}
+	if o.PageBackground != "" && !orgColorPattern.MatchString(o.PageBackground) {
+		return invalid("page_background", "color %q must be #RRGGBB", o.PageBackground)
+	}
+	if utf8.RuneCountInString(o.DisplayName) > maxDisplayNameLen {
+		return invalid("display_name", "display_name must be at most %d characters", maxDisplayNameLen)
+	}
+	if len(o.Metadata) > maxOrgMetadataKeys {
+		return invalid("metadata", "metadata has %d keys; at most %d are allowed", len(o.Metadata), maxOrgMetadataKeys)
+	}
+	for k, v := range o.Metadata {
+		if k == "" || utf8.RuneCountInString(k) > maxOrgMetadataLen || utf8.RuneCountInString(v) > maxOrgMetadataLen {
+			return invalid("metadata", "metadata keys must be 1 to %d characters and values at most %d", maxOrgMetadataLen, maxOrgMetadataLen)
+		}
 	}
 	return nil
 }
@@ -197,6 +228,9 @@ type NewInvitation struct {
 	// Connection, when set, is the connection the invitee must use.
 	Connection string
 	TTL        time.Duration // how long it is valid: 1s to 30 days, 7 days when zero
+	// Inviter, optional, is the name of who invites (up to 300
+	// characters).
+	Inviter string
 }
 
 // CreateInvitation invites someone to join an organization. It returns the
@@ -208,6 +242,9 @@ func (s *Service) CreateInvitation(ctx context.Context, in NewInvitation) (store
 	}
 	if in.TTL < time.Second || in.TTL > 30*24*time.Hour {
 		return store.Invitation{}, "", invalid("ttl", "ttl must be between 1s and 30d")
+	}
+	if err := checkInviter(in.Inviter); err != nil {
+		return store.Invitation{}, "", err
 	}
 	addr := strings.ToLower(strings.TrimSpace(in.Email))
 	if !strings.Contains(addr, "@") || strings.ContainsAny(addr, " <>\"") {
@@ -235,7 +272,7 @@ func (s *Service) CreateInvitation(ctx context.Context, in NewInvitation) (store
 	ticket := token.NewOpaque()
 	now := s.now()
 	inv := store.Invitation{ID: randomID("inv_"), TicketHash: token.Hash(ticket), OrganizationID: o.ID, Email: addr,
-		ClientID: client.ID, Connection: in.Connection, CreatedAt: now, ExpiresAt: now.Add(in.TTL)}
+		ClientID: client.ID, Connection: in.Connection, Inviter: in.Inviter, CreatedAt: now, ExpiresAt: now.Add(in.TTL)}
 	if err := s.st.CreateInvitation(ctx, inv); err != nil {
 		return store.Invitation{}, "", fmt.Errorf("create invitation: %w", err)
 	}
