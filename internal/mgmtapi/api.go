@@ -46,7 +46,8 @@ type API struct {
 	audience string
 	log      *slog.Logger
 	now      func() time.Time
-	routes   []Route
+	routes   []*Route
+	doc      []byte // the OpenAPI document, JSON
 }
 
 // Route is one operation of the API.
@@ -61,6 +62,27 @@ type Route struct {
 	// audit log's description).
 	Summary string
 	handle  handlerFunc
+
+	// The OpenAPI description: the request body's type, and the success
+	// status with the response body's type (nil for none); a list names
+	// the key of its include_totals form.
+	request  any
+	status   int
+	response any
+	listKey  string
+}
+
+// accepts documents the JSON request body: v is a value of its Go type.
+func (rt *Route) accepts(v any) *Route { rt.request = v; return rt }
+
+// returns documents the success answer: its status and a value of the Go
+// type of its body (nil for none).
+func (rt *Route) returns(status int, v any) *Route { rt.status, rt.response = status, v; return rt }
+
+// lists documents a paged list of items (see writePage) under key.
+func (rt *Route) lists(key string, item any) *Route {
+	rt.status, rt.response, rt.listKey = http.StatusOK, item, key
+	return rt
 }
 
 // handlerFunc serves one route; a returned error is written in Auth0's
@@ -84,15 +106,32 @@ func New(cfg Config) (*API, error) {
 	a.userRoutes()
 	a.clientRoutes()
 	a.clientGrantRoutes()
+
+	doc, err := a.openAPI()
+	if err != nil {
+		return nil, fmt.Errorf("mgmtapi: OpenAPI document: %w", err)
+	}
+	if a.doc, err = json.Marshal(doc); err != nil {
+		return nil, fmt.Errorf("mgmtapi: OpenAPI document: %w", err)
+	}
 	return a, nil
 }
 
 // Routes returns the API's operations.
-func (a *API) Routes() []Route { return slices.Clone(a.routes) }
+func (a *API) Routes() []Route {
+	out := make([]Route, len(a.routes))
+	for i, rt := range a.routes {
+		out[i] = *rt
+	}
+	return out
+}
 
-// add declares a route.
-func (a *API) add(method, path, summary string, h handlerFunc, scopes ...string) {
-	a.routes = append(a.routes, Route{Method: method, Path: path, Scopes: scopes, Summary: summary, handle: h})
+// add declares a route; the returned Route takes its OpenAPI description
+// (accepts, returns, lists).
+func (a *API) add(method, path, summary string, h handlerFunc, scopes ...string) *Route {
+	rt := &Route{Method: method, Path: path, Scopes: scopes, Summary: summary, handle: h, status: http.StatusOK}
+	a.routes = append(a.routes, rt)
+	return rt
 }
 
 // Mount registers the routes on mux.
@@ -100,6 +139,12 @@ func (a *API) Mount(mux *http.ServeMux) {
 	for _, rt := range a.routes {
 		mux.Handle(rt.Method+" "+Prefix+rt.Path, a.serve(rt))
 	}
+	// The description of the API is public: it holds no data.
+	mux.HandleFunc("GET "+Prefix+"/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		_, _ = w.Write(a.doc)
+	})
 	// Anything else under the prefix, a known path with another method
 	// included, is answered in the API's shape.
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
@@ -143,7 +188,7 @@ func CallerOf(ctx context.Context) (Caller, bool) {
 }
 
 // serve authenticates the caller, checks the route's scope and runs it.
-func (a *API) serve(rt Route) http.Handler {
+func (a *API) serve(rt *Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		caller, err := a.authenticate(r, rt)
@@ -163,7 +208,7 @@ func (a *API) serve(rt Route) http.Handler {
 
 // authenticate checks the bearer token: a token of this server for the
 // management API, from client_credentials, with one of the route's scopes.
-func (a *API) authenticate(r *http.Request, rt Route) (Caller, error) {
+func (a *API) authenticate(r *http.Request, rt *Route) (Caller, error) {
 	raw, ok := bearer(r)
 	if !ok {
 		return Caller{}, &mgmt.Error{Status: http.StatusUnauthorized, Code: "missing_authentication", Message: "Missing authentication"}

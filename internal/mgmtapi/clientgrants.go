@@ -8,11 +8,11 @@ import (
 )
 
 func (a *API) clientGrantRoutes() {
-	a.add("GET", "/client-grants", "List client grants", a.listClientGrants, "read:client_grants")
-	a.add("POST", "/client-grants", "Create a client grant", a.createClientGrant, "create:client_grants")
-	a.add("GET", "/client-grants/{id}", "Get a client grant", a.getClientGrant, "read:client_grants")
-	a.add("PATCH", "/client-grants/{id}", "Update a client grant", a.patchClientGrant, "update:client_grants")
-	a.add("DELETE", "/client-grants/{id}", "Delete a client grant", a.deleteClientGrant, "delete:client_grants")
+	a.add("GET", "/client-grants", "List client grants", a.listClientGrants, "read:client_grants").lists("client_grants", clientGrantJSON{})
+	a.add("POST", "/client-grants", "Create a client grant", a.createClientGrant, "create:client_grants").accepts(clientGrantCreate{}).returns(201, clientGrantJSON{})
+	a.add("GET", "/client-grants/{id}", "Get a client grant", a.getClientGrant, "read:client_grants").returns(200, clientGrantJSON{})
+	a.add("PATCH", "/client-grants/{id}", "Update a client grant", a.patchClientGrant, "update:client_grants").accepts(clientGrantPatch{}).returns(200, clientGrantJSON{})
+	a.add("DELETE", "/client-grants/{id}", "Delete a client grant", a.deleteClientGrant, "delete:client_grants").returns(204, nil)
 }
 
 type clientGrantJSON struct {
@@ -20,6 +20,16 @@ type clientGrantJSON struct {
 	ClientID string   `json:"client_id"`
 	Audience string   `json:"audience"`
 	Scope    []string `json:"scope"`
+}
+
+type clientGrantCreate struct {
+	ClientID string   `json:"client_id"`
+	Audience string   `json:"audience"`
+	Scope    []string `json:"scope"`
+}
+
+type clientGrantPatch struct {
+	Scope *[]string `json:"scope"`
 }
 
 func toClientGrantJSON(g store.ClientGrant) clientGrantJSON {
@@ -48,11 +58,7 @@ func (a *API) listClientGrants(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) createClientGrant(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		ClientID string   `json:"client_id"`
-		Audience string   `json:"audience"`
-		Scope    []string `json:"scope"`
-	}
+	var in clientGrantCreate
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
@@ -77,9 +83,7 @@ func (a *API) getClientGrant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) patchClientGrant(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Scope *[]string `json:"scope"`
-	}
+	var in clientGrantPatch
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}

@@ -11,12 +11,12 @@ import (
 )
 
 func (a *API) clientRoutes() {
-	a.add("GET", "/clients", "List applications", a.listClients, "read:clients")
-	a.add("POST", "/clients", "Create an application", a.createClient, "create:clients")
-	a.add("GET", "/clients/{id}", "Get an application", a.getClient, "read:clients")
-	a.add("PATCH", "/clients/{id}", "Update an application", a.patchClient, "update:clients")
-	a.add("DELETE", "/clients/{id}", "Delete an application", a.deleteClient, "delete:clients")
-	a.add("POST", "/clients/{id}/rotate-secret", "Rotate an application's secret", a.rotateSecret, "update:client_keys")
+	a.add("GET", "/clients", "List applications", a.listClients, "read:clients").lists("clients", clientJSON{})
+	a.add("POST", "/clients", "Create an application", a.createClient, "create:clients").accepts(clientJSON{}).returns(201, clientJSON{})
+	a.add("GET", "/clients/{id}", "Get an application", a.getClient, "read:clients").returns(200, clientJSON{})
+	a.add("PATCH", "/clients/{id}", "Update an application", a.patchClient, "update:clients").accepts(clientJSON{}).returns(200, clientJSON{})
+	a.add("DELETE", "/clients/{id}", "Delete an application", a.deleteClient, "delete:clients").returns(204, nil)
+	a.add("POST", "/clients/{id}/rotate-secret", "Rotate an application's secret", a.rotateSecret, "update:client_keys").returns(200, clientJSON{})
 }
 
 // appTypeM2M is the hosted service's name of machine-to-machine

@@ -11,6 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/mgmt"
 	"gatehouse/internal/mgmtapi"
@@ -29,9 +34,12 @@ type env struct {
 	api    *mgmtapi.API
 	srv    *httptest.Server
 	issuer string
+	router routers.Router // of the OpenAPI document, made at first use
+	// unchecked skips the OpenAPI check of answers (benchmarks).
+	unchecked bool
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -77,13 +85,13 @@ func newEnv(t *testing.T) *env {
 
 // token returns a management API token of the application "m2m-app" with
 // the scopes.
-func (e *env) token(t *testing.T, scopes ...string) string {
+func (e *env) token(t testing.TB, scopes ...string) string {
 	return e.tokenWith(t, map[string]any{"scope": strings.Join(scopes, " ")})
 }
 
 // tokenWith returns a token whose claims are the client_credentials
 // claims with over's values in place (nil deletes a claim).
-func (e *env) tokenWith(t *testing.T, over map[string]any) string {
+func (e *env) tokenWith(t testing.TB, over map[string]any) string {
 	t.Helper()
 	now := time.Now()
 	claims := map[string]any{
@@ -110,7 +118,7 @@ var all = mgmt.ManagementScopeNames()
 
 // do sends a request with a JSON body (a string is sent as it is) and the
 // bearer token, and returns the status and body.
-func (e *env) do(t *testing.T, method, path string, body any, tok string) (int, []byte) {
+func (e *env) do(t testing.TB, method, path string, body any, tok string) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -143,7 +151,60 @@ func (e *env) do(t *testing.T, method, path string, body any, tok string) (int, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !e.unchecked {
+		e.checkAgainstOpenAPI(t, req, resp, b)
+	}
 	return resp.StatusCode, b
+}
+
+// checkAgainstOpenAPI checks every answer of a documented route against
+// the API's own OpenAPI document: its status is documented, and its body
+// matches that status's schema. So the document is true of every answer
+// the tests see.
+func (e *env) checkAgainstOpenAPI(t testing.TB, req *http.Request, resp *http.Response, body []byte) {
+	t.Helper()
+	if e.router == nil {
+		doc, err := openapi3.NewLoader().LoadFromData(e.openAPIDocument(t))
+		if err != nil {
+			t.Fatalf("load the OpenAPI document: %v", err)
+		}
+		if e.router, err = legacy.NewRouter(doc); err != nil {
+			t.Fatalf("OpenAPI router: %v", err)
+		}
+	}
+	route, params, err := e.router.FindRoute(req)
+	if err != nil {
+		// Unknown routes answer 404 or 405; those are checked by their tests.
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s answered %d but is not in the OpenAPI document", req.Method, req.URL.Path, resp.StatusCode)
+		}
+		return
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(t.Context(), in); err != nil {
+		t.Errorf("%s %s: the answer %d does not match the OpenAPI document: %v\nbody: %.500s", req.Method, req.URL.Path, resp.StatusCode, err, body)
+	}
+}
+
+// openAPIDocument fetches the served document (no token needed).
+func (e *env) openAPIDocument(t testing.TB) []byte {
+	t.Helper()
+	resp, err := http.Get(e.srv.URL + mgmtapi.OpenAPIPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v", mgmtapi.OpenAPIPath, resp.StatusCode, err)
+	}
+	return b
 }
 
 // call is do with a token holding every scope; it fails the test unless

@@ -10,20 +10,20 @@ import (
 )
 
 func (a *API) userRoutes() {
-	a.add("GET", "/users", "List or search users", a.listUsers, "read:users")
-	a.add("POST", "/users", "Create a user", a.createUser, "create:users")
-	a.add("GET", "/users/{id}", "Get a user", a.getUser, "read:users")
-	a.add("PATCH", "/users/{id}", "Update a user", a.patchUser, "update:users")
-	a.add("DELETE", "/users/{id}", "Delete a user", a.deleteUser, "delete:users")
-	a.add("GET", "/users-by-email", "Find users by email", a.usersByEmail, "read:users")
-	a.add("POST", "/users/{id}/identities", "Link a user account", a.linkUser, "update:users")
-	a.add("DELETE", "/users/{id}/identities/{provider}/{user_id}", "Unlink a user identity", a.unlinkUser, "update:users")
-	a.add("GET", "/users/{id}/authentication-methods", "List a user's authentication methods", a.listFactors, "read:authentication_methods")
-	a.add("DELETE", "/users/{id}/authentication-methods", "Delete all of a user's authentication methods", a.deleteFactors, "delete:authentication_methods")
-	a.add("DELETE", "/users/{id}/authentication-methods/{method}", "Delete a user's authentication method", a.deleteFactor, "delete:authentication_methods")
-	a.add("GET", "/users/{id}/sessions", "List a user's sessions", a.listSessions, "read:sessions")
-	a.add("DELETE", "/users/{id}/sessions", "Delete a user's sessions", a.deleteSessions, "delete:sessions")
-	a.add("DELETE", "/sessions/{id}", "Delete a session", a.deleteSession, "delete:sessions")
+	a.add("GET", "/users", "List or search users", a.listUsers, "read:users").lists("users", userJSON{})
+	a.add("POST", "/users", "Create a user", a.createUser, "create:users").accepts(userCreate{}).returns(201, userJSON{})
+	a.add("GET", "/users/{id}", "Get a user", a.getUser, "read:users").returns(200, userJSON{})
+	a.add("PATCH", "/users/{id}", "Update a user", a.patchUser, "update:users").accepts(userPatch{}).returns(200, userJSON{})
+	a.add("DELETE", "/users/{id}", "Delete a user", a.deleteUser, "delete:users").returns(204, nil)
+	a.add("GET", "/users-by-email", "Find users by email", a.usersByEmail, "read:users").returns(200, []userJSON{})
+	a.add("POST", "/users/{id}/identities", "Link a user account", a.linkUser, "update:users").accepts(linkBody{}).returns(201, []identityJSON{})
+	a.add("DELETE", "/users/{id}/identities/{provider}/{user_id}", "Unlink a user identity", a.unlinkUser, "update:users").returns(200, []identityJSON{})
+	a.add("GET", "/users/{id}/authentication-methods", "List a user's authentication methods", a.listFactors, "read:authentication_methods").lists("authenticators", factorJSON{})
+	a.add("DELETE", "/users/{id}/authentication-methods", "Delete all of a user's authentication methods", a.deleteFactors, "delete:authentication_methods").returns(204, nil)
+	a.add("DELETE", "/users/{id}/authentication-methods/{method}", "Delete a user's authentication method", a.deleteFactor, "delete:authentication_methods").returns(204, nil)
+	a.add("GET", "/users/{id}/sessions", "List a user's sessions", a.listSessions, "read:sessions").returns(200, sessionList{})
+	a.add("DELETE", "/users/{id}/sessions", "Delete a user's sessions", a.deleteSessions, "delete:sessions").returns(202, nil)
+	a.add("DELETE", "/sessions/{id}", "Delete a session", a.deleteSession, "delete:sessions").returns(204, nil)
 }
 
 // identityJSON is a user's identity as the API shows it.
@@ -453,6 +453,10 @@ type sessionJSON struct {
 	AuthenticationMethod []string `json:"authentication_methods"`
 }
 
+type sessionList struct {
+	Sessions []sessionJSON `json:"sessions"`
+}
+
 func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r); err != nil {
 		return err
@@ -469,7 +473,7 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 			out[i].AuthenticationMethod = []string{}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	writeJSON(w, http.StatusOK, sessionList{Sessions: out})
 	return nil
 }
 

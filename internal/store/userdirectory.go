@@ -19,18 +19,39 @@ type UserQuery struct {
 	Offset, Limit int
 }
 
-// Prefix reports whether v is a prefix pattern ("jo*") and returns the
-// prefix.
-func Prefix(v string) (string, bool) {
-	if p, ok := strings.CutSuffix(v, "*"); ok {
-		return p, true
-	}
-	return v, false
+// UserCondition is one condition of a UserQuery on a column of the users
+// table: equal to Value or, with Prefix, starting with it. Both are
+// served by an index of the column.
+type UserCondition struct {
+	Column string
+	Prefix bool
+	Value  string
 }
 
-// EscapeLike escapes the LIKE wildcards of s with '\'.
-func EscapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+// Conditions returns the query's conditions, which both backends turn
+// into SQL the same way.
+func (q UserQuery) Conditions() []UserCondition {
+	var out []UserCondition
+	match := func(col, v string) {
+		if p, ok := strings.CutSuffix(v, "*"); ok {
+			out = append(out, UserCondition{Column: col, Prefix: true, Value: p})
+			return
+		}
+		out = append(out, UserCondition{Column: col, Value: v})
+	}
+	if q.ID != "" {
+		out = append(out, UserCondition{Column: "id", Value: q.ID})
+	}
+	if q.Email != "" {
+		match("email", strings.ToLower(q.Email))
+	}
+	if q.Name != "" {
+		match("name", q.Name)
+	}
+	if q.Connection != "" {
+		out = append(out, UserCondition{Column: "connection", Value: q.Connection})
+	}
+	return out
 }
 
 // UserDirectory reads and changes users the way the management API does.

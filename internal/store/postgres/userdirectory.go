@@ -12,32 +12,22 @@ import (
 	"gatehouse/internal/store"
 )
 
+// likeEscaper makes LIKE's wildcards match themselves.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 // userWhere builds the condition of a UserQuery on users u.
 func userWhere(q store.UserQuery) (string, []any) {
 	var conds []string
 	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	match := func(col, v string) {
-		if p, ok := store.Prefix(v); ok {
-			conds = append(conds, col+` LIKE `+arg(store.EscapeLike(p)+"%")+` ESCAPE '\'`)
-			return
+	for _, c := range q.Conditions() {
+		if c.Prefix {
+			// Served by the column's text_pattern_ops index.
+			args = append(args, likeEscaper.Replace(c.Value)+"%")
+			conds = append(conds, fmt.Sprintf(`u.%s LIKE $%d ESCAPE '\'`, c.Column, len(args)))
+		} else {
+			args = append(args, c.Value)
+			conds = append(conds, fmt.Sprintf("u.%s = $%d", c.Column, len(args)))
 		}
-		conds = append(conds, col+" = "+arg(v))
-	}
-	if q.ID != "" {
-		conds = append(conds, "u.id = "+arg(q.ID))
-	}
-	if q.Email != "" {
-		match("u.email", strings.ToLower(q.Email))
-	}
-	if q.Name != "" {
-		match("u.name", q.Name)
-	}
-	if q.Connection != "" {
-		conds = append(conds, "u.connection = "+arg(q.Connection))
 	}
 	if len(conds) == 0 {
 		return "true", nil

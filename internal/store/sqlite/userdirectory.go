@@ -10,32 +10,23 @@ import (
 	"gatehouse/internal/store"
 )
 
+// globEscaper makes GLOB's wildcards match themselves.
+var globEscaper = strings.NewReplacer(`[`, `[[]`, `*`, `[*]`, `?`, `[?]`)
+
 // userWhere builds the condition of a UserQuery on table users.
 func userWhere(q store.UserQuery) (string, []any) {
 	var conds []string
 	var args []any
-	match := func(col, v string) {
-		if p, ok := store.Prefix(v); ok {
-			conds = append(conds, col+` LIKE ? ESCAPE '\'`)
-			args = append(args, store.EscapeLike(p)+"%")
-			return
+	for _, c := range q.Conditions() {
+		if c.Prefix {
+			// GLOB, unlike LIKE, is case-sensitive, so SQLite serves a
+			// prefix from the column's index.
+			conds = append(conds, c.Column+" GLOB ?")
+			args = append(args, globEscaper.Replace(c.Value)+"*")
+		} else {
+			conds = append(conds, c.Column+" = ?")
+			args = append(args, c.Value)
 		}
-		conds = append(conds, col+" = ?")
-		args = append(args, v)
-	}
-	if q.ID != "" {
-		conds = append(conds, "id = ?")
-		args = append(args, q.ID)
-	}
-	if q.Email != "" {
-		match("email", strings.ToLower(q.Email))
-	}
-	if q.Name != "" {
-		match("name", q.Name)
-	}
-	if q.Connection != "" {
-		conds = append(conds, "connection = ?")
-		args = append(args, q.Connection)
 	}
 	if len(conds) == 0 {
 		return "1", nil
