@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,6 +44,9 @@ type OrganizationSettings struct {
 	// characters, each with a string value of up to 255 characters. It
 	// replaces the stored metadata.
 	Metadata *map[string]string
+	// Connections, on create only, are the connections to enable for the
+	// new organization; each must exist.
+	Connections []store.OrgConnection
 }
 
 func (in OrganizationSettings) apply(o *store.Organization) {
@@ -102,6 +106,15 @@ func (s *Service) CreateOrganization(ctx context.Context, in OrganizationSetting
 	if err := validateOrganization(o); err != nil {
 		return store.Organization{}, err
 	}
+	for _, oc := range in.Connections {
+		if _, err := s.GetConnection(ctx, oc.Name); err != nil {
+			return store.Organization{}, err
+		}
+		if slices.ContainsFunc(o.Connections, func(c store.OrgConnection) bool { return c.Name == oc.Name }) {
+			return store.Organization{}, invalid("enabled_connections", "connection %s is listed twice", oc.Name)
+		}
+		o.Connections = append(o.Connections, oc)
+	}
 	if err := s.st.CreateOrganization(ctx, o); err != nil {
 		return store.Organization{}, conflict(err, "an organization named %q", o.Name)
 	}
@@ -124,6 +137,9 @@ func (s *Service) ListOrganizations(ctx context.Context) ([]store.Organization, 
 
 // UpdateOrganization changes the settings that are set.
 func (s *Service) UpdateOrganization(ctx context.Context, idOrName string, in OrganizationSettings) (store.Organization, error) {
+	if in.Connections != nil {
+		return store.Organization{}, invalid("enabled_connections", "enabled_connections is set on create only; change them one by one")
+	}
 	o, err := s.GetOrganization(ctx, idOrName)
 	if err != nil {
 		return store.Organization{}, err

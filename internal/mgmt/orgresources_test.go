@@ -234,3 +234,25 @@ func TestConnectionClientsAndDatabaseRules(t *testing.T) {
 		t.Error("a refused create stored the connection")
 	}
 }
+
+func TestCreateOrganizationWithConnections(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	db := store.OrgConnection{Name: store.DefaultDatabaseConnection, AssignMembership: true}
+	o, err := e.svc.CreateOrganization(ctx, mgmt.OrganizationSettings{Name: ptr("acme"), Connections: []store.OrgConnection{db}})
+	if err != nil || len(o.Connections) != 1 || !o.Connections[0].AssignMembership {
+		t.Fatalf("created %+v, %v", o, err)
+	}
+	if got, _ := e.svc.GetOrganization(ctx, "acme"); len(got.Connections) != 1 {
+		t.Errorf("stored %+v", got.Connections)
+	}
+	_, err = e.svc.CreateOrganization(ctx, mgmt.OrganizationSettings{Name: ptr("beta"), Connections: []store.OrgConnection{{Name: "nope"}}})
+	wantError(t, err, http.StatusNotFound, "inexistent_connection", "", "not found")
+	_, err = e.svc.CreateOrganization(ctx, mgmt.OrganizationSettings{Name: ptr("beta"), Connections: []store.OrgConnection{db, db}})
+	wantError(t, err, http.StatusBadRequest, mgmt.CodeInvalidBody, "enabled_connections", "listed twice")
+	if _, err := e.svc.GetOrganization(ctx, "beta"); err == nil {
+		t.Error("a refused create stored the organization")
+	}
+	_, err = e.svc.UpdateOrganization(ctx, "acme", mgmt.OrganizationSettings{Connections: []store.OrgConnection{}})
+	wantError(t, err, http.StatusBadRequest, mgmt.CodeInvalidBody, "enabled_connections", "on create only")
+}
