@@ -133,6 +133,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PingClose", testPingClose},
 		{"Factors", testFactors},
 		{"MFAPages", testMFAPages},
+		{"Logs", testLogs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
