@@ -31,6 +31,7 @@ Commands:
   orgs create|list|show|update|delete|members|connections|invite|invitations   manage organizations
   keys rotate|list       manage signing keys
   client-grants create|list|update|delete   let machine-to-machine applications call APIs
+  logs list|tail         read the audit log; tail follows it
   loadtest               drive an OpenID provider through the authorization code flow under load
 
 Run "gatehouse <command> --help" for a command's flags.
@@ -131,6 +132,8 @@ func dispatch(ctx context.Context, e env, args []string) error {
 	case "keys":
 		return sub("keys", map[string]func(context.Context, env, []string) error{
 			"rotate": cmdKeysRotate, "list": cmdKeysList})
+	case "logs":
+		return sub("logs", map[string]func(context.Context, env, []string) error{"list": cmdLogsList, "tail": cmdLogsTail})
 	}
 	fmt.Fprint(e.stderr, usage)
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)

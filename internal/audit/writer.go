@@ -299,3 +299,24 @@ func backoff(n int, lo, hi time.Duration) time.Duration {
 	}
 	return d/2 + rand.N(d/2+1)
 }
+
+// Append stores events at once, with the defaults and the sanitizing of
+// Record, for a short-lived process that has no writer running (a command
+// of the CLI).
+func Append(ctx context.Context, st store.LogStore, events ...Event) error {
+	rows := make([]store.LogEvent, len(events))
+	for i, e := range events {
+		if e.Date.IsZero() {
+			e.Date = time.Now()
+		}
+		e.Date = e.Date.UTC()
+		if e.LogID == "" {
+			e.LogID = NewID(e.Date)
+		}
+		rows[i] = sanitize(e).toStore()
+	}
+	if err := st.AppendLogs(ctx, rows); err != nil {
+		return fmt.Errorf("append audit events: %w", err)
+	}
+	return nil
+}
