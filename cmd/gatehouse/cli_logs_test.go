@@ -115,7 +115,9 @@ func TestCLILogsTail(t *testing.T) {
 	var out, errb syncBuffer
 	e := env{stdout: &out, stderr: &errb, lookupEnv: func(string) (string, bool) { return "", false }}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, e, []string{"logs", "tail", "--db", db, "-n", "2", "--type", "sapi", "--interval", "20ms"}) }()
+	go func() {
+		done <- run(ctx, e, []string{"logs", "tail", "--db", db, "-n", "2", "--type", "sapi", "--interval", "20ms"})
+	}()
 
 	waitFor := func(n int) []string {
 		t.Helper()
