@@ -305,6 +305,7 @@ type Store interface {
 	TicketStore
 	CeremonyStore
 	SessionSteps
+	UserDirectory
 	LogStore
 
 	// Clients.
