@@ -198,7 +198,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err := svc.EnsureManagementAPI(ctx); err != nil {
 		return nil, err
 	}
-	api, err := mgmtapi.New(mgmtapi.Config{Service: svc, Tokens: keys, Issuer: cfg.Issuer, Log: log})
+	api, err := mgmtapi.New(mgmtapi.Config{Service: svc, Tokens: keys, Issuer: cfg.Issuer, Log: log, Audit: auditLog})
 	if err != nil {
 		return nil, err
 	}
