@@ -544,7 +544,13 @@ func (p *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
 		}
 		page.API = api.Name
 	}
-	for _, s := range req.Scopes {
+	// With RBAC on the API, only the scopes the user may get are asked for.
+	scopes, err := authflow.ConsentScopes(r.Context(), p.cfg.Store, req, user.ID)
+	if err != nil {
+		p.internalError(w, "consent: scopes", err)
+		return
+	}
+	for _, s := range scopes {
 		page.Scopes = append(page.Scopes, web.ScopeDescription{Name: s, Description: descriptions[s]})
 	}
 	p.cfg.Pages.Consent(w, http.StatusOK, page)
@@ -564,8 +570,14 @@ func (p *Pages) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	switch r.PostForm.Get("action") {
 	case "accept":
 		now := p.cfg.Now().UTC()
+		// The consent covers what the page showed.
+		scopes, err := authflow.ConsentScopes(ctx, p.cfg.Store, req, user.ID)
+		if err != nil {
+			p.internalError(w, "consent: scopes", err)
+			return
+		}
 		if err := p.cfg.Store.UpsertGrant(ctx, store.Grant{UserID: user.ID, ClientID: client.ID, Audience: req.Audience,
-			Scopes: slices.Clone(req.Scopes), CreatedAt: now, UpdatedAt: now}); err != nil {
+			Scopes: slices.Clone(scopes), CreatedAt: now, UpdatedAt: now}); err != nil {
 			p.internalError(w, "consent: store grant", err)
 			return
 		}

@@ -111,6 +111,7 @@ func New(cfg Config) (*API, error) {
 	a.userRoutes()
 	a.clientRoutes()
 	a.clientGrantRoutes()
+	a.rbacRoutes()
 	a.logRoutes()
 
 	doc, err := a.openAPI()
