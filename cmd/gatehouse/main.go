@@ -29,9 +29,10 @@ Commands:
   users create|list|show|update|link|delete|set-password|reset-link|import|export  manage users
   connections create|list|show|update|delete|enable|disable   manage connections (GitHub, OpenID, OAuth 2.0)
   orgs create|list|show|update|delete|members|connections|invite|invitations   manage organizations
-  keys rotate|list       manage signing keys
+  keys rotate|list|revoke   manage signing keys
   client-grants create|list|update|delete   let machine-to-machine applications call APIs
   roles create|list|show|delete|add-permissions|remove-permissions|assign|unassign   manage roles (RBAC)
+  logs list|tail         read the audit log; tail follows it
   loadtest               drive an OpenID provider through the authorization code flow under load
 
 Run "gatehouse <command> --help" for a command's flags.
@@ -136,7 +137,9 @@ func dispatch(ctx context.Context, e env, args []string) error {
 			"members": cmdOrgsMembers, "connections": cmdOrgsConnections, "invite": cmdOrgsInvite, "invitations": cmdOrgsInvitations})
 	case "keys":
 		return sub("keys", map[string]func(context.Context, env, []string) error{
-			"rotate": cmdKeysRotate, "list": cmdKeysList})
+			"rotate": cmdKeysRotate, "list": cmdKeysList, "revoke": cmdKeysRevoke})
+	case "logs":
+		return sub("logs", map[string]func(context.Context, env, []string) error{"list": cmdLogsList, "tail": cmdLogsTail})
 	}
 	fmt.Fprint(e.stderr, usage)
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/mgmt"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -36,6 +37,9 @@ type Config struct {
 	Issuer  string
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Audit records each operation that changes something; nil records
+	// nothing.
+	Audit audit.Recorder
 
 	// Jobs runs bulk user imports and exports; without it the jobs routes
 	// answer 501.
@@ -53,6 +57,7 @@ type API struct {
 	now      func() time.Time
 	routes   []*Route
 	doc      []byte // the OpenAPI document, JSON
+	audit    audit.Recorder
 }
 
 // Route is one operation of the API.
@@ -75,6 +80,11 @@ type Route struct {
 	status   int
 	response any
 	listKey  string
+
+	// muxPath, when set, is the pattern the route is served under instead
+	// of Path: for a path net/http's mux finds ambiguous with another
+	// route's (see servedAs).
+	muxPath string
 }
 
 // accepts documents the JSON request body: v is a value of its Go type.
@@ -106,12 +116,17 @@ func New(cfg Config) (*API, error) {
 		cfg.Now = time.Now
 	}
 	a := &API{svc: cfg.Service, tokens: cfg.Tokens, issuer: cfg.Issuer,
-		audience: store.ManagementAudience(cfg.Issuer), log: cfg.Log, now: cfg.Now}
+		audience: store.ManagementAudience(cfg.Issuer), log: cfg.Log, now: cfg.Now, audit: cfg.Audit}
 	// Each resource adds its routes; one line each.
 	a.userRoutes()
 	a.clientRoutes()
 	a.clientGrantRoutes()
+	a.connectionRoutes()
+	a.organizationRoutes()
+	a.ticketRoutes()
+	a.signingKeyRoutes()
 	a.rbacRoutes()
+	a.logRoutes()
 	a.jobRoutes(cfg.Jobs)
 
 	doc, err := a.openAPI()
@@ -144,7 +159,11 @@ func (a *API) add(method, path, summary string, h handlerFunc, scopes ...string)
 // Mount registers the routes on mux.
 func (a *API) Mount(mux *http.ServeMux) {
 	for _, rt := range a.routes {
-		mux.Handle(rt.Method+" "+Prefix+rt.Path, a.serve(rt))
+		path := rt.Path
+		if rt.muxPath != "" {
+			path = rt.muxPath
+		}
+		mux.Handle(rt.Method+" "+Prefix+path, a.serve(rt))
 	}
 	// The description of the API is public: it holds no data.
 	mux.HandleFunc("GET "+Prefix+"/openapi.json", func(w http.ResponseWriter, r *http.Request) {
@@ -208,7 +227,9 @@ func (a *API) serve(rt *Route) http.Handler {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), callerKey{}, caller))
-		if err := rt.handle(w, r); err != nil {
+		err = rt.handle(w, r)
+		a.recordOperation(r, rt, caller, err)
+		if err != nil {
 			a.fail(w, r, err)
 		}
 	})

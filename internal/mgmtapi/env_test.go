@@ -2,6 +2,7 @@ package mgmtapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/mgmt"
 	"gatehouse/internal/mgmtapi"
@@ -37,10 +39,11 @@ type env struct {
 	router routers.Router // of the OpenAPI document, made at first use
 	// unchecked skips the OpenAPI check of answers (benchmarks).
 	unchecked bool
+	audit     *audit.Writer // records the API's operations into st
 }
 
-// newEnv builds the env; opts may change the API's configuration.
-func newEnv(t testing.TB, opts ...func(*env, *mgmtapi.Config)) *env {
+// newEnv builds the env; opts change the service's configuration first.
+func newEnv(t testing.TB, opts ...func(*mgmt.Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -69,18 +72,22 @@ func newEnv(t testing.TB, opts ...func(*env, *mgmtapi.Config)) *env {
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	e.issuer = e.srv.URL
-	e.svc, err = mgmt.New(mgmt.Config{Store: st, Sealer: sealer, Keys: keys, Issuer: e.issuer, Passwords: db})
+	mc := mgmt.Config{Store: st, Sealer: sealer, Keys: keys, Issuer: e.issuer, Passwords: db, Signing: keys}
+	for _, o := range opts {
+		o(&mc)
+	}
+	e.svc, err = mgmt.New(mc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := e.svc.EnsureManagementAPI(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := mgmtapi.Config{Service: e.svc, Tokens: keys, Issuer: e.issuer}
-	for _, o := range opts {
-		o(e, &cfg)
+	if e.audit, err = audit.NewWriter(audit.WriterConfig{Store: st}); err != nil {
+		t.Fatal(err)
 	}
-	e.api, err = mgmtapi.New(cfg)
+	t.Cleanup(func() { _ = e.audit.Close(context.Background()) })
+	e.api, err = mgmtapi.New(mgmtapi.Config{Service: e.svc, Tokens: keys, Issuer: e.issuer, Audit: e.audit})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,21 +21,28 @@ import (
 )
 
 // newJobsEnv is the env with bulk user jobs, whose users files may be at
-// most maxBytes.
+// most maxBytes: a second server over the env's store and service, whose
+// API has the jobs, with the env's keys. The returned env is that
+// server's.
 func newJobsEnv(t *testing.T, maxBytes int64) (*env, *mgmt.Jobs) {
 	t.Helper()
-	var jobs *mgmt.Jobs
-	e := newEnv(t, func(e *env, c *mgmtapi.Config) {
-		var err error
-		jobs, err = mgmt.NewJobs(mgmt.JobsConfig{Store: e.st, SpoolDir: t.TempDir(), MaxImportBytes: maxBytes,
-			LinkKey: []byte("export links key export links key")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = jobs.Close(context.Background()) })
-		c.Jobs = jobs
-	})
-	return e, jobs
+	base := newEnv(t)
+	jobs, err := mgmt.NewJobs(mgmt.JobsConfig{Store: base.st, SpoolDir: t.TempDir(), MaxImportBytes: maxBytes,
+		LinkKey: []byte("export links key export links key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = jobs.Close(context.Background()) })
+	mux := http.NewServeMux()
+	e := *base
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	e.issuer, e.router = e.srv.URL, nil
+	if e.api, err = mgmtapi.New(mgmtapi.Config{Service: e.svc, Tokens: e.keys, Issuer: e.issuer, Audit: e.audit, Jobs: jobs}); err != nil {
+		t.Fatal(err)
+	}
+	e.api.Mount(mux)
+	return &e, jobs
 }
 
 // formField is one part of a multipart form: a field, or the file when

@@ -86,6 +86,7 @@ func (g clientCredentialsGrant) exchange(ctx context.Context, req tokenRequest, 
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(ttl / time.Second),
 		Scope:       strings.Join(scopes, " "),
+		audience:    api.Identifier,
 	}, nil
 }
 

@@ -185,6 +185,8 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 		TokenType:    "Bearer",
 		ExpiresIn:    int64(accessTTL / time.Second),
 		Scope:        strings.Join(scopes, " "),
+		userID:       ip.userID,
+		audience:     ip.audience,
 	}
 	if slices.Contains(scopes, "openid") {
 		idToken, err := p.idToken(ctx, ip, scopes, access, now, idTTL)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/email"
@@ -38,6 +39,7 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	limits  connLimits
+	audit   *audit.Writer // the audit log; Serve closes it
 }
 
 // connLimits bound what one connection may hold of the server, so a slow
@@ -133,6 +135,10 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
+	auditLog, err := audit.NewWriter(audit.WriterConfig{Store: st, Log: log})
+	if err != nil {
+		return nil, err
+	}
 	provider, err := oauth.New(oauth.Config{
 		Issuer:             cfg.Issuer,
 		Store:              st,
@@ -151,6 +157,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 
 		PendingRequestsPerIP: pendingRequestsPerIP(cfg.Throttle),
 		MFAPolicy:            cfg.MFA.Policy,
+		Audit:                auditLog,
 	})
 	if err != nil {
 		return nil, err
@@ -174,12 +181,14 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		MFA:                factors,
 		MFAPolicy:          cfg.MFA.Policy,
 		Mail:               mail,
+		Audit:              auditLog,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	svc, err := mgmt.New(mgmt.Config{Store: st, Sealer: keys.Sealer(), Keys: keys, Issuer: cfg.Issuer, Passwords: db})
+	svc, err := mgmt.New(mgmt.Config{Store: st, Sealer: keys.Sealer(), Keys: keys, Issuer: cfg.Issuer, Passwords: db,
+		Signing: keys, Tokens: cfg.Tokens})
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +199,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err := svc.EnsureManagementAPI(ctx); err != nil {
 		return nil, err
 	}
-	api, err := mgmtapi.New(mgmtapi.Config{Service: svc, Tokens: keys, Issuer: cfg.Issuer, Log: log})
+	api, err := mgmtapi.New(mgmtapi.Config{Service: svc, Tokens: keys, Issuer: cfg.Issuer, Log: log, Audit: auditLog})
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +235,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits}
+	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog}
 	s.handler = s.recoverer(realClient(trusted, s.logRequests(securityHeaders(mux))))
 	return s, nil
 }
@@ -253,6 +262,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(cleanerDone)
 		s.clean(cctx)
 	}()
+	streamDone := s.streamLogs(cctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -264,8 +274,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = srv.Shutdown(sctx)
 		cancel()
 	}
+	s.closeAudit()
 	stopCleaner()
 	<-cleanerDone
+	<-streamDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -300,6 +312,7 @@ func (s *Server) clean(ctx context.Context) {
 			} else if n > 0 {
 				s.log.Debug("deleted expired rows", "rows", n)
 			}
+			s.deleteOldLogs(ctx)
 		}
 	}
 }
