@@ -46,7 +46,7 @@ const (
 	// setting; a name given twice keeps the last setting.
 	qEnableOrgConnection = `INSERT INTO org_connections (org_id, connection, assign_membership)
 		VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET assign_membership = excluded.assign_membership`
-	qDisableOrgConnection  = `DELETE FROM org_connections WHERE org_id = ? AND connection = ?`
+	qDisableOrgConnection = `DELETE FROM org_connections WHERE org_id = ? AND connection = ?`
 
 	qUserExists   = `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`
 	qAddMember    = `INSERT INTO org_members (org_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
