@@ -65,6 +65,9 @@ type Client struct {
 	// their email address.
 	RequireVerifiedEmail bool
 	CreatedAt            time.Time
+	// BackchannelLogoutURI receives the application's logout tokens
+	// (OpenID Back-Channel Logout 1.0 §2.2); "" sends none.
+	BackchannelLogoutURI string
 }
 
 // RefreshPolicy is a client's refresh-token policy. Zero durations mean the
@@ -318,6 +321,7 @@ type Store interface {
 	UserDirectory
 	SigningKeyRevoker
 	LogStore
+	BackchannelLogouts
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID
