@@ -32,6 +32,7 @@ type appFlags struct {
 	initiateLoginURI        string
 	mfa                     string
 	requireVerifiedEmail    bool
+	backchannelLogoutURI    string
 }
 
 func (f *appFlags) register(fs *flag.FlagSet) {
@@ -53,6 +54,7 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.initiateLoginURI, "initiate-login-uri", "", "the application's login route, opened by invitation links")
 	fs.StringVar(&f.mfa, "mfa", "", "second factor: always, optional, never, or inherit the server's mfa.policy (default)")
 	fs.BoolVar(&f.requireVerifiedEmail, "require-verified-email", false, "hold logins back until the user has verified their email address")
+	fs.StringVar(&f.backchannelLogoutURI, "backchannel-logout-uri", "", "`URL` that receives logout tokens (OpenID Back-Channel Logout); \"\" turns it off")
 }
 
 // settings returns the settings whose flags were set.
@@ -97,6 +99,8 @@ func (f *appFlags) settings(fs *flag.FlagSet) mgmt.ClientSettings {
 			s.MFAPolicy = &f.mfa // "inherit" is stored as "" by mgmt
 		case "require-verified-email":
 			s.RequireVerifiedEmail = &f.requireVerifiedEmail
+		case "backchannel-logout-uri":
+			s.BackchannelLogoutURI = &f.backchannelLogoutURI
 		}
 	})
 	return s
@@ -177,6 +181,7 @@ func cmdAppsShow(ctx context.Context, e env, args []string) error {
 			"mfa":                    cmp.Or(c.MFAPolicy, mfa.PolicyInherit),
 			"require_verified_email": c.RequireVerifiedEmail,
 			"created_at":             c.CreatedAt,
+			"backchannel_logout_uri": c.BackchannelLogoutURI,
 		}, nil
 	})
 }

@@ -60,6 +60,9 @@ type ClientSettings struct {
 	MFAPolicy *string
 	// RequireVerifiedEmail holds logins back until the user's email is verified.
 	RequireVerifiedEmail *bool
+	// BackchannelLogoutURI receives the application's logout tokens
+	// (OpenID Back-Channel Logout 1.0); "" sends none.
+	BackchannelLogoutURI *string
 }
 
 // apply copies the settings that are set onto c.
@@ -87,6 +90,7 @@ func (in ClientSettings) apply(c *store.Client) {
 	set(&c.OrganizationBehavior, in.OrganizationBehavior)
 	set(&c.InitiateLoginURI, in.InitiateLoginURI)
 	set(&c.RequireVerifiedEmail, in.RequireVerifiedEmail)
+	set(&c.BackchannelLogoutURI, in.BackchannelLogoutURI)
 	if in.MFAPolicy != nil {
 		c.MFAPolicy = *in.MFAPolicy
 		if c.MFAPolicy == mfa.PolicyInherit {
@@ -329,6 +333,9 @@ func validateClient(c store.Client) error {
 		if err := ValidateRedirectURI(c.InitiateLoginURI); err != nil {
 			return invalid("initiate_login_uri", "initiate login URI: %v", err)
 		}
+	}
+	if err := validateBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
+		return err
 	}
 	switch c.MFAPolicy {
 	case "", mfa.PolicyNever, mfa.PolicyOptional, mfa.PolicyAlways:
