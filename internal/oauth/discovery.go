@@ -51,6 +51,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"request_parameter_supported":                    false,
 		"request_uri_parameter_supported":                false,
 		"authorization_response_iss_parameter_supported": true,
+		"backchannel_logout_supported":                   true, "backchannel_logout_session_supported": true,
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")

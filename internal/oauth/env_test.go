@@ -55,14 +55,15 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is a real Provider over a real SQLite store, served by httptest.
 type env struct {
-	srv    *httptest.Server
-	issuer string
-	st     store.Store
-	writes *countingStore // the provider's view of st, counting its writes
-	keys   *token.Keys
-	clock  *clock
-	http   *http.Client
-	audit  *audit.Writer // records the provider's events into st
+	srv      *httptest.Server
+	issuer   string
+	st       store.Store
+	writes   *countingStore // the provider's view of st, counting its writes
+	keys     *token.Keys
+	clock    *clock
+	http     *http.Client
+	audit    *audit.Writer // records the provider's events into st
+	provider *oauth.Provider
 }
 
 func newEnv(t *testing.T) *env {
@@ -120,13 +121,14 @@ func newEnv(t *testing.T) *env {
 	}
 	p.Mount(mux)
 	return &env{
-		srv:    srv,
-		issuer: srv.URL,
-		st:     st,
-		writes: writes,
-		keys:   keys,
-		clock:  clk,
-		audit:  aw,
+		srv:      srv,
+		issuer:   srv.URL,
+		st:       st,
+		writes:   writes,
+		keys:     keys,
+		clock:    clk,
+		audit:    aw,
+		provider: p,
 		http: &http.Client{
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			Timeout:       30 * time.Second,

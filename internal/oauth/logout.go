@@ -148,6 +148,14 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, lp logoutParam
 		return
 	}
 	ending, hadSession, _ := p.cfg.Sessions.Get(r) // whose session ends, for the audit log
+	if hadSession {
+		// Queued before the session goes, which forgets its applications;
+		// the LogoutSender posts them, so this response never waits.
+		if err := p.queueLogouts(ctx, ending.ID); err != nil {
+			p.internalErrorPage(w, "logout", err)
+			return
+		}
+	}
 	if err := p.cfg.Sessions.End(ctx, w, r); err != nil {
 		p.internalErrorPage(w, "logout: end session", err)
 		return

@@ -55,6 +55,8 @@ type Provider struct {
 	cfg    Config
 	grants []registeredGrant           // in the order discovery lists them
 	cop    *http.CrossOriginProtection // refuses cross-site logout form posts
+	// logoutWake wakes the LogoutSender when a logout queued deliveries.
+	logoutWake chan struct{}
 }
 
 // New validates cfg and returns a Provider.
@@ -85,7 +87,7 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.PendingRequestsPerIP == 0 {
 		cfg.PendingRequestsPerIP = defaultPendingRequestsPerIP
 	}
-	p := &Provider{cfg: cfg, cop: http.NewCrossOriginProtection()}
+	p := &Provider{cfg: cfg, cop: http.NewCrossOriginProtection(), logoutWake: make(chan struct{}, 1)}
 	p.grants = []registeredGrant{
 		{name: store.GrantAuthorizationCode, grant: codeGrant{p}},
 		{name: store.GrantRefreshToken, grant: refreshGrant{p}},

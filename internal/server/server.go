@@ -39,8 +39,9 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	limits  connLimits
-	audit   *audit.Writer // the audit log; Serve closes it
-	jobs    *mgmt.Jobs    // import and export jobs; Serve stops them
+	audit   *audit.Writer       // the audit log; Serve closes it
+	jobs    *mgmt.Jobs          // import and export jobs; Serve stops them
+	logouts *oauth.LogoutSender // back-channel logout tokens; Serve runs it
 }
 
 // connLimits bound what one connection may hold of the server, so a slow
@@ -246,7 +247,8 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog, jobs: jobs}
+	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog, jobs: jobs,
+		logouts: provider.LogoutSender(oauth.LogoutSenderConfig{})}
 	s.handler = s.recoverer(realClient(trusted, s.logRequests(securityHeaders(mux))))
 	return s, nil
 }
@@ -274,6 +276,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.clean(cctx)
 	}()
 	streamDone := s.streamLogs(cctx)
+	logoutsDone := make(chan struct{})
+	go func() {
+		defer close(logoutsDone)
+		if s.logouts != nil {
+			s.logouts.Run(cctx)
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -298,6 +307,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stopCleaner()
 	<-cleanerDone
 	<-streamDone
+	<-logoutsDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
