@@ -68,6 +68,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with edit applied to the provider's configuration.
+func newEnvWith(t *testing.T, edit func(*oauth.Config)) *env {
+	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
 	if err != nil {
@@ -105,7 +111,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = aw.Close(context.Background()) })
-	p, err := oauth.New(oauth.Config{
+	cfg := oauth.Config{
 		Audit:    aw,
 		Issuer:   srv.URL,
 		Store:    writes,
@@ -115,7 +121,11 @@ func newEnv(t *testing.T) *env {
 		Log:      log,
 		Binder:   authflow.Binder{CSRFKey: []byte("0123456789abcdef0123456789abcdef")},
 		Now:      clk.Now,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	p, err := oauth.New(cfg)
 	if err != nil {
 		t.Fatalf("new provider: %v", err)
 	}

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/config"
+	"gatehouse/internal/connector"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -48,6 +50,13 @@ type Config struct {
 
 	// Audit records token exchanges and logouts; nil records nothing.
 	Audit audit.Recorder
+
+	// LogoutURLs are the server's own allowed logout URLs: where
+	// /v2/logout may return to when the request names no application.
+	LogoutURLs []string
+	// OpenConnector opens upstream connections for the federated logout
+	// of /v2/logout; nil ignores federated.
+	OpenConnector func(ctx context.Context, c store.Connection) (connector.CallbackConnector, error)
 }
 
 // Provider serves the protocol endpoints.

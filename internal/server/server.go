@@ -160,6 +160,8 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		PendingRequestsPerIP: pendingRequestsPerIP(cfg.Throttle),
 		MFAPolicy:            cfg.MFA.Policy,
 		Audit:                auditLog,
+		LogoutURLs:           cfg.Logout.AllowedURLs,
+		OpenConnector:        o.openConnector,
 	})
 	if err != nil {
 		return nil, err
