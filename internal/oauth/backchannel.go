@@ -190,6 +190,14 @@ func (s *LogoutSender) deliver(ctx context.Context, d store.LogoutDelivery) bool
 		s.forget(ctx, d, log)
 		return true
 	}
+	if ctx.Err() != nil {
+		// Stopped (shutdown) in the middle: not the application's failure.
+		// The next sender to run, here or in another replica, starts with it.
+		if rerr := st.RetryLogoutDelivery(context.WithoutCancel(ctx), d.SessionID, d.ClientID, d.Attempts, s.p.now()); rerr != nil && !errors.Is(rerr, store.ErrNotFound) {
+			log.Warn("back-channel logout: record interrupted attempt", "err", rerr)
+		}
+		return false
+	}
 	attempts := d.Attempts + 1
 	if attempts >= s.cfg.MaxAttempts {
 		log.Error("back-channel logout: giving up", "err", err)
@@ -209,7 +217,8 @@ func (s *LogoutSender) deliver(ctx context.Context, d store.LogoutDelivery) bool
 }
 
 func (s *LogoutSender) forget(ctx context.Context, d store.LogoutDelivery, log interface{ Warn(string, ...any) }) {
-	if err := s.p.cfg.Store.DeleteLogoutDelivery(ctx, d.SessionID, d.ClientID); err != nil {
+	// Recorded even when the sender is stopping: the application has it.
+	if err := s.p.cfg.Store.DeleteLogoutDelivery(context.WithoutCancel(ctx), d.SessionID, d.ClientID); err != nil {
 		// It is sent again once its lease ends: at least once.
 		log.Warn("back-channel logout: delete delivery", "err", err)
 	}

@@ -286,3 +286,43 @@ func TestBackchannelNothingWithoutURI(t *testing.T) {
 		t.Errorf("the application was called %d times", attempts)
 	}
 }
+
+// TestBackchannelLogoutInterrupted checks that a sender stopped in the
+// middle of a post keeps the delivery, due at once and without counting
+// the attempt against the application.
+func TestBackchannelLogoutInterrupted(t *testing.T) {
+	e := newBCEnv(t, 0)
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	blocking := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		<-release // never answers while the sender waits
+	}))
+	t.Cleanup(blocking.Close)
+	t.Cleanup(func() { close(release) }) // runs first
+	c, err := e.st.GetClient(t.Context(), e.app.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.BackchannelLogoutURI = blocking.URL
+	if err := e.st.UpdateClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	_, cookie, _ := e.signIn(t)
+	e.get(t, "/v2/logout", url.Values{"client_id": {e.app.ID}}, cookie)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { <-arrived; cancel() }()
+	if n, _ := e.sender.SendDue(ctx); n != 0 {
+		t.Fatalf("sent %d", n)
+	}
+	ds, err := e.st.ClaimLogoutDeliveries(t.Context(), e.clock.Now(), time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 || ds[0].Attempts != 0 {
+		t.Fatalf("after an interrupted attempt: %+v, want one delivery due now with no attempt counted", ds)
+	}
+}
