@@ -38,6 +38,8 @@ type Config struct {
 	// private signing keys at rest. SecretKey (environment only) wins over it.
 	SecretKeyFile string `yaml:"secret_key_file"`
 	SecretKey     string `yaml:"-"`
+	// TLS, when set, makes the server speak https itself.
+	TLS TLS `yaml:"tls"`
 
 	Log      Log      `yaml:"log"`
 	Tokens   Tokens   `yaml:"tokens"`
@@ -70,6 +72,18 @@ type Postgres struct {
 	StatementTimeout Duration `yaml:"statement_timeout"` // default 10s
 	ConnectTimeout   Duration `yaml:"connect_timeout"`   // default 5s
 }
+
+// TLS is the certificate the server presents when it terminates https
+// itself. Both files are PEM; the certificate file may hold the chain
+// after the leaf. They are re-read when they change, so a renewed pair is
+// picked up without a restart.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the server terminates https itself.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Log configures structured logging.
 type Log struct {
@@ -236,6 +250,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"GATEHOUSE_SMTP_URL":          &c.Email.SMTPURL,
 		"GATEHOUSE_EMAIL_FROM":        &c.Email.From,
 		"GATEHOUSE_MFA_POLICY":        &c.MFA.Policy,
+		"GATEHOUSE_TLS_CERT_FILE":     &c.TLS.CertFile,
+		"GATEHOUSE_TLS_KEY_FILE":      &c.TLS.KeyFile,
 	}
 	if v, ok := lookup("GATEHOUSE_TRUSTED_PROXIES"); ok {
 		c.TrustedProxies = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
@@ -317,6 +333,16 @@ func (c *Config) Validate() error {
 	}
 	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
 		return fmt.Errorf("issuer: %q must use https (http is allowed only on localhost)", c.Issuer)
+	}
+	if c.TLS.Enabled() {
+		if c.TLS.CertFile == "" || c.TLS.KeyFile == "" {
+			return errors.New("tls: cert_file and key_file go together; set both or neither")
+		}
+		// The issuer is what browsers and tokens see: a server speaking
+		// https must not announce itself as http.
+		if u.Scheme != "https" {
+			return fmt.Errorf("issuer: %q must use https when the server serves TLS", c.Issuer)
+		}
 	}
 	if _, _, err := c.DBPath(); err != nil {
 		return err
