@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"gatehouse/internal/config"
+	"gatehouse/internal/connector/database"
 	"gatehouse/internal/mgmt"
+	"gatehouse/internal/server"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/postgres"
 	"gatehouse/internal/store/sqlite"
@@ -124,7 +126,11 @@ func (cmd *storeCmd) run(ctx context.Context, args []string, arg string, f func(
 // withService is open with the management service over the store.
 func (cmd *storeCmd) withService(ctx context.Context, f func(cfg config.Config, svc *mgmt.Service) error) error {
 	return cmd.open(ctx, func(cfg config.Config, st store.Store) error {
-		mc := mgmt.Config{Store: st}
+		db, err := database.Open(server.DatabaseConfig(cfg, st))
+		if err != nil {
+			return err
+		}
+		mc := mgmt.Config{Store: st, Issuer: cfg.Issuer, Passwords: db}
 		if cmd.serviceNeeds != nil {
 			if err := cmd.serviceNeeds(ctx, cfg, st, &mc); err != nil {
 				return err

@@ -69,6 +69,9 @@ func (s *Service) ListAPIs(ctx context.Context) ([]store.API, error) {
 
 // UpdateAPI changes the settings that are set.
 func (s *Service) UpdateAPI(ctx context.Context, identifier string, in APISettings) (store.API, error) {
+	if err := s.checkManagementAPIChange(identifier, in.Scopes, false); err != nil {
+		return store.API{}, err
+	}
 	a, err := s.GetAPI(ctx, identifier)
 	if err != nil {
 		return store.API{}, err
@@ -87,6 +90,9 @@ func (s *Service) UpdateAPI(ctx context.Context, identifier string, in APISettin
 // DeleteAPI removes the API. Tokens issued for it stay valid until they
 // expire.
 func (s *Service) DeleteAPI(ctx context.Context, identifier string) error {
+	if err := s.checkManagementAPIChange(identifier, nil, true); err != nil {
+		return err
+	}
 	if err := s.st.DeleteAPI(ctx, identifier); err != nil {
 		return notFound(err, "API", identifier)
 	}

@@ -29,6 +29,13 @@ func (s *Service) CreateClientGrant(ctx context.Context, in NewClientGrant) (sto
 	if !slices.Contains(c.GrantTypes, store.GrantClientCredentials) {
 		return store.ClientGrant{}, refused("client_id", "application %s is a %s application; only m2m applications use client grants", c.ID, c.Type)
 	}
+	if s.IsManagementAPI(in.Audience) {
+		// The command line may grant it before the first server start,
+		// which registers it.
+		if err := s.EnsureManagementAPI(ctx); err != nil {
+			return store.ClientGrant{}, err
+		}
+	}
 	api, err := s.GetAPI(ctx, in.Audience)
 	if err != nil {
 		return store.ClientGrant{}, err

@@ -31,7 +31,22 @@ type Config struct {
 	// the first token is signed with them. Without it the ring is created
 	// at the first signature.
 	Keys KeyRings
-	Now  func() time.Time
+	// Issuer is the server's issuer: it names the management API
+	// (store.ManagementAudience). Only EnsureManagementAPI needs it.
+	Issuer string
+	// Passwords checks and hashes the passwords of users created with one
+	// (the database connection). Only CreateUser with a password needs it.
+	Passwords Passwords
+	Now       func() time.Time
+}
+
+// Passwords is the password policy and hash of the database connection
+// (database.Connector).
+type Passwords interface {
+	CheckPassword(password, email string, names ...string) error
+	Hash(password string) (string, error)
+	// Provider is the prefix of database users' IDs.
+	Provider() string
 }
 
 // Service applies the management rules to the store.
@@ -39,6 +54,8 @@ type Service struct {
 	st     store.Store
 	sealer Sealer
 	keys   KeyRings
+	issuer string
+	pw     Passwords
 	now    func() time.Time
 }
 
@@ -50,7 +67,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{st: cfg.Store, sealer: cfg.Sealer, keys: cfg.Keys, now: func() time.Time { return cfg.Now().UTC() }}, nil
+	return &Service{st: cfg.Store, sealer: cfg.Sealer, keys: cfg.Keys, issuer: cfg.Issuer, pw: cfg.Passwords, now: func() time.Time { return cfg.Now().UTC() }}, nil
 }
 
 // Error codes, as Auth0's Management API names them in errorCode.

@@ -50,19 +50,19 @@ type UserSettings struct {
 	UserMetadata  *map[string]any // replaces it
 }
 
-// UpdateUser changes the settings that are set.
+// UpdateUser changes the settings that are set, in one transaction with
+// the read, so a concurrent change of another field is kept.
 func (s *Service) UpdateUser(ctx context.Context, id string, in UserSettings) (store.User, error) {
-	u, err := s.GetUser(ctx, id)
+	u, err := s.st.PatchUser(ctx, id, func(u *store.User) error {
+		set(&u.Name, in.Name)
+		set(&u.Blocked, in.Blocked)
+		set(&u.EmailVerified, in.EmailVerified)
+		set(&u.AppMetadata, in.AppMetadata)
+		set(&u.UserMetadata, in.UserMetadata)
+		u.UpdatedAt = s.now()
+		return nil
+	})
 	if err != nil {
-		return store.User{}, err
-	}
-	set(&u.Name, in.Name)
-	set(&u.Blocked, in.Blocked)
-	set(&u.EmailVerified, in.EmailVerified)
-	set(&u.AppMetadata, in.AppMetadata)
-	set(&u.UserMetadata, in.UserMetadata)
-	u.UpdatedAt = s.now()
-	if err := s.st.UpdateUser(ctx, u); err != nil {
 		return store.User{}, notFound(err, "user", id)
 	}
 	return u, nil

@@ -208,6 +208,11 @@ func (p *Provider) validateAuthorize(ctx context.Context, a authorizeParams, cli
 		return req, oerr, err
 	}
 	var api *store.API
+	if a.Audience != "" && a.Audience == store.ManagementAudience(p.cfg.Issuer) {
+		// Management scopes (delete:users, …) are for applications of the
+		// operator, through client grants, never for whoever logs in.
+		return req, newError(ErrInvalidRequest, "audience %s accepts client credentials only", a.Audience), nil
+	}
 	if a.Audience != "" {
 		got, err := p.cfg.Store.GetAPI(ctx, a.Audience)
 		if errors.Is(err, store.ErrNotFound) {

@@ -57,7 +57,7 @@ func (p *Provider) handleIntrospect(r *http.Request) (map[string]any, error) {
 		}
 		return map[string]any{
 			"active": true, "token_type": "Bearer", "scope": c.Scope, "client_id": c.ClientID,
-			"sub": c.Sub, "aud": c.aud, "iss": c.Iss, "exp": c.Exp, "iat": c.Iat, "jti": c.Jti,
+			"sub": c.Subject, "aud": c.Audience, "iss": c.Issuer, "exp": c.Expiry, "iat": c.IssuedAt, "jti": c.ID,
 		}, nil
 	}
 	id := token.Hash(raw)

@@ -26,11 +26,11 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	if looksLikeJWT(bearer) {
 		// A JWT access token for an API whose audience includes /userinfo.
 		c, verr := p.verifyAccessJWT(r.Context(), bearer, p.now())
-		if verr != nil || !c.hasAudience(p.cfg.Issuer+"/userinfo") {
+		if verr != nil || !c.HasAudience(p.cfg.Issuer+"/userinfo") {
 			writeBearerError(w, invalid)
 			return
 		}
-		at = store.AccessToken{UserID: c.Sub, ClientID: c.ClientID, Scopes: c.scopes()}
+		at = store.AccessToken{UserID: c.Subject, ClientID: c.ClientID, Scopes: c.Scopes()}
 		if slices.Contains(at.Scopes, "openid") {
 			u, err = p.cfg.Store.GetUser(r.Context(), at.UserID)
 		}

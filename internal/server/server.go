@@ -21,6 +21,8 @@ import (
 	"gatehouse/internal/email"
 	"gatehouse/internal/login"
 	"gatehouse/internal/mfa"
+	"gatehouse/internal/mgmt"
+	"gatehouse/internal/mgmtapi"
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -189,9 +191,26 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		return nil, err
 	}
 
+	svc, err := mgmt.New(mgmt.Config{Store: st, Sealer: keys.Sealer(), Keys: keys, Issuer: cfg.Issuer, Passwords: db})
+	if err != nil {
+		return nil, err
+	}
+	// The management API's record (its scopes, for client grants) exists
+	// before the first request; replicas starting together agree.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := svc.EnsureManagementAPI(ctx); err != nil {
+		return nil, err
+	}
+	api, err := mgmtapi.New(mgmtapi.Config{Service: svc, Tokens: keys, Issuer: cfg.Issuer, Log: log})
+	if err != nil {
+		return nil, err
+	}
+
 	mux := http.NewServeMux()
 	provider.Mount(mux)
 	hosted.Mount(mux)
+	api.Mount(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

@@ -1,5 +1,7 @@
 package store
 
+import "strings"
+
 // OpenIDScopes are the scopes OpenID Connect defines, which Gatehouse
 // understands without an API; no API may define a scope of these names.
 var OpenIDScopes = []string{"openid", "profile", "email", "offline_access"}
@@ -31,3 +33,9 @@ const (
 // that cannot keep a secret and authenticates with its client_id alone.
 // An empty method is a confidential client's default, client_secret_basic.
 func (c Client) Public() bool { return c.TokenEndpointAuthMethod == AuthMethodNone }
+
+// ManagementAudience is the identifier of the management API (/api/v2) of
+// the server with this issuer; its tokens come from client_credentials only.
+func ManagementAudience(issuer string) string {
+	return strings.TrimSuffix(issuer, "/") + "/api/v2/"
+}

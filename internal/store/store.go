@@ -305,6 +305,7 @@ type Store interface {
 	TicketStore
 	CeremonyStore
 	SessionSteps
+	UserDirectory
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID

@@ -543,3 +543,7 @@ func (k *Keys) generate(alg, state string, now time.Time) (store.SigningKey, err
 		CreatedAt:        now,
 	}, nil
 }
+
+// Sealer returns the master-key sealer the keys are sealed with, which
+// seals the server's other secrets too (connections' upstream secrets).
+func (k *Keys) Sealer() *Sealer { return k.sealer }

@@ -252,3 +252,13 @@ func RevokeUserSessions(ctx context.Context, st store.TicketStore, userID, keepS
 	}
 	return sessions, families, nil
 }
+
+// Hash returns the argon2id hash of password with the connection's cost,
+// for a password that has passed CheckPassword.
+func (c *Connector) Hash(password string) (string, error) {
+	return HashPassword(password, c.cfg.Params)
+}
+
+// Provider is the prefix of the IDs of the connection's users
+// ("gatehouse" in "gatehouse|3f2a…").
+func (c *Connector) Provider() string { return c.cfg.Provider }
