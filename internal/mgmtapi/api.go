@@ -70,6 +70,8 @@ type Route struct {
 	status   int
 	response any
 	listKey  string
+	// checkpoint: the list also takes from and take (checkpoint.go).
+	checkpoint bool
 }
 
 // accepts documents the JSON request body: v is a value of its Go type.

@@ -8,7 +8,7 @@ import (
 )
 
 func (a *API) clientGrantRoutes() {
-	a.add("GET", "/client-grants", "List client grants", a.listClientGrants, "read:client_grants").lists("client_grants", clientGrantJSON{})
+	a.add("GET", "/client-grants", "List client grants", a.listClientGrants, "read:client_grants").lists("client_grants", clientGrantJSON{}).checkpoints()
 	a.add("POST", "/client-grants", "Create a client grant", a.createClientGrant, "create:client_grants").accepts(clientGrantCreate{}).returns(201, clientGrantJSON{})
 	a.add("GET", "/client-grants/{id}", "Get a client grant", a.getClientGrant, "read:client_grants").returns(200, clientGrantJSON{})
 	a.add("PATCH", "/client-grants/{id}", "Update a client grant", a.patchClientGrant, "update:client_grants").accepts(clientGrantPatch{}).returns(200, clientGrantJSON{})
@@ -37,10 +37,14 @@ func toClientGrantJSON(g store.ClientGrant) clientGrantJSON {
 }
 
 func (a *API) listClientGrants(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r, "page", "per_page", "include_totals", "audience", "client_id"); err != nil {
+	if err := checkQuery(r, "page", "per_page", "include_totals", "from", "take", "audience", "client_id"); err != nil {
 		return err
 	}
 	p, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	c, byCheckpoint, err := checkpointOf(r)
 	if err != nil {
 		return err
 	}
@@ -52,6 +56,9 @@ func (a *API) listClientGrants(w http.ResponseWriter, r *http.Request) error {
 	out := make([]clientGrantJSON, len(gs))
 	for i, g := range gs {
 		out[i] = toClientGrantJSON(g)
+	}
+	if byCheckpoint {
+		return writeCheckpoint(w, c, "client_grants", out, func(g clientGrantJSON) string { return g.ID })
 	}
 	pageSlice(w, p, "client_grants", out)
 	return nil
