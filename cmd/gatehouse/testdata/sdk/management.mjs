@@ -461,8 +461,11 @@ async function legacyV4(g) {
   await step(g, "legacy.users.update", async () => unwrap(await legacy.users.update({ id }, { name: "Legacy Renamed", app_metadata: { plan: "silver" } })));
   await step(g, "legacy.users.delete", async () => unwrap(await legacy.users.delete({ id })));
 
+  const spa = await step(g, "legacy.clients.create.spa", async () =>
+    unwrap(await legacy.clients.create({ name: "Legacy SPA", app_type: "spa", callbacks: ["https://spa.example.com/"] })),
+  );
   const client = await step(g, "legacy.clients.create", async () =>
-    unwrap(await legacy.clients.create({ name: "Legacy App", app_type: "spa", callbacks: ["https://spa.example.com/"] })),
+    unwrap(await legacy.clients.create({ name: "Legacy App", app_type: "regular_web", callbacks: ["https://app.example.com/callback"] })),
   );
   const client_id = client.data.client_id;
   await step(g, "legacy.clients.get", async () => unwrap(await legacy.clients.get({ client_id })));
@@ -470,6 +473,7 @@ async function legacyV4(g) {
   await step(g, "legacy.clients.update", async () => unwrap(await legacy.clients.update({ client_id }, { name: "Legacy App Renamed" })));
   await step(g, "legacy.clients.rotateClientSecret", async () => unwrap(await legacy.clients.rotateClientSecret({ client_id })));
   await step(g, "legacy.clients.delete", async () => unwrap(await legacy.clients.delete({ client_id })));
+  await step(g, "legacy.clients.cleanup", async () => unwrap(await legacy.clients.delete({ client_id: spa.data.client_id })));
 }
 
 // errors checks the refusals every call can get: a token that is not one.
