@@ -15,11 +15,9 @@ import (
 	"time"
 
 	"gatehouse/internal/config"
-	"gatehouse/internal/connector/database"
 	"gatehouse/internal/mfa"
 	"gatehouse/internal/mgmt"
 	"gatehouse/internal/oauth"
-	"gatehouse/internal/server"
 	"gatehouse/internal/store"
 )
 
@@ -223,14 +221,10 @@ func cmdUsersCreate(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return cmd.open(ctx, func(cfg config.Config, st store.Store) error {
-		db, err := database.Open(server.DatabaseConfig(cfg, st))
+	return cmd.withService(ctx, func(_ config.Config, svc *mgmt.Service) error {
+		u, err := svc.CreateUser(ctx, mgmt.NewUser{Connection: store.DefaultDatabaseConnection, Email: *email, Password: password, Name: *name})
 		if err != nil {
 			return err
-		}
-		u, err := db.SignUp(ctx, *email, password, *name)
-		if err != nil {
-			return conflict(err, "a user with email %q", strings.ToLower(*email))
 		}
 		fmt.Fprintf(e.stdout, "user_id: %s\n", u.ID)
 		return nil

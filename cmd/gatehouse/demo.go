@@ -57,6 +57,10 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	backOfficeSecret, err := seedDemoBackOffice(ctx, cfg)
+	if err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -102,12 +106,21 @@ Gatehouse demo is running.
   Forgot the password? Click "Forgot password?" on the login page: the
   demo prints every email (and its link) here instead of sending it.
 
+  Management API (%s/api/v2, OpenAPI at %s/api/v2/openapi.json), as the
+  m2m application %s with every management scope:
+    TOKEN=$(curl -s %s/oauth/token -d grant_type=client_credentials \
+      -d client_id=%s -d client_secret=%s \
+      -d audience=%s | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+    curl -H "Authorization: Bearer $TOKEN" %s/api/v2/users
+
   Provider (issuer):     %s
   Demo application:      client_id %s
   Data directory:        %s
 
 Press Ctrl+C to stop.
-`, *appURL, demoEmail, demoPassword, *appURL, demoInvitee, invitationURL, cfg.Issuer, cfg.Issuer, demoClientID, dir)
+`, *appURL, demoEmail, demoPassword, *appURL, demoInvitee, invitationURL, cfg.Issuer,
+		cfg.Issuer, cfg.Issuer, demoBackOfficeID, cfg.Issuer, demoBackOfficeID, backOfficeSecret, store.ManagementAudience(cfg.Issuer), cfg.Issuer,
+		cfg.Issuer, demoClientID, dir)
 
 	err = <-serveErr
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -156,6 +169,33 @@ func seedDemo(ctx context.Context, cfg config.Config, appURL string) (secret, in
 		return err
 	})
 	return secret, invitationURL, err
+}
+
+// demoBackOfficeID is the demo's machine-to-machine application, which may
+// call the whole management API.
+const demoBackOfficeID = "demo-back-office"
+
+// seedDemoBackOffice registers the demo's m2m application with a grant of
+// every management scope, and returns its new secret.
+func seedDemoBackOffice(ctx context.Context, cfg config.Config) (secret string, err error) {
+	err = withStore(ctx, cfg, func(st store.Store) error {
+		svc, err := mgmt.New(mgmt.Config{Store: st, Issuer: cfg.Issuer})
+		if err != nil {
+			return err
+		}
+		if err := svc.DeleteClient(ctx, demoBackOfficeID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		name, typ := "Demo back office", store.ClientM2M
+		if _, secret, err = svc.CreateClient(ctx, mgmt.NewClient{ID: demoBackOfficeID,
+			ClientSettings: mgmt.ClientSettings{Name: &name, Type: &typ}}); err != nil {
+			return err
+		}
+		_, err = svc.CreateClientGrant(ctx, mgmt.NewClientGrant{ClientID: demoBackOfficeID,
+			Audience: store.ManagementAudience(cfg.Issuer), Scopes: mgmt.ManagementScopeNames()})
+		return err
+	})
+	return secret, err
 }
 
 // seedDemoOrg creates the organization "acme" with the demo user as a

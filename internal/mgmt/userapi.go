@@ -132,7 +132,7 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (store.User, error
 func passwordRefused(err error) error {
 	var pe *database.PolicyError
 	if errors.As(err, &pe) {
-		return &Error{Status: http.StatusBadRequest, Code: "PasswordStrengthError", Field: "password", Message: "PasswordStrengthError: " + pe.Error(), err: err}
+		return &Error{Status: http.StatusBadRequest, Code: "PasswordStrengthError", Field: "password", Message: pe.Error(), err: err}
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package mgmtapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -90,7 +91,7 @@ func TestCreateUser(t *testing.T) {
 		{"no connection", map[string]any{"email": "x@example.com"}, 400, "connection is required"},
 		{"unknown connection", map[string]any{"connection": "nope", "email": "x@example.com"}, 400, `connection "nope" does not exist`},
 		{"bad email", map[string]any{"connection": dbConn, "email": "not an email"}, 400, "email"},
-		{"weak password", map[string]any{"connection": dbConn, "email": "x@example.com", "password": "password"}, 400, "PasswordStrengthError"},
+		{"weak password", map[string]any{"connection": dbConn, "email": "x@example.com", "password": "password"}, 400, "common passwords"},
 		{"taken email", map[string]any{"connection": dbConn, "email": "ADA@example.com"}, 409, "already exists"},
 		{"taken user_id", map[string]any{"connection": dbConn, "email": "y@example.com", "user_id": "custom-1"}, 409, "already exists"},
 		{"bad user_id", map[string]any{"connection": dbConn, "email": "y@example.com", "user_id": "a|b"}, 400, "user_id"},
@@ -106,6 +107,11 @@ func TestCreateUser(t *testing.T) {
 	}
 	status, body := e.do(t, "GET", "/api/v2/users/"+url.PathEscape("gatehouse|nobody"), nil, tok)
 	wantError(t, status, body, 404, "not found")
+	var ae apiError
+	_, body = e.do(t, "POST", "/api/v2/users", map[string]any{"connection": dbConn, "email": "w@example.com", "password": "short"}, tok)
+	if err := json.Unmarshal(body, &ae); err != nil || ae.ErrorCode != "PasswordStrengthError" || ae.StatusCode != 400 {
+		t.Fatalf("weak password: %s", body)
+	}
 }
 
 func TestCreateUserInSocialConnectionRefused(t *testing.T) {
@@ -199,7 +205,7 @@ func TestPatchUser(t *testing.T) {
 	}{
 		{"taken email", map[string]any{"email": "taken@example.com"}, 409, "already exists"},
 		{"bad email", map[string]any{"email": "nope"}, 400, "email"},
-		{"weak password", map[string]any{"password": "12345678"}, 400, "PasswordStrengthError"},
+		{"weak password", map[string]any{"password": "12345678"}, 400, "common passwords"},
 		{"other connection", map[string]any{"connection": "github", "email": "z@example.com"}, 400, "not \"github\""},
 		{"unknown field", map[string]any{"username": "x"}, 400, "Additional properties not allowed: username"},
 	}

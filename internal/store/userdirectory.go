@@ -20,11 +20,11 @@ type UserQuery struct {
 }
 
 // UserCondition is one condition of a UserQuery on a column of the users
-// table: equal to Value or, with Like, matching the LIKE pattern Value
-// (escaped with '\').
+// table: equal to Value or, with Prefix, starting with it. Both are
+// served by an index of the column.
 type UserCondition struct {
 	Column string
-	Like   bool
+	Prefix bool
 	Value  string
 }
 
@@ -34,7 +34,7 @@ func (q UserQuery) Conditions() []UserCondition {
 	var out []UserCondition
 	match := func(col, v string) {
 		if p, ok := strings.CutSuffix(v, "*"); ok {
-			out = append(out, UserCondition{Column: col, Like: true, Value: escapeLike(p) + "%"})
+			out = append(out, UserCondition{Column: col, Prefix: true, Value: p})
 			return
 		}
 		out = append(out, UserCondition{Column: col, Value: v})
@@ -52,11 +52,6 @@ func (q UserQuery) Conditions() []UserCondition {
 		out = append(out, UserCondition{Column: "connection", Value: q.Connection})
 	}
 	return out
-}
-
-// escapeLike escapes the LIKE wildcards of s with '\'.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // UserDirectory reads and changes users the way the management API does.

@@ -12,15 +12,20 @@ import (
 	"gatehouse/internal/store"
 )
 
+// likeEscaper makes LIKE's wildcards match themselves.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 // userWhere builds the condition of a UserQuery on users u.
 func userWhere(q store.UserQuery) (string, []any) {
 	var conds []string
 	var args []any
 	for _, c := range q.Conditions() {
-		args = append(args, c.Value)
-		if c.Like {
+		if c.Prefix {
+			// Served by the column's text_pattern_ops index.
+			args = append(args, likeEscaper.Replace(c.Value)+"%")
 			conds = append(conds, fmt.Sprintf(`u.%s LIKE $%d ESCAPE '\'`, c.Column, len(args)))
 		} else {
+			args = append(args, c.Value)
 			conds = append(conds, fmt.Sprintf("u.%s = $%d", c.Column, len(args)))
 		}
 	}

@@ -10,17 +10,23 @@ import (
 	"gatehouse/internal/store"
 )
 
+// globEscaper makes GLOB's wildcards match themselves.
+var globEscaper = strings.NewReplacer(`[`, `[[]`, `*`, `[*]`, `?`, `[?]`)
+
 // userWhere builds the condition of a UserQuery on table users.
 func userWhere(q store.UserQuery) (string, []any) {
 	var conds []string
 	var args []any
 	for _, c := range q.Conditions() {
-		if c.Like {
-			conds = append(conds, c.Column+` LIKE ? ESCAPE '\'`)
+		if c.Prefix {
+			// GLOB, unlike LIKE, is case-sensitive, so SQLite serves a
+			// prefix from the column's index.
+			conds = append(conds, c.Column+" GLOB ?")
+			args = append(args, globEscaper.Replace(c.Value)+"*")
 		} else {
 			conds = append(conds, c.Column+" = ?")
+			args = append(args, c.Value)
 		}
-		args = append(args, c.Value)
 	}
 	if len(conds) == 0 {
 		return "1", nil
