@@ -98,16 +98,46 @@ func TestEndToEndTLS(t *testing.T) {
 		t.Errorf("healthz over %s, TLS %+v", resp.Proto, resp.TLS)
 	}
 
+	uid := g.user(userEmail, userPass)
+	rec := &cookieRecorder{next: client.Transport}
+	if sub := g.login(rec, userEmail, userPass); sub != uid {
+		t.Fatalf("signed in as %q, want %q", sub, uid)
+	}
+
+	if len(rec.set) == 0 {
+		t.Fatal("the login set no cookie")
+	}
+	for _, c := range rec.set {
+		if !strings.Contains(c, "; Secure") {
+			t.Errorf("cookie without Secure over https: %s", c)
+		}
+	}
+}
+
+// login signs in through the authorization code flow over https with the
+// stock client libraries (a first-party application, so no consent) and
+// returns the ID token's subject. rt, when set, carries the browser's
+// requests.
+func (g *tlsGatehouse) login(rt http.RoundTripper, email, password string) string {
+	t := g.t
+	t.Helper()
+	client := g.client()
+	if rt == nil {
+		rt = client.Transport
+	}
+	ctx := oidc.ClientContext(t.Context(), client)
+	provider, err := oidc.NewProvider(ctx, g.issuer)
+	if err != nil {
+		t.Fatalf("discovery over https: %v", err)
+	}
 	id, secret := g.app(rpCallback, "--first-party")
-	g.user(userEmail, userPass)
 	conf := oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: provider.Endpoint(), RedirectURL: rpCallback,
 		Scopes: []string{oidc.ScopeOpenID, "email"}}
 	b := newBrowser(t, g.issuer)
-	rec := &cookieRecorder{next: client.Transport}
-	b.c.Transport = rec
+	b.c.Transport = rt
 	state, nonce, verifier := "state-0123456789", "nonce-0123456789", oauth2.GenerateVerifier()
 	p := b.get(conf.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)))
-	p = b.login(p, userEmail, userPass)
+	p = b.login(p, email, password)
 	q := callbackParams(t, p, rpCallback)
 	if q.Get("state") != state || q.Get("iss") != g.issuer {
 		t.Fatalf("callback %v", q)
@@ -121,15 +151,7 @@ func TestEndToEndTLS(t *testing.T) {
 	if err != nil || idt.Nonce != nonce || idt.Issuer != g.issuer {
 		t.Fatalf("id token: %v %+v", err, idt)
 	}
-
-	if len(rec.set) == 0 {
-		t.Fatal("the login set no cookie")
-	}
-	for _, c := range rec.set {
-		if !strings.Contains(c, "; Secure") {
-			t.Errorf("cookie without Secure over https: %s", c)
-		}
-	}
+	return idt.Subject
 }
 
 // TestServeTLSRefusesBadFiles checks that serve refuses a certificate pair
