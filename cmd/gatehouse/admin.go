@@ -333,6 +333,7 @@ func cmdUsersShow(ctx context.Context, e env, args []string) error {
 func cmdUsersLink(ctx context.Context, e env, args []string) error {
 	cmd := newStoreCmd(e, "users link", "users link PRIMARY_USER_ID SECONDARY_USER_ID")
 	pos, err := parseFlags(cmd.fs, args)
+	cmd.pos = pos
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,9 @@ type apiFlags struct {
 	skipConsent   bool
 	alg           string
 	tokenLifetime durationFlag
+	rbac          bool
+	permissions   bool
+	dialect       string
 }
 
 func (f *apiFlags) register(fs *flag.FlagSet) {
@@ -30,6 +33,9 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.skipConsent, "skip-consent-first-party", false, "first-party applications skip consent for this API")
 	fs.StringVar(&f.alg, "signing-alg", "RS256", "access token signing algorithm: RS256, ES256 or EdDSA")
 	fs.Var(&f.tokenLifetime, "token-lifetime", "access token `lifetime`, e.g. 1h (default: the server's access_token_ttl)")
+	fs.BoolVar(&f.rbac, "rbac", false, "RBAC: users' access tokens carry only the scopes their roles and permissions grant (--rbac=false turns it off)")
+	fs.BoolVar(&f.permissions, "permissions-claim", false, "add the permissions claim to access tokens: the _authz variant of the token dialect (needs --rbac)")
+	fs.StringVar(&f.dialect, "token-dialect", "", "access token `dialect`: "+strings.Join(store.TokenDialects, ", ")+" (default rfc9068_profile)")
 }
 
 // settings returns the settings whose flags were set.
@@ -49,6 +55,12 @@ func (f *apiFlags) settings(fs *flag.FlagSet) (mgmt.APISettings, error) {
 		case "token-lifetime":
 			d := time.Duration(f.tokenLifetime)
 			s.TokenLifetime = &d
+		case "rbac":
+			s.RBAC = &f.rbac
+		case "permissions-claim":
+			s.PermissionsClaim = &f.permissions
+		case "token-dialect":
+			s.TokenDialect = &f.dialect
 		case "scope":
 			scopes := []store.APIScope{}
 			for _, v := range f.scopes {
@@ -99,7 +111,7 @@ func cmdAPIsCreate(ctx context.Context, e env, args []string) error {
 	return cmd.withService(ctx, func(_ config.Config, svc *mgmt.Service) error {
 		a, err := svc.CreateAPI(ctx, *identifier, in)
 		if err != nil {
-			return err
+			return flagError(err)
 		}
 		fmt.Fprintf(e.stdout, "created API %s\n", a.Identifier)
 		return nil
@@ -118,7 +130,7 @@ func cmdAPIsUpdate(ctx context.Context, e env, args []string) error {
 		}
 		a, err := svc.UpdateAPI(ctx, pos[0], in)
 		if err != nil {
-			return err
+			return flagError(err)
 		}
 		fmt.Fprintf(e.stdout, "updated API %s\n", a.Identifier)
 		return nil
@@ -138,9 +150,10 @@ func cmdAPIsList(ctx context.Context, e env, args []string) error {
 			for i, s := range a.Scopes {
 				names[i] = s.Name
 			}
-			rows = append(rows, []string{a.Identifier, a.Name, a.SigningAlgorithm, strconv.FormatBool(a.AllowOfflineAccess), strings.Join(names, " ")})
+			rows = append(rows, []string{a.Identifier, a.Name, a.SigningAlgorithm, strconv.FormatBool(a.AllowOfflineAccess),
+				strconv.FormatBool(a.RBAC), a.Dialect(), strings.Join(names, " ")})
 		}
-		return printTable(e.stdout, []string{"IDENTIFIER", "NAME", "ALG", "OFFLINE_ACCESS", "SCOPES"}, rows)
+		return printTable(e.stdout, []string{"IDENTIFIER", "NAME", "ALG", "OFFLINE_ACCESS", "RBAC", "TOKEN_DIALECT", "SCOPES"}, rows)
 	})
 }
 
@@ -153,7 +166,8 @@ func cmdAPIsShow(ctx context.Context, e env, args []string) error {
 		return map[string]any{
 			"identifier": a.Identifier, "name": a.Name, "scopes": a.Scopes, "signing_alg": a.SigningAlgorithm,
 			"token_lifetime": a.TokenLifetime.String(), "allow_offline_access": a.AllowOfflineAccess,
-			"skip_consent_first_party": a.SkipConsentFirstParty, "created_at": a.CreatedAt, "updated_at": a.UpdatedAt,
+			"skip_consent_first_party": a.SkipConsentFirstParty, "rbac": a.RBAC, "token_dialect": a.Dialect(),
+			"created_at": a.CreatedAt, "updated_at": a.UpdatedAt,
 		}, nil
 	})
 }

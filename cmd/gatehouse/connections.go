@@ -245,6 +245,7 @@ func setConnectionEnabled(ctx context.Context, e env, args []string, verb string
 	cmd := newStoreCmd(e, "connections "+verb, "connections "+verb+" --app CLIENT_ID NAME")
 	app := cmd.fs.String("app", "", "the application's client id (required)")
 	pos, err := parseFlags(cmd.fs, args)
+	cmd.pos = pos
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,8 @@ Commands:
   orgs create|list|show|update|delete|members|connections|invite|invitations   manage organizations
   keys rotate|list       manage signing keys
   client-grants create|list|update|delete   let machine-to-machine applications call APIs
+  roles create|list|show|delete|add-permissions|remove-permissions|assign|unassign   manage roles (RBAC)
+  logs list|tail         read the audit log; tail follows it
   loadtest               drive an OpenID provider through the authorization code flow under load
 
 Run "gatehouse <command> --help" for a command's flags.
@@ -120,6 +122,11 @@ func dispatch(ctx context.Context, e env, args []string) error {
 	case "client-grants":
 		return sub("client-grants", map[string]func(context.Context, env, []string) error{
 			"create": cmdClientGrantsCreate, "list": cmdClientGrantsList, "update": cmdClientGrantsUpdate, "delete": cmdClientGrantsDelete})
+	case "roles":
+		return sub("roles", map[string]func(context.Context, env, []string) error{
+			"create": cmdRolesCreate, "list": cmdRolesList, "show": cmdRolesShow, "delete": cmdRolesDelete,
+			"add-permissions": cmdRolesAddPermissions, "remove-permissions": cmdRolesRemovePermissions,
+			"assign": cmdRolesAssign, "unassign": cmdRolesUnassign})
 	case "connections":
 		return sub("connections", map[string]func(context.Context, env, []string) error{
 			"create": cmdConnectionsCreate, "list": cmdConnectionsList, "show": cmdConnectionsShow, "update": cmdConnectionsUpdate,
@@ -131,6 +138,8 @@ func dispatch(ctx context.Context, e env, args []string) error {
 	case "keys":
 		return sub("keys", map[string]func(context.Context, env, []string) error{
 			"rotate": cmdKeysRotate, "list": cmdKeysList})
+	case "logs":
+		return sub("logs", map[string]func(context.Context, env, []string) error{"list": cmdLogsList, "tail": cmdLogsTail})
 	}
 	fmt.Fprint(e.stderr, usage)
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)

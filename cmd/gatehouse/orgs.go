@@ -181,6 +181,7 @@ func cmdOrgsConnections(ctx context.Context, e env, args []string) error {
 	orgArg := cmd.fs.String("org", "", "organization id or name (required)")
 	assign := cmd.fs.Bool("assign-membership", false, "users who log in through this connection become members automatically")
 	pos, err := parseFlags(cmd.fs, args[1:])
+	cmd.pos = pos
 	if err != nil {
 		return err
 	}
@@ -245,6 +246,7 @@ func cmdOrgsInvitations(ctx context.Context, e env, args []string) error {
 	cmd := newStoreCmd(e, "orgs invitations "+verb, "orgs invitations list --org ORG | revoke INVITATION_ID")
 	orgArg := cmd.fs.String("org", "", "organization id or name (list)")
 	pos, err := parseFlags(cmd.fs, args[1:])
+	cmd.pos = pos
 	if err != nil {
 		return err
 	}

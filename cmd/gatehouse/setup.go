@@ -84,6 +84,8 @@ type storeCmd struct {
 	// configuration what the command needs besides the store (a sealer,
 	// the key rings), which are opened only then.
 	serviceNeeds func(ctx context.Context, cfg config.Config, st store.Store, mc *mgmt.Config) error
+	// pos are the positional arguments parse found, for the audit log.
+	pos []string
 }
 
 func newStoreCmd(e env, name, synopsis string) *storeCmd {
@@ -102,6 +104,7 @@ func (cmd *storeCmd) parse(args []string, arg string) ([]string, error) {
 	if err == nil && len(pos) != 1 {
 		err = fmt.Errorf("%w: %s takes exactly one %s", errUsage, cmd.fs.Name(), arg)
 	}
+	cmd.pos = pos
 	return pos, err
 }
 
@@ -111,7 +114,7 @@ func (cmd *storeCmd) open(ctx context.Context, f func(cfg config.Config, st stor
 	if err != nil {
 		return err
 	}
-	return withStore(ctx, cfg, func(st store.Store) error { return f(cfg, st) })
+	return withStore(ctx, cfg, cmd.audited(ctx, func(st store.Store) error { return f(cfg, st) }))
 }
 
 // run is parse then open, for a command with nothing to check in between.

@@ -78,7 +78,7 @@ func cmdUsersResetLink(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	userID := pos[0]
-	return withStore(ctx, cfg, func(st store.Store) error {
+	return withStore(ctx, cfg, cmd.audited(ctx, func(st store.Store) error {
 		u, err := st.GetUser(ctx, userID)
 		if err != nil {
 			return accountError(userID, err)
@@ -104,7 +104,7 @@ func cmdUsersResetLink(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "url: %s\nexpires: %s\n", link, expires.Format(time.RFC3339))
 		fmt.Fprintln(e.stderr, "Anyone with this link can set the password: hand it to the user only. It works once and replaces earlier reset links.")
 		return nil
-	})
+	}))
 }
 
 // accountError turns the errors of account changes into one-line messages

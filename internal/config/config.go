@@ -47,6 +47,7 @@ type Config struct {
 	Throttle Throttle `yaml:"throttle"`
 	Email    Email    `yaml:"email"`
 	MFA      MFA      `yaml:"mfa"`
+	Logs     Logs     `yaml:"logs"`
 
 	// Claims are custom claims copied from user metadata into tokens.
 	Claims []ClaimRule `yaml:"claims"`
@@ -214,6 +215,7 @@ func Default() Config {
 		SettingsCacheTTL: Duration(2 * time.Second),
 		UserIDProvider:   "gatehouse",
 		MFA:              MFA{Policy: MFANever},
+		Logs:             defaultLogs(),
 	}
 }
 
@@ -267,6 +269,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		if v, ok := lookup(name); ok {
 			*p = v
 		}
+	}
+	if err := c.Logs.applyEnv(lookup); err != nil {
+		return err
 	}
 	durs := map[string]*Duration{
 		"GATEHOUSE_CODE_TTL":                   &c.Tokens.Code,
@@ -416,6 +421,9 @@ func (c *Config) Validate() error {
 	case MFANever, MFAOptional, MFAAlways:
 	default:
 		return fmt.Errorf("mfa.policy: %q is not never, optional or always", c.MFA.Policy)
+	}
+	if err := c.Logs.validate(); err != nil {
+		return err
 	}
 	return nil
 }

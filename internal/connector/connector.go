@@ -11,6 +11,20 @@ import (
 // password alike, so callers cannot tell the two apart.
 var ErrInvalidCredentials = errors.New("wrong email or password")
 
+// CredentialsError is the ErrInvalidCredentials of a password connector,
+// with what the audit log records and the user is never told: which user
+// the email named. errors.Is(err, ErrInvalidCredentials) holds for it, and
+// its message is ErrInvalidCredentials', so it reveals nothing where it is
+// shown.
+type CredentialsError struct {
+	// UserID is the user whose password was wrong; empty when no user
+	// has the email.
+	UserID string
+}
+
+func (e *CredentialsError) Error() string        { return ErrInvalidCredentials.Error() }
+func (e *CredentialsError) Is(target error) bool { return target == ErrInvalidCredentials }
+
 // ErrBlocked is returned when the credentials are right but the user is blocked.
 var ErrBlocked = errors.New("user is blocked")
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/mfa"
 	"gatehouse/internal/store"
@@ -196,6 +197,8 @@ func (p *Pages) accountSubmit(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		p.cfg.Log.Info("factor removed by its user", "user_id", a.user.ID, "type", found.Type)
+		p.record(r, withUser(audit.Event{Type: audit.TypeMFAUnenrolled, Description: "removed by its user",
+			Details: map[string]any{"factor_type": found.Type}}, a.user))
 		http.Redirect(w, r, accountPath+"?done=removed", http.StatusSeeOther)
 	case "recovery":
 		if !mfa.HasSecondFactor(a.factors) {
@@ -283,6 +286,7 @@ func (p *Pages) accountEnrollSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.cfg.Log.Info("factor added by its user", "user_id", a.user.ID, "kind", kind)
+	p.record(r, withUser(audit.Event{Type: audit.TypeMFAEnrolled, Details: map[string]any{"method": kind}}, a.user))
 	// A first second factor comes with recovery codes, where second
 	// factors are asked for.
 	hasCodes := false

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/email"
 	"gatehouse/internal/store"
@@ -157,7 +158,13 @@ func (p *Pages) dbSignup(w http.ResponseWriter, r *http.Request) {
 		writeDBError(w, http.StatusTooManyRequests, "TooManyRequestsError", "too_many_attempts", attempt.Refusal("Too many sign-ups from your network."))
 		return
 	}
+	failed := func(desc string) {
+		e := withPasswordConnection(requestEvent(audit.TypeFailedSignup, desc, store.AuthRequest{}, client))
+		e.UserName = addr
+		p.record(r, e)
+	}
 	if err := p.cfg.Database.CheckPassword(body.Password, addr); err != nil {
+		failed(weakPassword(err))
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		_ = json.NewEncoder(w).Encode(map[string]any{"name": "PasswordStrengthError", "code": "invalid_password",
@@ -181,10 +188,12 @@ func (p *Pages) dbSignup(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, store.ErrConflict) && p.mail.enabled():
+		failed("the user already exists")
 		p.mail.sendLater("account_exists", func(ctx context.Context) (email.Message, error) {
 			return email.AccountExists(addr, p.branding(ctx, client, ""), p.forgotLink(""), p.forgotLink(""))
 		})
 	case errors.Is(err, store.ErrConflict):
+		failed("the user already exists")
 		writeDBError(w, http.StatusBadRequest, "BadRequestError", "user_exists", "The user already exists.")
 		return
 	case err != nil:
@@ -192,6 +201,7 @@ func (p *Pages) dbSignup(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		p.cfg.Log.Info("user signed up", "user_id", user.ID, "client_id", client.ID, "via", "dbconnections")
+		p.record(r, withUser(withPasswordConnection(requestEvent(audit.TypeSuccessSignup, "", store.AuthRequest{}, client)), user))
 		if err := p.dbProfile(r.Context(), &user, body); err != nil {
 			p.cfg.Log.Warn("dbconnections signup: profile", "err", err)
 		}
@@ -261,6 +271,9 @@ func (p *Pages) dbChangePassword(w http.ResponseWriter, r *http.Request) {
 		writeDBError(w, http.StatusServiceUnavailable, "ServiceUnavailableError", "email_unavailable", "We cannot send email right now. Try again in a few minutes.")
 		return
 	}
+	e := withPasswordConnection(requestEvent(audit.TypeSuccessPasswordRequest, "", store.AuthRequest{}, client))
+	e.UserName = addr
+	p.record(r, e)
 	p.mail.sendLater("reset_password", func(ctx context.Context) (email.Message, error) {
 		return p.resetEmail(ctx, addr, client, store.AuthRequest{})
 	})

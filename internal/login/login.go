@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/connector"
 	"gatehouse/internal/connector/database"
@@ -64,6 +65,10 @@ type Config struct {
 	// MFAPolicy is the server's second-factor policy (mfa.Policy*): the
 	// account page offers second factors unless it is never.
 	MFAPolicy string
+
+	// Audit records logins, sign-ups, password and verification events
+	// and lockouts; nil records nothing.
+	Audit audit.Recorder
 }
 
 // Pages serves the hosted pages.
@@ -321,6 +326,9 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, err := p.cfg.Database.Login(ctx, email, password)
+	if errors.Is(err, connector.ErrInvalidCredentials) || errors.Is(err, connector.ErrBlocked) {
+		p.record(r, failedPasswordLogin(err, email, req, client))
+	}
 	switch {
 	case errors.Is(err, connector.ErrInvalidCredentials):
 		// The same words for an unknown email and a wrong password.
@@ -371,6 +379,12 @@ func (p *Pages) recordAndResume(w http.ResponseWriter, r *http.Request, req stor
 		p.cfg.Log.Warn("record login", "err", err)
 	}
 	p.cfg.Log.Info("user logged in", "user_id", user.ID, "client_id", req.ClientID, "methods", methods)
+	e := withUser(audit.Event{Type: audit.TypeSuccessLogin, ClientID: req.ClientID, OrganizationID: req.Organization,
+		Details: map[string]any{"amr": methods}}, user)
+	if client, err := p.cfg.Store.GetClient(ctx, req.ClientID); err == nil {
+		e.ClientName = client.Name
+	}
+	p.record(r, e)
 	http.Redirect(w, r, authflow.For(resumePath, req.ID), http.StatusSeeOther)
 }
 
@@ -456,12 +470,19 @@ func (p *Pages) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		p.cfg.Pages.SignUp(w, http.StatusTooManyRequests, page)
 		return
 	}
+	failed := func(desc string) {
+		e := withPasswordConnection(requestEvent(audit.TypeFailedSignup, desc, req, client))
+		e.UserName = page.Email
+		p.record(r, e)
+	}
 	if _, err := database.NormalizeEmail(page.Email); err != nil {
+		failed("invalid email address")
 		page.Error, page.ErrorField = "Enter a valid email address.", "email"
 		p.cfg.Pages.SignUp(w, http.StatusBadRequest, page)
 		return
 	}
 	if err := p.cfg.Database.CheckPassword(password, page.Email, page.Name); err != nil {
+		failed(weakPassword(err))
 		page.Error, page.ErrorField = capitalize(err.Error())+".", "password"
 		p.cfg.Pages.SignUp(w, http.StatusBadRequest, page)
 		return
@@ -472,6 +493,7 @@ func (p *Pages) signupSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	user, err := p.cfg.Database.SignUp(ctx, page.Email, password, page.Name)
 	if errors.Is(err, store.ErrConflict) {
+		failed("the user already exists")
 		page.Error, page.ErrorField = "An account with this email already exists. Log in instead.", "email"
 		p.cfg.Pages.SignUp(w, http.StatusConflict, page)
 		return
@@ -481,6 +503,7 @@ func (p *Pages) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.cfg.Log.Info("user signed up", "user_id", user.ID, "client_id", req.ClientID)
+	p.record(r, withUser(withPasswordConnection(requestEvent(audit.TypeSuccessSignup, "", req, client)), user))
 	p.limits.RememberDevice(w, user.Email)
 	p.finishLogin(w, r, req, user, "pwd")
 }
@@ -521,7 +544,13 @@ func (p *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
 		}
 		page.API = api.Name
 	}
-	for _, s := range req.Scopes {
+	// With RBAC on the API, only the scopes the user may get are asked for.
+	scopes, err := authflow.ConsentScopes(r.Context(), p.cfg.Store, req, user.ID)
+	if err != nil {
+		p.internalError(w, "consent: scopes", err)
+		return
+	}
+	for _, s := range scopes {
 		page.Scopes = append(page.Scopes, web.ScopeDescription{Name: s, Description: descriptions[s]})
 	}
 	p.cfg.Pages.Consent(w, http.StatusOK, page)
@@ -541,8 +570,14 @@ func (p *Pages) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	switch r.PostForm.Get("action") {
 	case "accept":
 		now := p.cfg.Now().UTC()
+		// The consent covers what the page showed.
+		scopes, err := authflow.ConsentScopes(ctx, p.cfg.Store, req, user.ID)
+		if err != nil {
+			p.internalError(w, "consent: scopes", err)
+			return
+		}
 		if err := p.cfg.Store.UpsertGrant(ctx, store.Grant{UserID: user.ID, ClientID: client.ID, Audience: req.Audience,
-			Scopes: slices.Clone(req.Scopes), CreatedAt: now, UpdatedAt: now}); err != nil {
+			Scopes: slices.Clone(scopes), CreatedAt: now, UpdatedAt: now}); err != nil {
 			p.internalError(w, "consent: store grant", err)
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/mfa"
 	"gatehouse/internal/store"
@@ -207,6 +208,10 @@ type refusal struct {
 func (p *Pages) verifyFactor(w http.ResponseWriter, r *http.Request, user store.User, purpose, requestID string) ([]string, *refusal, error) {
 	ctx := r.Context()
 	action := r.PostForm.Get("action")
+	outcome := func(typ, desc string) {
+		p.record(r, withUser(audit.Event{Type: typ, Description: desc,
+			Details: map[string]any{"method": action, "purpose": purpose}}, user))
+	}
 	switch action {
 	case web.MethodTOTP, web.MethodRecovery:
 		code := strings.TrimSpace(r.PostForm.Get("code"))
@@ -228,12 +233,20 @@ func (p *Pages) verifyFactor(w http.ResponseWriter, r *http.Request, user store.
 			msg := "That code did not work. Wait for the app to show a new code and try again."
 			if action == web.MethodRecovery {
 				msg = "That recovery code did not work. Check it, or try another one."
+				outcome(audit.TypeMFARecoveryFailed, "wrong recovery code")
+			} else {
+				outcome(audit.TypeMFAFailed, "wrong one-time code")
 			}
 			return nil, &refusal{http.StatusUnauthorized, action, msg, "code"}, nil
 		case err != nil:
 			return nil, nil, err
 		}
 		p.passed(w, r, attempt, limitAccount(user))
+		if action == web.MethodRecovery {
+			outcome(audit.TypeMFARecoverySuccess, "")
+		} else {
+			outcome(audit.TypeMFASuccess, "")
+		}
 		return []string{amrOTP, amrMFA}, nil, nil
 	case web.MethodKey:
 		session, err := p.takeCeremony(w, r, purpose, requestID, user.ID)
@@ -251,13 +264,16 @@ func (p *Pages) verifyFactor(w http.ResponseWriter, r *http.Request, user store.
 		switch {
 		case errors.Is(err, mfa.ErrCloneWarning):
 			p.cfg.Log.Warn("security key refused: its signature counter did not advance", "user_id", user.ID)
+			outcome(audit.TypeMFAFailed, "security key refused: its signature counter did not advance")
 			return nil, &refusal{http.StatusForbidden, web.MethodKey,
 				"This security key can no longer be used: it may have been copied. Use another way, then remove the key from your account.", ""}, nil
 		case errors.Is(err, mfa.ErrCeremony), errors.Is(err, mfa.ErrNotEnrolled):
+			outcome(audit.TypeMFAFailed, "security key not accepted")
 			return nil, &refusal{http.StatusUnauthorized, web.MethodKey, "Your security key was not accepted. Try again, or use another way.", ""}, nil
 		case err != nil:
 			return nil, nil, err
 		}
+		outcome(audit.TypeMFASuccess, "")
 		return []string{mfa.WebAuthnAMR(cred), amrMFA}, nil, nil
 	}
 	return nil, &refusal{http.StatusBadRequest, "", "Choose a way to verify it's you.", ""}, nil
@@ -569,6 +585,9 @@ func (p *Pages) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.cfg.Log.Info("second factor enrolled", "user_id", st.user.ID, "client_id", st.req.ClientID, "method", methods[0])
+	e := withUser(requestEvent(audit.TypeMFAEnrolled, "", st.req, st.client), st.user)
+	e.Details = map[string]any{"method": methods[0]}
+	p.record(r, e)
 	p.cfg.Pages.RecoveryCodes(w, http.StatusOK, web.RecoveryCodesPage{Page: p.page(r.Context(), st.req, st.client),
 		Codes: codes, ContinueAction: resumePath, RequestID: st.req.ID})
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/mfa"
 	"gatehouse/internal/store"
 	"gatehouse/web"
@@ -67,6 +68,7 @@ func (p *Pages) passkeySubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	refused := func() {
+		p.record(r, requestEvent(audit.TypeFailedLogin, "passkey not accepted", req, client))
 		p.showPasskey(w, r, req, client, http.StatusUnauthorized, "That passkey was not accepted. Try again, or use your password.")
 	}
 	response, err := mfa.FormResponse(r, "response")
@@ -78,6 +80,8 @@ func (p *Pages) passkeySubmit(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, mfa.ErrCloneWarning):
 		p.cfg.Log.Warn("passkey refused: its signature counter did not advance", "user_id", userID)
+		p.record(r, audit.Event{Type: audit.TypeFailedLogin, Description: "passkey refused: its signature counter did not advance",
+			UserID: userID, ClientID: client.ID, ClientName: client.Name, OrganizationID: req.Organization})
 		p.showPasskey(w, r, req, client, http.StatusForbidden,
 			"This passkey can no longer be used: it may have been copied. Sign in with your password, then remove it from your account.")
 		return
@@ -98,6 +102,7 @@ func (p *Pages) passkeySubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user.Blocked {
+		p.record(r, withUser(requestEvent(audit.TypeFailedLogin, "user is blocked", req, client), user))
 		p.errorPage(w, http.StatusForbidden, "This account is blocked. Contact the application's administrator.")
 		return
 	}

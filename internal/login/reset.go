@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/email"
@@ -80,6 +81,11 @@ func (p *Pages) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 	if req.ID != "" {
 		client, _ = p.cfg.Store.GetClient(r.Context(), req.ClientID)
 	}
+	// Recorded for any address: whether it has an account is only known
+	// when the email is built, later.
+	e := withPasswordConnection(requestEvent(audit.TypeSuccessPasswordRequest, "", req, client))
+	e.UserName = addr
+	p.record(r, e)
 	p.mail.sendLater("reset_password", func(ctx context.Context) (email.Message, error) {
 		return p.resetEmail(ctx, addr, client, req)
 	})
@@ -135,6 +141,11 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	var pe *database.PolicyError
 	if errors.As(err, &pe) {
 		t, user, cerr := p.cfg.Database.CheckResetTicket(ctx, tok)
+		if cerr == nil {
+			e := p.ticketEvent(r, audit.TypeFailedChangePassword, t, user)
+			e.Description = weakPassword(pe)
+			p.record(r, e)
+		}
 		if cerr != nil {
 			p.ticketError(w, cerr, "reset password: check link")
 			return
@@ -145,6 +156,7 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		p.recordTicketFailure(r, audit.TypeFailedChangePassword, err)
 		p.ticketError(w, err, "reset password")
 		return
 	}
@@ -156,6 +168,7 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		user.EmailVerified = true
 	}
 	p.cfg.Log.Info("password reset", "user_id", user.ID)
+	p.record(r, p.ticketEvent(r, audit.TypeSuccessChangePassword, t, user))
 	if err := p.ClearThrottle(w, r, user.Email); err != nil {
 		p.cfg.Log.Warn("reset password: clear throttle", "err", err)
 	}

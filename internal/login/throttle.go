@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 )
@@ -120,6 +121,9 @@ type LimiterConfig struct {
 	Secure bool
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Audit records each lockout once, as limit_wc (an account) or
+	// limit_mu (an address); nil records nothing.
+	Audit audit.Recorder
 }
 
 // Limiter applies each action's Policy through the store, so that its
@@ -199,8 +203,8 @@ type bucket struct {
 // Log event codes of lockouts, the hosted service's: too many attempts on
 // one account (limit_wc) or from one IP (limit_mu).
 const (
-	eventAccountLimit = "limit_wc"
-	eventIPLimit      = "limit_mu"
+	eventAccountLimit = audit.TypeBlockedAccount
+	eventIPLimit      = audit.TypeBlockedIP
 )
 
 // buckets returns the limits of action that apply to s, in order.
@@ -270,6 +274,7 @@ func (l *Limiter) Reserve(ctx context.Context, action Action, s Subject) (*Reser
 			if a.Refusals == 1 {
 				l.cfg.Log.Warn("too many attempts", "event", b.event, "action", string(action), "limit", b.scope,
 					"key", b.key, "ip", s.IP, "retry_after", retrySeconds(a.RetryAfter))
+				l.recordLockout(action, b, s, a.RetryAfter)
 			}
 			if err := res.giveBack(ctx, now); err != nil {
 				return nil, fmt.Errorf("reserve %s: %w", action, err)
@@ -279,6 +284,20 @@ func (l *Limiter) Reserve(ctx context.Context, action Action, s Subject) (*Reser
 		res.taken = append(res.taken, b)
 	}
 	return res, nil
+}
+
+// recordLockout writes the audit event of a lockout that starts: the
+// account's (its email as the user name) or the address's.
+func (l *Limiter) recordLockout(action Action, b bucket, s Subject, retry time.Duration) {
+	if l.cfg.Audit == nil {
+		return
+	}
+	e := audit.Event{Type: b.event, IP: s.IP, Description: "too many attempts: " + string(action),
+		Details: map[string]any{"action": string(action), "limit": b.scope, "retry_after": retrySeconds(retry)}}
+	if b.event == eventAccountLimit {
+		e.UserName = s.Account
+	}
+	l.cfg.Audit.Record(e)
 }
 
 // giveBack returns every attempt the reservation took.
@@ -442,6 +461,7 @@ func newPagesLimiter(cfg Config) (*Limiter, error) {
 		Secure:    cfg.Secure,
 		Log:       cfg.Log,
 		Now:       cfg.Now,
+		Audit:     cfg.Audit,
 	})
 }
 

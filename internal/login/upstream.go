@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/connector"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -173,14 +174,21 @@ func (p *Pages) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.UpstreamStateHash = ""
+	var conn store.Connection // once found; failures record its strategy
 	fail := func(code, desc string) {
+		e := audit.Event{Type: audit.TypeFailedLogin, Description: desc, ClientID: req.ClientID,
+			OrganizationID: req.Organization, Connection: req.UpstreamConnection}
+		if e.Connection == conn.Name {
+			e.Strategy = conn.Strategy
+		}
+		p.record(r, e)
 		if err := p.cfg.Store.EndAuthRequest(ctx, req.ID, code, desc); err != nil {
 			p.internalError(w, "callback: update request", err)
 			return
 		}
 		http.Redirect(w, r, resumePath+"?req="+url.QueryEscape(req.ID), http.StatusSeeOther)
 	}
-	conn, err := p.cfg.Store.GetConnection(ctx, req.UpstreamConnection)
+	conn, err = p.cfg.Store.GetConnection(ctx, req.UpstreamConnection)
 	if errors.Is(err, store.ErrNotFound) {
 		fail("access_denied", "the connection "+req.UpstreamConnection+" no longer exists")
 		return

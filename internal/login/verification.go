@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/email"
@@ -57,14 +58,18 @@ func (p *Pages) emailVerificationSubmit(w http.ResponseWriter, r *http.Request) 
 			return
 		}
 		status := http.StatusOK
+		e := withUser(requestEvent(audit.TypeSuccessVerificationEmail, "", req, client), user)
 		switch {
 		case !attempt.OK:
 			status, page.Error = http.StatusTooManyRequests, attempt.Refusal("We sent several emails already.")
+			e.Type, e.Description = audit.TypeFailedVerificationEmail, "too many verification emails"
 		case p.sendVerification(ctx, client, req, user) != nil:
 			status, page.Error = http.StatusServiceUnavailable, "We could not send the email. Try again in a moment."
+			e.Type, e.Description = audit.TypeFailedVerificationEmail, "the email could not be sent"
 		default:
 			page.Notice = "We sent the email again. It can take a minute to arrive; look in your spam folder too."
 		}
+		p.record(r, e)
 		p.cfg.Pages.EmailVerification(w, status, page)
 		return
 	case "cancel":
@@ -126,10 +131,12 @@ func (p *Pages) verifyEmailSubmit(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	t, user, err := p.cfg.Database.VerifyEmail(ctx, r.PostForm.Get("ticket"))
 	if err != nil {
+		p.recordTicketFailure(r, audit.TypeFailedVerification, err)
 		p.ticketError(w, err, "verify email")
 		return
 	}
 	p.cfg.Log.Info("email verified", "user_id", user.ID)
+	p.record(r, p.ticketEvent(r, audit.TypeSuccessVerification, t, user))
 	if req, ok := p.ownedRequest(r, t.RequestID); ok {
 		if s, has, err := p.cfg.Sessions.Get(r); err != nil || !has || s.UserID != user.ID {
 			p.finishLogin(w, r, req, user, "pwd")
@@ -226,6 +233,9 @@ func (p *Pages) signupByEmail(w http.ResponseWriter, r *http.Request, req store.
 	user, err := p.cfg.Database.SignUp(r.Context(), page.Email, password, page.Name)
 	switch {
 	case errors.Is(err, store.ErrConflict):
+		e := withPasswordConnection(requestEvent(audit.TypeFailedSignup, "the user already exists", req, client))
+		e.UserName = addr
+		p.record(r, e)
 		loginLink := p.cfg.Issuer + authflow.For(loginPath, req.ID)
 		p.mail.sendLater("account_exists", func(ctx context.Context) (email.Message, error) {
 			return email.AccountExists(addr, p.branding(ctx, client, req.Organization), loginLink, p.forgotLink(req.ID))
@@ -235,6 +245,7 @@ func (p *Pages) signupByEmail(w http.ResponseWriter, r *http.Request, req store.
 		return
 	default:
 		p.cfg.Log.Info("user signed up", "user_id", user.ID, "client_id", req.ClientID)
+		p.record(r, withUser(withPasswordConnection(requestEvent(audit.TypeSuccessSignup, "", req, client)), user))
 		p.mail.sendLater("verify_email", func(ctx context.Context) (email.Message, error) {
 			return p.verificationEmail(ctx, client, req, user)
 		})

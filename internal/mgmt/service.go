@@ -124,8 +124,12 @@ var kinds = map[string]string{
 	"user":         "user",
 	"invitation":   "invitation",
 	"client grant": "client_grant",
+	"role":         "role",
 	// A record that went while it was being used.
 	"application or API": "resource",
+	"role or API":        "resource",
+	"role or user":       "resource",
+	"user or API":        "resource",
 }
 
 // notFound turns store.ErrNotFound into a 404 naming the record; other

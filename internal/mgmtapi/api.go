@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/mgmt"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -36,6 +37,9 @@ type Config struct {
 	Issuer  string
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Audit records each operation that changes something; nil records
+	// nothing.
+	Audit audit.Recorder
 }
 
 // API is the /api/v2 handler.
@@ -48,6 +52,7 @@ type API struct {
 	now      func() time.Time
 	routes   []*Route
 	doc      []byte // the OpenAPI document, JSON
+	audit    audit.Recorder
 }
 
 // Route is one operation of the API.
@@ -103,11 +108,13 @@ func New(cfg Config) (*API, error) {
 		cfg.Now = time.Now
 	}
 	a := &API{svc: cfg.Service, tokens: cfg.Tokens, issuer: cfg.Issuer,
-		audience: store.ManagementAudience(cfg.Issuer), log: cfg.Log, now: cfg.Now}
+		audience: store.ManagementAudience(cfg.Issuer), log: cfg.Log, now: cfg.Now, audit: cfg.Audit}
 	// Each resource adds its routes; one line each.
 	a.userRoutes()
 	a.clientRoutes()
 	a.clientGrantRoutes()
+	a.rbacRoutes()
+	a.logRoutes()
 
 	doc, err := a.openAPI()
 	if err != nil {
@@ -202,7 +209,9 @@ func (a *API) serve(rt *Route) http.Handler {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), callerKey{}, caller))
-		if err := rt.handle(w, r); err != nil {
+		err = rt.handle(w, r)
+		a.recordOperation(r, rt, caller, err)
+		if err != nil {
 			a.fail(w, r, err)
 		}
 	})

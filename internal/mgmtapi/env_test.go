@@ -2,6 +2,7 @@ package mgmtapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/mgmt"
 	"gatehouse/internal/mgmtapi"
@@ -37,6 +39,7 @@ type env struct {
 	router routers.Router // of the OpenAPI document, made at first use
 	// unchecked skips the OpenAPI check of answers (benchmarks).
 	unchecked bool
+	audit     *audit.Writer // records the API's operations into st
 }
 
 func newEnv(t testing.TB) *env {
@@ -75,7 +78,11 @@ func newEnv(t testing.TB) *env {
 	if err := e.svc.EnsureManagementAPI(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.api, err = mgmtapi.New(mgmtapi.Config{Service: e.svc, Tokens: keys, Issuer: e.issuer})
+	if e.audit, err = audit.NewWriter(audit.WriterConfig{Store: st}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.audit.Close(context.Background()) })
+	e.api, err = mgmtapi.New(mgmtapi.Config{Service: e.svc, Tokens: keys, Issuer: e.issuer, Audit: e.audit})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/oauth"
 	"gatehouse/internal/session"
@@ -61,6 +62,7 @@ type env struct {
 	keys   *token.Keys
 	clock  *clock
 	http   *http.Client
+	audit  *audit.Writer // records the provider's events into st
 }
 
 func newEnv(t *testing.T) *env {
@@ -97,7 +99,13 @@ func newEnv(t *testing.T) *env {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	writes := &countingStore{Store: st}
+	aw, err := audit.NewWriter(audit.WriterConfig{Store: st, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = aw.Close(context.Background()) })
 	p, err := oauth.New(oauth.Config{
+		Audit:    aw,
 		Issuer:   srv.URL,
 		Store:    writes,
 		Keys:     keys,
@@ -118,6 +126,7 @@ func newEnv(t *testing.T) *env {
 		writes: writes,
 		keys:   keys,
 		clock:  clk,
+		audit:  aw,
 		http: &http.Client{
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			Timeout:       30 * time.Second,

@@ -318,7 +318,13 @@ func (consentStep) run(ctx context.Context, p *Provider, _ *http.Request, f *flo
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return proceed, fmt.Errorf("get grant: %w", err)
 	}
-	remembered := err == nil && containsAll(g.Scopes, f.req.Scopes)
+	// With RBAC, the page asks only for the scopes the user may get, and
+	// that is what a remembered consent must cover.
+	want, cerr := authflow.ConsentScopes(ctx, p.cfg.Store, f.req, f.user.ID)
+	if cerr != nil {
+		return proceed, cerr
+	}
+	remembered := err == nil && containsAll(g.Scopes, want)
 	if remembered && !slices.Contains(f.req.Prompt, "consent") {
 		return proceed, nil
 	}

@@ -59,18 +59,25 @@ func (g clientCredentialsGrant) exchange(ctx context.Context, req tokenRequest, 
 	if api.TokenLifetime > 0 {
 		ttl = api.TokenLifetime
 	}
-	access, err := g.p.signAccessToken(ctx, api, map[string]any{
-		"iss":       g.p.cfg.Issuer,
-		"sub":       client.ID + clientSubjectSuffix,
-		"aud":       api.Identifier,
-		"azp":       client.ID,
-		"client_id": client.ID,
-		"gty":       "client-credentials",
-		"iat":       now.Unix(),
-		"exp":       now.Add(ttl).Unix(),
-		"jti":       token.NewOpaque()[:22],
-		"scope":     strings.Join(scopes, " "),
-	})
+	claims := map[string]any{
+		"iss":   g.p.cfg.Issuer,
+		"sub":   client.ID + clientSubjectSuffix,
+		"aud":   api.Identifier,
+		"azp":   client.ID,
+		"gty":   "client-credentials",
+		"iat":   now.Unix(),
+		"exp":   now.Add(ttl).Unix(),
+		"scope": strings.Join(scopes, " "),
+	}
+	if rfc9068(api) {
+		claims["client_id"] = client.ID
+		claims["jti"] = token.NewOpaque()[:22]
+	}
+	if api.PermissionsClaim() {
+		// Without a user, the permissions are what the client grant gives.
+		claims["permissions"] = append([]string{}, scopes...)
+	}
+	access, err := g.p.signAccessToken(ctx, api, claims)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +86,7 @@ func (g clientCredentialsGrant) exchange(ctx context.Context, req tokenRequest, 
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(ttl / time.Second),
 		Scope:       strings.Join(scopes, " "),
+		audience:    api.Identifier,
 	}, nil
 }
 

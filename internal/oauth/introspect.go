@@ -55,10 +55,14 @@ func (p *Provider) handleIntrospect(r *http.Request) (map[string]any, error) {
 		if err != nil {
 			return inactive, nil
 		}
-		return map[string]any{
+		resp := map[string]any{
 			"active": true, "token_type": "Bearer", "scope": c.Scope, "client_id": c.ClientID,
-			"sub": c.Subject, "aud": c.Audience, "iss": c.Issuer, "exp": c.Expiry, "iat": c.IssuedAt, "jti": c.ID,
-		}, nil
+			"sub": c.Subject, "aud": c.Audience, "iss": c.Issuer, "exp": c.Expiry, "iat": c.IssuedAt,
+		}
+		if c.ID != "" { // the hosted service's default profile has no jti
+			resp["jti"] = c.ID
+		}
+		return resp, nil
 	}
 	id := token.Hash(raw)
 	at, err := p.cfg.Store.GetAccessToken(ctx, id, now)

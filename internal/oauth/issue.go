@@ -33,6 +33,9 @@ type issueParams struct {
 	commit func(ctx context.Context, issued store.Issued) error
 
 	orgClaims map[string]any // set by issue
+	// permissions is the permissions claim of an API whose dialect has
+	// one (set by issue): the user's permissions for the API.
+	permissions []string
 }
 
 // lifetimes resolves a client's token lifetimes over the server defaults.
@@ -116,6 +119,19 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 	if api != nil && api.TokenLifetime > 0 {
 		accessTTL = api.TokenLifetime
 	}
+	// The refresh token keeps the scopes asked for; each token it gives
+	// is narrowed again by the user's permissions of that moment.
+	familyScopes := scopes
+	if api != nil && (api.RBAC || api.PermissionsClaim()) {
+		perms, err := st.EffectivePermissions(ctx, ip.user.ID, ip.org, api.Identifier)
+		if err != nil {
+			return nil, fmt.Errorf("issue: permissions: %w", err)
+		}
+		scopes = store.PermittedScopes(*api, scopes, perms)
+		if api.PermissionsClaim() {
+			ip.permissions = append([]string{}, perms...)
+		}
+	}
 
 	// Store first, sign after: nothing is signed for a response that its
 	// grant can no longer give (a code or refresh token spent meanwhile).
@@ -143,7 +159,7 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 			ClientID:        ip.client.ID,
 			UserID:          ip.user.ID,
 			SessionID:       ip.session,
-			Scopes:          scopes,
+			Scopes:          familyScopes,
 			Audience:        ip.audience,
 			Organization:    ip.org,
 			AMR:             ip.amr,
@@ -169,6 +185,8 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 		TokenType:    "Bearer",
 		ExpiresIn:    int64(accessTTL / time.Second),
 		Scope:        strings.Join(scopes, " "),
+		userID:       ip.userID,
+		audience:     ip.audience,
 	}
 	if slices.Contains(scopes, "openid") {
 		idToken, err := p.idToken(ctx, ip, scopes, access, now, idTTL)
@@ -223,8 +241,8 @@ func (p *Provider) idToken(ctx context.Context, ip issueParams, scopes []string,
 	return s, nil
 }
 
-// jwtAccessToken signs an RFC 9068 access token for an API, with the API's
-// signing algorithm.
+// jwtAccessToken signs a user's access token for an API, with the API's
+// signing algorithm, in the API's token dialect.
 func (p *Provider) jwtAccessToken(ctx context.Context, ip issueParams, api store.API, scopes []string, now time.Time, ttl time.Duration) (string, error) {
 	claims := map[string]any{}
 	p.customClaims(claims, "access_token", ip)
@@ -237,29 +255,49 @@ func (p *Provider) jwtAccessToken(ctx context.Context, ip issueParams, api store
 	claims["iss"] = p.cfg.Issuer
 	claims["sub"] = ip.user.ID
 	claims["aud"] = aud
-	claims["client_id"] = ip.client.ID
 	claims["iat"] = now.Unix()
 	claims["exp"] = now.Add(ttl).Unix()
-	claims["jti"] = token.NewOpaque()[:22]
 	claims["scope"] = strings.Join(scopes, " ")
-	if !ip.authTime.IsZero() {
-		claims["auth_time"] = ip.authTime.Unix()
+	if rfc9068(api) {
+		claims["client_id"] = ip.client.ID
+		claims["jti"] = token.NewOpaque()[:22]
+		if !ip.authTime.IsZero() {
+			claims["auth_time"] = ip.authTime.Unix()
+		}
+	} else {
+		claims["azp"] = ip.client.ID
+	}
+	if api.PermissionsClaim() {
+		claims["permissions"] = ip.permissions
 	}
 	return p.signAccessToken(ctx, api, claims)
 }
 
-// signAccessToken signs the claims of an RFC 9068 access token for an API
-// with the API's signing algorithm, typ at+jwt (RFC 9068 §2.1).
+// rfc9068 reports whether the API's access tokens follow RFC 9068 (typ
+// at+jwt, client_id, jti) rather than the hosted service's default profile
+// (typ JWT, azp), which APIs written against that service validate.
+func rfc9068(api store.API) bool {
+	d := api.Dialect()
+	return d == store.DialectRFC9068 || d == store.DialectRFC9068Authz
+}
+
+// signAccessToken signs the claims of an access token for an API with the
+// API's signing algorithm: typ at+jwt for RFC 9068 (§2.1), JWT for the
+// hosted service's default profile.
 func (p *Provider) signAccessToken(ctx context.Context, api store.API, claims map[string]any) (string, error) {
 	alg := api.SigningAlgorithm
 	if alg == "" {
 		alg = "RS256"
 	}
-	s, err := p.cfg.Keys.SignWith(ctx, alg, claims, "at+jwt")
+	typ := "JWT"
+	if rfc9068(api) {
+		typ = "at+jwt"
+	}
+	s, err := p.cfg.Keys.SignWith(ctx, alg, claims, typ)
 	if errors.Is(err, store.ErrNotFound) {
 		// The API's algorithm has no key ring yet: create it, then sign.
 		if err = p.cfg.Keys.EnsureAlgorithm(ctx, alg); err == nil {
-			s, err = p.cfg.Keys.SignWith(ctx, alg, claims, "at+jwt")
+			s, err = p.cfg.Keys.SignWith(ctx, alg, claims, typ)
 		}
 	}
 	if err != nil {

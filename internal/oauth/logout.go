@@ -147,9 +147,13 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, lp logoutParam
 		})
 		return
 	}
+	ending, hadSession, _ := p.cfg.Sessions.Get(r) // whose session ends, for the audit log
 	if err := p.cfg.Sessions.End(ctx, w, r); err != nil {
 		p.internalErrorPage(w, "logout: end session", err)
 		return
+	}
+	if hadSession {
+		p.recordLogout(r, ending, clientID)
 	}
 	if redirect != "" {
 		status := http.StatusFound

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/config"
 	"gatehouse/internal/session"
@@ -44,6 +45,9 @@ type Config struct {
 	// MFAPolicy is the server's second-factor policy (mfa.Policy*);
 	// never when empty.
 	MFAPolicy string
+
+	// Audit records token exchanges and logouts; nil records nothing.
+	Audit audit.Recorder
 }
 
 // Provider serves the protocol endpoints.

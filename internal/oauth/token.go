@@ -51,6 +51,11 @@ type tokenResponse struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in"`
 	Scope        string `json:"scope,omitempty"`
+
+	// userID and audience say whom and what the tokens are for, for the
+	// audit log; they are not sent.
+	userID   string
+	audience string
 }
 
 // postOnly answers anything but POST at the token, revocation and
@@ -62,7 +67,9 @@ func postOnly(w http.ResponseWriter, r *http.Request) {
 
 // token handles POST /oauth/token (RFC 6749 §3.2).
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
-	resp, err := p.handleToken(r)
+	var ex exchange
+	resp, err := p.handleToken(r, &ex)
+	p.recordExchange(r, ex, resp, err)
 	if err != nil {
 		var oe *Error
 		if !errors.As(err, &oe) {
@@ -75,16 +82,19 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleToken is the grant dispatcher: the steps every grant shares, in
-// order, then the grant's exchange.
-func (p *Provider) handleToken(r *http.Request) (*tokenResponse, error) {
+// order, then the grant's exchange. It notes in ex how far the request
+// got, for the audit log.
+func (p *Provider) handleToken(r *http.Request, ex *exchange) (*tokenResponse, error) {
 	req, err := p.parseTokenRequest(r)
 	if err != nil {
 		return nil, err
 	}
+	ex.grantType, ex.clientID = req.GrantType, req.creds.id
 	client, err := p.authenticate(r.Context(), req.creds)
 	if err != nil {
 		return nil, err
 	}
+	ex.client = &client
 	g, err := p.grantFor(req.GrantType, client)
 	if err != nil {
 		return nil, err

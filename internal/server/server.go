@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/email"
@@ -39,6 +40,7 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	limits  connLimits
+	audit   *audit.Writer // the audit log; Serve closes it
 	// cert, when set, makes Serve speak https with it.
 	cert *Certificate
 }
@@ -145,6 +147,10 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
+	auditLog, err := audit.NewWriter(audit.WriterConfig{Store: st, Log: log})
+	if err != nil {
+		return nil, err
+	}
 	provider, err := oauth.New(oauth.Config{
 		Issuer:             cfg.Issuer,
 		Store:              st,
@@ -163,6 +169,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 
 		PendingRequestsPerIP: pendingRequestsPerIP(cfg.Throttle),
 		MFAPolicy:            cfg.MFA.Policy,
+		Audit:                auditLog,
 	})
 	if err != nil {
 		return nil, err
@@ -186,6 +193,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		MFA:                factors,
 		MFAPolicy:          cfg.MFA.Policy,
 		Mail:               mail,
+		Audit:              auditLog,
 	})
 	if err != nil {
 		return nil, err
@@ -202,7 +210,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err := svc.EnsureManagementAPI(ctx); err != nil {
 		return nil, err
 	}
-	api, err := mgmtapi.New(mgmtapi.Config{Service: svc, Tokens: keys, Issuer: cfg.Issuer, Log: log})
+	api, err := mgmtapi.New(mgmtapi.Config{Service: svc, Tokens: keys, Issuer: cfg.Issuer, Log: log, Audit: auditLog})
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +246,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, cert: o.cert}
+	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog, cert: o.cert}
 	s.handler = s.recoverer(realClient(trusted, s.logRequests(securityHeaders(mux))))
 	return s, nil
 }
@@ -265,6 +273,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(cleanerDone)
 		s.clean(cctx)
 	}()
+	streamDone := s.streamLogs(cctx)
 	errc := make(chan error, 1)
 	go func() {
 		if s.cert != nil {
@@ -284,8 +293,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = srv.Shutdown(sctx)
 		cancel()
 	}
+	s.closeAudit()
 	stopCleaner()
 	<-cleanerDone
+	<-streamDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -329,6 +340,7 @@ func (s *Server) clean(ctx context.Context) {
 			} else if n > 0 {
 				s.log.Debug("deleted expired rows", "rows", n)
 			}
+			s.deleteOldLogs(ctx)
 		}
 	}
 }

@@ -92,8 +92,13 @@ type API struct {
 	AllowOfflineAccess bool
 	// SkipConsentFirstParty lets first-party applications skip consent.
 	SkipConsentFirstParty bool
-	CreatedAt             time.Time
-	UpdatedAt             time.Time
+	// RBAC (the hosted service's enforce_policies) limits a user's access
+	// tokens to the scopes their permissions grant (RoleStore).
+	RBAC bool
+	// TokenDialect is one of TokenDialects; "" means DialectRFC9068.
+	TokenDialect string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // APIScope is one permission of an API.
@@ -305,7 +310,9 @@ type Store interface {
 	TicketStore
 	CeremonyStore
 	SessionSteps
+	RoleStore
 	UserDirectory
+	LogStore
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID

@@ -82,13 +82,14 @@ func (c *Connector) CheckPassword(password, email string, names ...string) error
 	return Policy{MinLength: c.cfg.MinLength}.Check(password, email, names...)
 }
 
-// Login checks the credentials.
+// Login checks the credentials. A refusal is a *connector.CredentialsError
+// that names the user whose password was wrong, for the audit log.
 func (c *Connector) Login(ctx context.Context, email, password string) (store.User, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	u, err := c.cfg.Store.GetUserByEmail(ctx, c.cfg.Connection, email)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.PasswordHash == "") {
 		c.burn(password)
-		return store.User{}, connector.ErrInvalidCredentials
+		return store.User{}, &connector.CredentialsError{}
 	}
 	if err != nil {
 		return store.User{}, fmt.Errorf("login: %w", err)
@@ -98,7 +99,7 @@ func (c *Connector) Login(ctx context.Context, email, password string) (store.Us
 		return store.User{}, fmt.Errorf("login: verify password of %s: %w", u.ID, err)
 	}
 	if !ok {
-		return store.User{}, connector.ErrInvalidCredentials
+		return store.User{}, &connector.CredentialsError{UserID: u.ID}
 	}
 	if u.Blocked {
 		return store.User{}, connector.ErrBlocked

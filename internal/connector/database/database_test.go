@@ -108,6 +108,11 @@ func TestConnector(t *testing.T) {
 	if !errors.Is(errWrong, connector.ErrInvalidCredentials) || !errors.Is(errUnknown, connector.ErrInvalidCredentials) || errWrong.Error() != errUnknown.Error() {
 		t.Errorf("wrong password %v and unknown email %v must be the same error", errWrong, errUnknown)
 	}
+	// Only the audit log tells them apart.
+	var ceWrong, ceUnknown *connector.CredentialsError
+	if !errors.As(errWrong, &ceWrong) || ceWrong.UserID != u.ID || !errors.As(errUnknown, &ceUnknown) || ceUnknown.UserID != "" {
+		t.Errorf("credentials errors: wrong password %#v, unknown email %#v", ceWrong, ceUnknown)
+	}
 	u.Blocked = true
 	if err := st.UpdateUser(t.Context(), u); err != nil {
 		t.Fatal(err)

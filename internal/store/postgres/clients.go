@@ -99,13 +99,28 @@ func (db *DB) DeleteClient(ctx context.Context, id string) error {
 // apiFieldColumns are the API columns that UpdateAPI replaces: all but
 // identifier and created_at.
 const apiFieldColumns = `name, scopes, token_lifetime_ms, signing_algorithm, allow_offline_access,
-	skip_consent_first_party, updated_at`
+	skip_consent_first_party, rbac, token_dialect, updated_at`
 
 const (
 	qInsertAPI = `INSERT INTO apis (identifier, created_at, ` + apiFieldColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-	qUpdateAPI = `UPDATE apis SET (` + apiFieldColumns + `)
-		= ($2, $3, $4, $5, $6, $7, $8) WHERE identifier = $1`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	// qUpdateAPI replaces the API's fields and removes the permissions of
+	// the scopes it no longer has from roles and users, in one statement;
+	// it returns how many APIs it updated.
+	qUpdateAPI = `WITH upd AS (
+			UPDATE apis SET (` + apiFieldColumns + `) = ($2, $3, $4, $5, $6, $7, $8, $9, $10)
+			WHERE identifier = $1 RETURNING scopes
+		),
+		kept AS (SELECT s->>'name' AS name FROM upd, jsonb_array_elements(upd.scopes) s),
+		dropped_role AS (
+			DELETE FROM role_permissions WHERE audience = $1 AND EXISTS (SELECT 1 FROM upd)
+			AND permission NOT IN (SELECT name FROM kept)
+		),
+		dropped_user AS (
+			DELETE FROM user_permissions WHERE audience = $1 AND EXISTS (SELECT 1 FROM upd)
+			AND permission NOT IN (SELECT name FROM kept)
+		)
+		SELECT count(*) FROM upd`
 	qSelectAPI = `SELECT identifier, created_at, ` + apiFieldColumns + ` FROM apis`
 )
 
@@ -122,7 +137,7 @@ func apiFields(a store.API) []any {
 		scopes[i] = apiScope(s)
 	}
 	return []any{a.Name, scopes, millis(a.TokenLifetime), a.SigningAlgorithm, a.AllowOfflineAccess,
-		a.SkipConsentFirstParty, a.UpdatedAt}
+		a.SkipConsentFirstParty, a.RBAC, a.TokenDialect, a.UpdatedAt}
 }
 
 func scanAPI(row pgx.CollectableRow) (store.API, error) {
@@ -130,7 +145,7 @@ func scanAPI(row pgx.CollectableRow) (store.API, error) {
 	var scopes []apiScope
 	var lifetime int64
 	err := row.Scan(&a.Identifier, &a.CreatedAt, &a.Name, &scopes, &lifetime, &a.SigningAlgorithm,
-		&a.AllowOfflineAccess, &a.SkipConsentFirstParty, &a.UpdatedAt)
+		&a.AllowOfflineAccess, &a.SkipConsentFirstParty, &a.RBAC, &a.TokenDialect, &a.UpdatedAt)
 	if len(scopes) > 0 {
 		a.Scopes = make([]store.APIScope, len(scopes))
 		for i, s := range scopes {
@@ -166,13 +181,19 @@ func (db *DB) ListAPIs(ctx context.Context) ([]store.API, error) {
 	return as, nil
 }
 
-// UpdateAPI replaces every field of the API but Identifier and CreatedAt;
-// ErrNotFound.
+// UpdateAPI replaces every field of the API but Identifier and CreatedAt,
+// and removes the permissions of the scopes it no longer has from roles and
+// users; ErrNotFound.
 func (db *DB) UpdateAPI(ctx context.Context, a store.API) error {
-	return fail("update api", changed(db.exec(ctx, qUpdateAPI, append([]any{a.Identifier}, apiFields(a)...)...)))
+	var n int64
+	err := retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, qUpdateAPI, append([]any{a.Identifier}, apiFields(a)...)...).Scan(&n)
+	})
+	return fail("update api", changed(n, err))
 }
 
-// DeleteAPI removes the API; ErrNotFound, as DeleteClient.
+// DeleteAPI removes the API with its client grants and the permissions of
+// its scopes (ON DELETE CASCADE); ErrNotFound, as DeleteClient.
 func (db *DB) DeleteAPI(ctx context.Context, identifier string) error {
 	return fail("delete api", changed(db.exec(ctx, `DELETE FROM apis WHERE identifier = $1`, identifier)))
 }

@@ -11,16 +11,22 @@ import (
 // apiFieldColumns are the API columns that UpdateAPI replaces: all but
 // identifier and created_at.
 const apiFieldColumns = `name, scopes, token_lifetime, signing_algorithm, allow_offline_access,
-	skip_consent_first_party, updated_at`
+	skip_consent_first_party, rbac, token_dialect, updated_at`
 
 const apiColumns = `identifier, created_at, ` + apiFieldColumns
 
 const (
-	qInsertAPI = `INSERT INTO apis (` + apiColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertAPI = `INSERT INTO apis (` + apiColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetAPI    = `SELECT ` + apiColumns + ` FROM apis WHERE identifier = ?`
 	qListAPIs  = `SELECT ` + apiColumns + ` FROM apis ORDER BY identifier`
-	qUpdateAPI = `UPDATE apis SET (` + apiFieldColumns + `) = (?, ?, ?, ?, ?, ?, ?)
+	qUpdateAPI = `UPDATE apis SET (` + apiFieldColumns + `) = (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		WHERE identifier = ?`
+	// qDropRolePermissions and qDropUserPermissions remove the permissions
+	// of an API that are no longer its scopes, after UpdateAPI.
+	qDropRolePermissions = `DELETE FROM role_permissions WHERE audience = ?1 AND permission NOT IN
+		(SELECT json_extract(s.value, '$.name') FROM apis, json_each(apis.scopes) s WHERE apis.identifier = ?1)`
+	qDropUserPermissions = `DELETE FROM user_permissions WHERE audience = ?1 AND permission NOT IN
+		(SELECT json_extract(s.value, '$.name') FROM apis, json_each(apis.scopes) s WHERE apis.identifier = ?1)`
 	qDeleteAPI = `DELETE FROM apis WHERE identifier = ?`
 )
 
@@ -69,14 +75,14 @@ func (c apiScopesCol) Scan(src any) error {
 // apiFields returns the arguments for apiFieldColumns.
 func apiFields(a store.API) []any {
 	return []any{a.Name, apiScopesJSON(a.Scopes), durationMillis(a.TokenLifetime),
-		a.SigningAlgorithm, a.AllowOfflineAccess, a.SkipConsentFirstParty, millis(a.UpdatedAt)}
+		a.SigningAlgorithm, a.AllowOfflineAccess, a.SkipConsentFirstParty, a.RBAC, a.TokenDialect, millis(a.UpdatedAt)}
 }
 
 func scanAPI(sc scanner) (store.API, error) {
 	var a store.API
 	err := sc.Scan(&a.Identifier, timeCol{&a.CreatedAt}, &a.Name, apiScopesCol{&a.Scopes},
 		durationCol{&a.TokenLifetime}, &a.SigningAlgorithm, &a.AllowOfflineAccess,
-		&a.SkipConsentFirstParty, timeCol{&a.UpdatedAt})
+		&a.SkipConsentFirstParty, &a.RBAC, &a.TokenDialect, timeCol{&a.UpdatedAt})
 	return a, err
 }
 
@@ -118,14 +124,27 @@ func (db *DB) ListAPIs(ctx context.Context) ([]store.API, error) {
 }
 
 // UpdateAPI replaces every field of the API but its identifier and
-// CreatedAt; ErrNotFound.
+// CreatedAt, and removes the permissions of the scopes it no longer has
+// from roles and users; ErrNotFound.
 func (db *DB) UpdateAPI(ctx context.Context, a store.API) error {
 	args := append(apiFields(a), a.Identifier)
-	return fail("update api", changed(db.exec(ctx, qUpdateAPI, args...)))
+	err := db.inTx(ctx, func(t tx) error {
+		if err := changed(t.exec(ctx, qUpdateAPI, args...)); err != nil {
+			return err
+		}
+		for _, q := range []string{qDropRolePermissions, qDropUserPermissions} {
+			if _, err := t.exec(ctx, q, a.Identifier); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return fail("update api", err)
 }
 
-// DeleteAPI removes the API; ErrNotFound. Tokens already issued for it stay
-// until they expire or are revoked.
+// DeleteAPI removes the API with its client grants and the permissions of
+// its scopes (ON DELETE CASCADE); ErrNotFound. Tokens already issued for it
+// stay until they expire or are revoked.
 func (db *DB) DeleteAPI(ctx context.Context, identifier string) error {
 	return fail("delete api", changed(db.exec(ctx, qDeleteAPI, identifier)))
 }

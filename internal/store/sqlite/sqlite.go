@@ -180,6 +180,7 @@ var (
 		qGetAuthRequest, qGetOrganization, qGetOrganizationByName, qIsMember,
 		qGetCode, qGetAccessToken, qGetAccessTokenUser, qGetRefreshToken, qGetSession, qGetGrant,
 		qFailures, qListSigningKeys,
+		qEffectivePermissions,
 	}
 	hotWrites = []string{
 		qInsertAuthRequest, qRecordAuthentication, qRecordConsent, qSetAuthRequestOrg, qStartUpstreamLogin, qEndAuthRequest, qConsumeUpstreamState, qDeleteAuthRequest,

@@ -137,6 +137,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PingClose", testPingClose},
 		{"Factors", testFactors},
 		{"MFAPages", testMFAPages},
+		{"Roles", testRoles},
+		{"Logs", testLogs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -299,6 +301,8 @@ func newAPI(identifier string) store.API {
 		SigningAlgorithm:      "ES256",
 		AllowOfflineAccess:    true,
 		SkipConsentFirstParty: true,
+		RBAC:                  true,
+		TokenDialect:          store.DialectAccessTokenAuthz,
 		CreatedAt:             t0.Add(-time.Hour).In(elsewhere),
 		UpdatedAt:             t0.In(elsewhere),
 	}
