@@ -283,8 +283,10 @@ func (a *API) listRoleUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	if q.Has("from") || q.Has("take") {
-		if q.Has("page") || q.Has("per_page") || q.Has("include_totals") {
-			return badRequest("Query validation error: from and take cannot be used with page, per_page or include_totals")
+		// include_totals is ignored here, as the hosted service does: the
+		// current SDK sends include_totals=true with take on every call.
+		if q.Has("page") || q.Has("per_page") {
+			return badRequest("Query validation error: from and take cannot be used with page or per_page")
 		}
 		take := defaultPerPage
 		if v := q.Get("take"); v != "" {
