@@ -279,7 +279,7 @@ async function resourceServers(g) {
     }),
   );
   await step(g, "resourceServers.get", () => mgmt.resourceServers.get(rs.id));
-  await step(g, "resourceServers.get.management", () => mgmt.resourceServers.get(encodeURIComponent(managementAudience)));
+  await step(g, "resourceServers.get.management", () => mgmt.resourceServers.get(managementAudience));
   await step(g, "resourceServers.list", async () => page(await mgmt.resourceServers.list({ include_totals: true })));
   await step(g, "resourceServers.update", () =>
     mgmt.resourceServers.update(rs.id, {
