@@ -17,7 +17,6 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/mfa"
 	"gatehouse/internal/mgmt"
-	"gatehouse/internal/oauth"
 	"gatehouse/internal/store"
 )
 
@@ -366,76 +365,64 @@ func cmdUsersDelete(ctx context.Context, e env, args []string) error {
 func cmdKeysRotate(ctx context.Context, e env, args []string) error {
 	cmd := newStoreCmd(e, "keys rotate", "keys rotate [--db DB] [--force]")
 	force := cmd.fs.Bool("force", false, "rotate even if the next key may not be known to every verifier yet")
-	return cmd.run(ctx, args, "", func(cfg config.Config, st store.Store, _ []string) error {
-		// The next key becomes current now: every replica's key cache and
-		// every verifier's cached JWKS must have seen it published first.
+	cmd.serviceNeeds = withSigningKeys(e)
+	return cmd.runService(ctx, args, "", func(_ config.Config, svc *mgmt.Service, _ []string) error {
+		// The rule (wait until the next key has settled) is the service's,
+		// which the management API applies too.
+		if _, err := svc.RotateSigningKeys(ctx, *force); err != nil {
+			if me := (*mgmt.Error)(nil); errors.As(err, &me) && me.Code == mgmt.CodeKeyNotSettled {
+				return fmt.Errorf("%s; or use --force", me.Message)
+			}
+			return err
+		}
+		return printKeys(ctx, e, svc)
+	})
+}
+
+func cmdKeysRevoke(ctx context.Context, e env, args []string) error {
+	cmd := newStoreCmd(e, "keys revoke", "keys revoke KID [--db DB]")
+	cmd.serviceNeeds = withSigningKeys(e)
+	return cmd.runService(ctx, args, "KID", func(_ config.Config, svc *mgmt.Service, pos []string) error {
+		if _, err := svc.RevokeSigningKey(ctx, pos[0]); err != nil {
+			return err
+		}
+		return printKeys(ctx, e, svc)
+	})
+}
+
+// withSigningKeys gives the management service the signing keys and the
+// token settings that decide when a rotation is safe.
+func withSigningKeys(e env) func(ctx context.Context, cfg config.Config, st store.Store, mc *mgmt.Config) error {
+	return func(ctx context.Context, cfg config.Config, st store.Store, mc *mgmt.Config) error {
 		keys, err := openKeys(ctx, cfg, st, slog.New(slog.NewTextHandler(e.stderr, nil)))
 		if err != nil {
 			return err
 		}
-		settle := cfg.Tokens.KeysCacheTTL.D() + oauth.JWKSMaxAge
-		rows, err := st.ListSigningKeys(ctx)
-		if err != nil {
-			return err
-		}
-		now := time.Now()
-		for _, k := range rows {
-			if k.State == store.KeyNext && now.Sub(k.CreatedAt) < settle && !*force {
-				return fmt.Errorf("the next %s key was published %s ago; rotating before %s have passed could break verifiers whose cached JWKS lacks it (wait, or use --force)",
-					k.Algorithm, now.Sub(k.CreatedAt).Round(time.Second), settle)
-			}
-		}
-		retire, err := longestTokenLifetime(ctx, cfg, st)
-		if err != nil {
-			return err
-		}
-		// The old key stays published until every token it signed has
-		// expired; other processes may sign with it for one cache period more.
-		if err := keys.Rotate(ctx, retire+cfg.Tokens.KeysCacheTTL.D()+5*time.Minute); err != nil {
-			return err
-		}
-		return printKeys(ctx, e, st)
-	})
-}
-
-// longestTokenLifetime is the longest a signed token may live: server
-// defaults, per-application lifetimes and per-API access-token lifetimes.
-func longestTokenLifetime(ctx context.Context, cfg config.Config, st store.Store) (time.Duration, error) {
-	d := max(cfg.Tokens.IDToken.D(), cfg.Tokens.AccessToken.D())
-	clients, err := st.ListClients(ctx)
-	if err != nil {
-		return 0, err
+		mc.Signing, mc.Tokens = keys, cfg.Tokens
+		return nil
 	}
-	for _, c := range clients {
-		d = max(d, c.IDTokenTTL, c.AccessTokenTTL)
-	}
-	apis, err := st.ListAPIs(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for _, a := range apis {
-		d = max(d, a.TokenLifetime)
-	}
-	return d, nil
 }
 
 func cmdKeysList(ctx context.Context, e env, args []string) error {
 	cmd := newStoreCmd(e, "keys list", "keys list [--db DB]")
-	return cmd.run(ctx, args, "", func(_ config.Config, st store.Store, _ []string) error { return printKeys(ctx, e, st) })
+	return cmd.runService(ctx, args, "", func(_ config.Config, svc *mgmt.Service, _ []string) error { return printKeys(ctx, e, svc) })
 }
 
-func printKeys(ctx context.Context, e env, st store.Store) error {
-	keys, err := st.ListSigningKeys(ctx)
+func printKeys(ctx context.Context, e env, svc *mgmt.Service) error {
+	keys, err := svc.ListSigningKeys(ctx)
 	if err != nil {
 		return err
 	}
 	var rows [][]string
 	for _, k := range keys {
-		retire := "-"
+		retire, revoked := "-", "-"
 		if !k.RetireAt.IsZero() {
 			retire = k.RetireAt.Format(time.RFC3339)
 		}
-		rows = append(rows, []string{k.ID, k.Algorithm, k.State, k.CreatedAt.Format(time.RFC3339), retire})
+		if !k.RevokedAt.IsZero() {
+			revoked = k.RevokedAt.Format(time.RFC3339)
+		}
+		rows = append(rows, []string{k.KID, k.Algorithm, k.State, k.CreatedAt.Format(time.RFC3339), retire, revoked})
 	}
-	return printTable(e.stdout, []string{"KID", "ALG", "STATE", "CREATED", "RETIRES"}, rows)
+	return printTable(e.stdout, []string{"KID", "ALG", "STATE", "CREATED", "RETIRES", "REVOKED"}, rows)
 }

@@ -29,7 +29,7 @@ Commands:
   users create|list|show|update|link|delete|set-password|reset-link  manage users
   connections create|list|show|update|delete|enable|disable   manage connections (GitHub, OpenID, OAuth 2.0)
   orgs create|list|show|update|delete|members|connections|invite|invitations   manage organizations
-  keys rotate|list       manage signing keys
+  keys rotate|list|revoke   manage signing keys
   client-grants create|list|update|delete   let machine-to-machine applications call APIs
   roles create|list|show|delete|add-permissions|remove-permissions|assign|unassign   manage roles (RBAC)
   logs list|tail         read the audit log; tail follows it
@@ -137,7 +137,7 @@ func dispatch(ctx context.Context, e env, args []string) error {
 			"members": cmdOrgsMembers, "connections": cmdOrgsConnections, "invite": cmdOrgsInvite, "invitations": cmdOrgsInvitations})
 	case "keys":
 		return sub("keys", map[string]func(context.Context, env, []string) error{
-			"rotate": cmdKeysRotate, "list": cmdKeysList})
+			"rotate": cmdKeysRotate, "list": cmdKeysList, "revoke": cmdKeysRevoke})
 	case "logs":
 		return sub("logs", map[string]func(context.Context, env, []string) error{"list": cmdLogsList, "tail": cmdLogsTail})
 	}

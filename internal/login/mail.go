@@ -76,6 +76,12 @@ func (m *mailer) send(ctx context.Context, msg email.Message) error {
 // work an existing account costs (a stored ticket) does not show in the
 // page's timing either.
 func (m *mailer) sendLater(kind string, build func(ctx context.Context) (email.Message, error)) {
+	if m.sender == nil {
+		// No email settings: nothing is sent. A page reached without mail
+		// (a reset link from the command line or the management API)
+		// still notifies where it can.
+		return
+	}
 	select {
 	case m.slots <- struct{}{}:
 	default:

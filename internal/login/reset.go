@@ -160,8 +160,9 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		p.ticketError(w, err, "reset password")
 		return
 	}
-	// Opening the link proved the address too.
-	if !user.EmailVerified {
+	// Opening the link proved the address too, unless an administrator
+	// handed it out instead of its being mailed there.
+	if !user.EmailVerified && !t.KeepEmailUnverified {
 		if err := p.cfg.Store.SetEmailVerified(ctx, user.ID, true, p.cfg.Now().UTC()); err != nil {
 			p.cfg.Log.Warn("reset password: mark email verified", "err", err)
 		}
@@ -192,6 +193,10 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if req, ok := p.ownedRequest(r, t.RequestID); ok {
 		p.recordAndResume(w, r, req, user, []string{"pwd"})
+		return
+	}
+	if t.ResultURL != "" { // set through the management API
+		http.Redirect(w, r, t.ResultURL, http.StatusSeeOther)
 		return
 	}
 	p.cfg.Pages.Message(w, http.StatusOK, web.MessagePage{Page: p.ticketPage(ctx, t), Heading: "Password changed", Status: true,

@@ -145,6 +145,10 @@ func (p *Pages) verifyEmailSubmit(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, authflow.For(resumePath, req.ID), http.StatusSeeOther)
 		return
 	}
+	if t.ResultURL != "" { // set through the management API
+		http.Redirect(w, r, t.ResultURL, http.StatusSeeOther)
+		return
+	}
 	p.cfg.Pages.Message(w, http.StatusOK, web.MessagePage{Page: p.ticketPage(ctx, t), Heading: "Email verified",
 		Message: "Your email address " + maskEmail(user.Email) + " is verified. You can close this page and go back to the application."})
 }

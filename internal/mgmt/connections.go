@@ -41,6 +41,33 @@ type ConnectionSettings struct {
 	// EnableFor are applications to enable the connection for, besides
 	// those it is enabled for already.
 	EnableFor []string
+	// EnabledClients, when set, replaces the applications the connection
+	// is enabled for (EnableFor adds to them). Each must exist.
+	EnabledClients *[]string
+}
+
+// upstream reports whether in sets any setting of the upstream provider.
+func (in ConnectionSettings) upstream() bool {
+	return in.ClientID != nil || in.ClientSecret != nil || in.Issuer != nil || in.AuthorizeURL != nil ||
+		in.TokenURL != nil || in.UserinfoURL != nil || in.BaseURL != nil || in.APIURL != nil ||
+		in.Scopes != nil || in.ClaimMapping != nil
+}
+
+// enabledClients checks the applications of EnabledClients and returns
+// them sorted, each once.
+func (s *Service) enabledClients(ctx context.Context, ids []string) ([]string, error) {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if slices.Contains(out, id) {
+			continue
+		}
+		if _, err := s.GetClient(ctx, id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // applyConnection copies the settings that are set onto c, sealing the
@@ -166,6 +193,13 @@ func (s *Service) createConnection(ctx context.Context, name string, in Connecti
 			return store.Connection{}, err
 		}
 	}
+	if in.EnabledClients != nil {
+		ids, err := s.enabledClients(ctx, *in.EnabledClients)
+		if err != nil {
+			return store.Connection{}, err
+		}
+		c.EnabledClients = ids
+	}
 	if err := s.st.CreateConnection(ctx, c); err != nil {
 		return store.Connection{}, conflict(err, "a connection named %q", c.Name)
 	}
@@ -181,6 +215,17 @@ func (s *Service) UpdateConnection(ctx context.Context, name string, in Connecti
 	}
 	if in.Strategy != nil && *in.Strategy != c.Strategy {
 		return store.Connection{}, refused("strategy", "the strategy of a connection cannot change; create another connection")
+	}
+	if c.Strategy == store.StrategyDatabase && in.upstream() {
+		return store.Connection{}, refused("options", "connection %s is a database connection: it has no upstream provider to configure", c.Name)
+	}
+	if in.EnabledClients != nil {
+		ids, err := s.enabledClients(ctx, *in.EnabledClients)
+		if err != nil {
+			return store.Connection{}, err
+		}
+		// Replaced in the same write as the other settings.
+		c.EnabledClients = ids
 	}
 	if err := s.applyConnection(in, &c); err != nil {
 		return store.Connection{}, err
@@ -258,6 +303,39 @@ func (s *Service) enableFor(ctx context.Context, name string, clients []string) 
 	for _, id := range clients {
 		if err := s.st.SetConnectionEnabled(ctx, name, id, true); err != nil {
 			return fmt.Errorf("enable connection %s for %s: %w", name, id, err)
+		}
+	}
+	return nil
+}
+
+// ConnectionClientChange enables (Enabled) or disables a connection for
+// one application.
+type ConnectionClientChange struct {
+	ClientID string
+	Enabled  bool
+}
+
+// ChangeConnectionClients enables and disables the connection for
+// applications, one at a time, so that concurrent changes for other
+// applications are kept. An application to enable must exist; one to
+// disable need not (its row may outlive it).
+func (s *Service) ChangeConnectionClients(ctx context.Context, name string, changes []ConnectionClientChange) error {
+	if _, err := s.GetConnection(ctx, name); err != nil {
+		return err
+	}
+	for _, ch := range changes {
+		if ch.ClientID == "" {
+			return invalid("client_id", "client_id is required")
+		}
+		if ch.Enabled {
+			if _, err := s.GetClient(ctx, ch.ClientID); err != nil {
+				return err
+			}
+		}
+	}
+	for _, ch := range changes {
+		if err := s.st.SetConnectionEnabled(ctx, name, ch.ClientID, ch.Enabled); err != nil {
+			return notFound(err, "connection", name)
 		}
 	}
 	return nil

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -35,6 +37,16 @@ type OrganizationSettings struct {
 	DisplayName  *string // shown on the hosted pages; the name by default
 	LogoURL      *string // https
 	PrimaryColor *string // #RRGGBB
+	// PageBackground is the background color of the hosted pages,
+	// #RRGGBB.
+	PageBackground *string
+	// Metadata is the operator's own data: up to 25 keys of up to 255
+	// characters, each with a string value of up to 255 characters. It
+	// replaces the stored metadata.
+	Metadata *map[string]string
+	// Connections, on create only, are the connections to enable for the
+	// new organization; each must exist.
+	Connections []store.OrgConnection
 }
 
 func (in OrganizationSettings) apply(o *store.Organization) {
@@ -42,7 +54,16 @@ func (in OrganizationSettings) apply(o *store.Organization) {
 	set(&o.DisplayName, in.DisplayName)
 	set(&o.LogoURL, in.LogoURL)
 	set(&o.PrimaryColor, in.PrimaryColor)
+	set(&o.PageBackground, in.PageBackground)
+	set(&o.Metadata, in.Metadata)
 }
+
+// Bounds of organization metadata, those of the hosted service.
+const (
+	maxOrgMetadataKeys = 25
+	maxOrgMetadataLen  = 255
+	maxDisplayNameLen  = 255
+)
 
 func validateOrganization(o store.Organization) error {
 	if !orgNamePattern.MatchString(o.Name) {
@@ -57,6 +78,20 @@ func validateOrganization(o store.Organization) error {
 	if o.PrimaryColor != "" && !orgColorPattern.MatchString(o.PrimaryColor) {
 		return invalid("primary", "color %q must be #RRGGBB", o.PrimaryColor)
 	}
+	if o.PageBackground != "" && !orgColorPattern.MatchString(o.PageBackground) {
+		return invalid("page_background", "color %q must be #RRGGBB", o.PageBackground)
+	}
+	if utf8.RuneCountInString(o.DisplayName) > maxDisplayNameLen {
+		return invalid("display_name", "display_name must be at most %d characters", maxDisplayNameLen)
+	}
+	if len(o.Metadata) > maxOrgMetadataKeys {
+		return invalid("metadata", "metadata has %d keys; at most %d are allowed", len(o.Metadata), maxOrgMetadataKeys)
+	}
+	for k, v := range o.Metadata {
+		if k == "" || utf8.RuneCountInString(k) > maxOrgMetadataLen || utf8.RuneCountInString(v) > maxOrgMetadataLen {
+			return invalid("metadata", "metadata keys must be 1 to %d characters and values at most %d", maxOrgMetadataLen, maxOrgMetadataLen)
+		}
+	}
 	return nil
 }
 
@@ -70,6 +105,15 @@ func (s *Service) CreateOrganization(ctx context.Context, in OrganizationSetting
 	}
 	if err := validateOrganization(o); err != nil {
 		return store.Organization{}, err
+	}
+	for _, oc := range in.Connections {
+		if _, err := s.GetConnection(ctx, oc.Name); err != nil {
+			return store.Organization{}, err
+		}
+		if slices.ContainsFunc(o.Connections, func(c store.OrgConnection) bool { return c.Name == oc.Name }) {
+			return store.Organization{}, invalid("enabled_connections", "connection %s is listed twice", oc.Name)
+		}
+		o.Connections = append(o.Connections, oc)
 	}
 	if err := s.st.CreateOrganization(ctx, o); err != nil {
 		return store.Organization{}, conflict(err, "an organization named %q", o.Name)
@@ -93,6 +137,9 @@ func (s *Service) ListOrganizations(ctx context.Context) ([]store.Organization, 
 
 // UpdateOrganization changes the settings that are set.
 func (s *Service) UpdateOrganization(ctx context.Context, idOrName string, in OrganizationSettings) (store.Organization, error) {
+	if in.Connections != nil {
+		return store.Organization{}, invalid("enabled_connections", "enabled_connections is set on create only; change them one by one")
+	}
 	o, err := s.GetOrganization(ctx, idOrName)
 	if err != nil {
 		return store.Organization{}, err
@@ -197,6 +244,9 @@ type NewInvitation struct {
 	// Connection, when set, is the connection the invitee must use.
 	Connection string
 	TTL        time.Duration // how long it is valid: 1s to 30 days, 7 days when zero
+	// Inviter, optional, is the name of who invites (up to 300
+	// characters).
+	Inviter string
 }
 
 // CreateInvitation invites someone to join an organization. It returns the
@@ -208,6 +258,9 @@ func (s *Service) CreateInvitation(ctx context.Context, in NewInvitation) (store
 	}
 	if in.TTL < time.Second || in.TTL > 30*24*time.Hour {
 		return store.Invitation{}, "", invalid("ttl", "ttl must be between 1s and 30d")
+	}
+	if err := checkInviter(in.Inviter); err != nil {
+		return store.Invitation{}, "", err
 	}
 	addr := strings.ToLower(strings.TrimSpace(in.Email))
 	if !strings.Contains(addr, "@") || strings.ContainsAny(addr, " <>\"") {
@@ -235,7 +288,7 @@ func (s *Service) CreateInvitation(ctx context.Context, in NewInvitation) (store
 	ticket := token.NewOpaque()
 	now := s.now()
 	inv := store.Invitation{ID: randomID("inv_"), TicketHash: token.Hash(ticket), OrganizationID: o.ID, Email: addr,
-		ClientID: client.ID, Connection: in.Connection, CreatedAt: now, ExpiresAt: now.Add(in.TTL)}
+		ClientID: client.ID, Connection: in.Connection, Inviter: in.Inviter, CreatedAt: now, ExpiresAt: now.Add(in.TTL)}
 	if err := s.st.CreateInvitation(ctx, inv); err != nil {
 		return store.Invitation{}, "", fmt.Errorf("create invitation: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"gatehouse/internal/config"
 	"gatehouse/internal/store"
 )
 
@@ -38,6 +39,14 @@ type Config struct {
 	// (the database connection). Only CreateUser with a password needs it.
 	Passwords Passwords
 	Now       func() time.Time
+
+	// Signing rotates and revokes the signing keys (token.Keys). Only the
+	// signing-key calls need it.
+	Signing SigningKeys
+	// Tokens are the server's token lifetimes and key cache period, which
+	// decide when a rotation is safe and how long a rotated-out key stays
+	// published; the defaults of config.Default when zero.
+	Tokens config.Tokens
 }
 
 // Passwords is the password policy and hash of the database connection
@@ -57,6 +66,9 @@ type Service struct {
 	issuer string
 	pw     Passwords
 	now    func() time.Time
+
+	signing SigningKeys
+	tokens  config.Tokens
 }
 
 // New returns a Service; the store is required.
@@ -67,7 +79,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{st: cfg.Store, sealer: cfg.Sealer, keys: cfg.Keys, issuer: cfg.Issuer, pw: cfg.Passwords, now: func() time.Time { return cfg.Now().UTC() }}, nil
+	if cfg.Tokens == (config.Tokens{}) {
+		cfg.Tokens = config.Default().Tokens
+	}
+	return &Service{st: cfg.Store, sealer: cfg.Sealer, keys: cfg.Keys, issuer: cfg.Issuer, pw: cfg.Passwords, now: func() time.Time { return cfg.Now().UTC() },
+		signing: cfg.Signing, tokens: cfg.Tokens}, nil
 }
 
 // Error codes, as Auth0's Management API names them in errorCode.
@@ -123,6 +139,7 @@ var kinds = map[string]string{
 	"organization": "organization",
 	"user":         "user",
 	"invitation":   "invitation",
+	"signing key":  "signing_key",
 	"client grant": "client_grant",
 	"role":         "role",
 	// A record that went while it was being used.

@@ -75,8 +75,13 @@ type Route struct {
 	status   int
 	response any
 	listKey  string
-	// checkpoint: the list also takes from and take (checkpoint.go).
+	// checkpoint: the list also takes from and take (see writeList).
 	checkpoint bool
+
+	// muxPath, when set, is the pattern the route is served under instead
+	// of Path: for a path net/http's mux finds ambiguous with another
+	// route's (see servedAs).
+	muxPath string
 }
 
 // accepts documents the JSON request body: v is a value of its Go type.
@@ -113,6 +118,10 @@ func New(cfg Config) (*API, error) {
 	a.userRoutes()
 	a.clientRoutes()
 	a.clientGrantRoutes()
+	a.connectionRoutes()
+	a.organizationRoutes()
+	a.ticketRoutes()
+	a.signingKeyRoutes()
 	a.rbacRoutes()
 	a.logRoutes()
 
@@ -146,7 +155,11 @@ func (a *API) add(method, path, summary string, h handlerFunc, scopes ...string)
 // Mount registers the routes on mux.
 func (a *API) Mount(mux *http.ServeMux) {
 	for _, rt := range a.routes {
-		mux.Handle(rt.Method+" "+Prefix+rt.Path, a.serve(rt))
+		path := rt.Path
+		if rt.muxPath != "" {
+			path = rt.muxPath
+		}
+		mux.Handle(rt.Method+" "+Prefix+path, a.serve(rt))
 	}
 	// The description of the API is public: it holds no data.
 	mux.HandleFunc("GET "+Prefix+"/openapi.json", func(w http.ResponseWriter, r *http.Request) {

@@ -42,7 +42,8 @@ type env struct {
 	audit     *audit.Writer // records the API's operations into st
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv builds the env; opts change the service's configuration first.
+func newEnv(t testing.TB, opts ...func(*mgmt.Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -71,7 +72,11 @@ func newEnv(t testing.TB) *env {
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	e.issuer = e.srv.URL
-	e.svc, err = mgmt.New(mgmt.Config{Store: st, Sealer: sealer, Keys: keys, Issuer: e.issuer, Passwords: db})
+	mc := mgmt.Config{Store: st, Sealer: sealer, Keys: keys, Issuer: e.issuer, Passwords: db, Signing: keys}
+	for _, o := range opts {
+		o(&mc)
+	}
+	e.svc, err = mgmt.New(mc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"gatehouse/internal/token"
 )
 
 // discovery serves OIDC Discovery §3 and RFC 8414 metadata. Every value
@@ -56,10 +58,9 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(doc)
 }
 
-// JWKSMaxAge is how long verifiers may cache the JWKS. A key published as
-// "next" must be this old (plus the servers' key cache period) before a
-// rotation makes it sign.
-const JWKSMaxAge = 60 * time.Second
+// JWKSMaxAge is how long verifiers may cache the JWKS (token.JWKSMaxAge,
+// which the rotation rule of package mgmt reads too).
+const JWKSMaxAge = token.JWKSMaxAge
 
 // jwks serves the public signing keys: next, current and previous.
 func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {

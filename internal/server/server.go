@@ -199,7 +199,8 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		return nil, err
 	}
 
-	svc, err := mgmt.New(mgmt.Config{Store: st, Sealer: keys.Sealer(), Keys: keys, Issuer: cfg.Issuer, Passwords: db})
+	svc, err := mgmt.New(mgmt.Config{Store: st, Sealer: keys.Sealer(), Keys: keys, Issuer: cfg.Issuer, Passwords: db,
+		Signing: keys, Tokens: cfg.Tokens})
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,12 @@ type Organization struct {
 	Connections  []OrgConnection
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+
+	// PageBackground is the background color of the hosted pages,
+	// "#RRGGBB" or "".
+	PageBackground string
+	// Metadata is the operator's own data about the organization.
+	Metadata map[string]string
 }
 
 // OrgConnection is a connection enabled for an organization.
@@ -58,6 +64,7 @@ type Invitation struct {
 	Email          string // lower-cased; the invitee must log in or sign up with it
 	ClientID       string // the application whose login route the link opens
 	Connection     string // optional: the connection the invitee must use
+	Inviter        string // optional: the name of who invited, shown to the invitee
 	CreatedAt      time.Time
 	ExpiresAt      time.Time
 	UsedAt         *time.Time

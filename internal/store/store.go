@@ -288,6 +288,9 @@ type SigningKey struct {
 	// RetireAt is when a previous key stops being published: after the last
 	// token it signed has expired. Zero for next and current keys.
 	RetireAt time.Time
+	// RevokedAt is when the key was revoked (RevokeSigningKey); zero if
+	// it never was.
+	RevokedAt time.Time
 }
 
 // Signing key states. JWKS publishes all three; only the current key signs.
@@ -312,6 +315,7 @@ type Store interface {
 	SessionSteps
 	RoleStore
 	UserDirectory
+	SigningKeyRevoker
 	LogStore
 
 	// Clients.

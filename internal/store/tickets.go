@@ -30,6 +30,12 @@ type Ticket struct {
 	ResultURL string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+
+	// KeepEmailUnverified makes using a password-reset ticket leave the
+	// email unverified: the link was handed out by an administrator, not
+	// mailed to the address, so following it proves nothing about the
+	// address.
+	KeepEmailUnverified bool
 }
 
 // TicketStore keeps one-time email tickets, and the narrow account changes

@@ -238,6 +238,11 @@ func (k *Keys) ensure(ctx context.Context, alg string) error {
 	return nil
 }
 
+// JWKSMaxAge is how long verifiers may cache the JWKS. A key published as
+// "next" must be this old (plus the servers' key cache period) before a
+// rotation makes it sign.
+const JWKSMaxAge = 60 * time.Second
+
 // Rotate rotates every ring: it promotes the ring's next key to current,
 // demotes its current key to previous (published until now+retireAfter,
 // which must cover the longest lifetime of a token it signed plus
@@ -278,6 +283,20 @@ func (k *Keys) Rotate(ctx context.Context, retireAfter time.Duration) error {
 	k.dropCache()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("rotate signing keys: %w", err)
+	}
+	return nil
+}
+
+// Revoke revokes the previous key kid (store.SigningKeyRevoker): it is no
+// longer published, and tokens it signed no longer verify, in this process
+// at once and in others within CacheTTL. store.ErrNotFound unless kid is a
+// previous key that is not revoked yet.
+func (k *Keys) Revoke(ctx context.Context, kid string) error {
+	err := k.st.RevokeSigningKey(ctx, kid, k.now())
+	// Whatever the outcome, the next use re-reads the keys.
+	k.dropCache()
+	if err != nil {
+		return fmt.Errorf("revoke signing key: %w", err)
 	}
 	return nil
 }

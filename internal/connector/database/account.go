@@ -66,6 +66,24 @@ func ticketPath(kind string) (string, error) {
 // afterwards. A new reset ticket withdraws the user's older ones; older
 // verification tickets stay valid, as the user may open either email.
 func IssueTicket(ctx context.Context, st store.TicketStore, kind string, user store.User, ttl time.Duration, clientID, requestID string) (string, error) {
+	return IssueTicketWith(ctx, st, kind, user, ttl, TicketOptions{ClientID: clientID, RequestID: requestID})
+}
+
+// TicketOptions are what a ticket leads to once used, all optional.
+type TicketOptions struct {
+	// ClientID and RequestID name the application and the authorization
+	// request to return to.
+	ClientID, RequestID string
+	// ResultURL is where the page sends the browser once the ticket is
+	// used (tickets made through the management API).
+	ResultURL string
+	// KeepEmailUnverified makes a used reset ticket leave the email
+	// unverified: for a link handed out rather than mailed to the address.
+	KeepEmailUnverified bool
+}
+
+// IssueTicketWith is IssueTicket with every option of the ticket.
+func IssueTicketWith(ctx context.Context, st store.TicketStore, kind string, user store.User, ttl time.Duration, opts TicketOptions) (string, error) {
 	if _, err := ticketPath(kind); err != nil {
 		return "", fmt.Errorf("issue ticket: %w", err)
 	}
@@ -84,10 +102,13 @@ func IssueTicket(ctx context.Context, st store.TicketStore, kind string, user st
 		Kind:      kind,
 		UserID:    user.ID,
 		Email:     user.Email,
-		ClientID:  clientID,
-		RequestID: requestID,
+		ClientID:  opts.ClientID,
+		RequestID: opts.RequestID,
+		ResultURL: opts.ResultURL,
 		CreatedAt: now,
 		ExpiresAt: now.Add(ttl),
+
+		KeepEmailUnverified: opts.KeepEmailUnverified,
 	}
 	if err := st.CreateTicket(ctx, t); err != nil {
 		return "", fmt.Errorf("issue ticket: %w", err)

@@ -12,8 +12,8 @@ import (
 )
 
 const (
-	qListSigningKeys = `SELECT id, algorithm, state, private_encrypted, public_jwk, created_at, retire_at
-		FROM signing_keys ORDER BY created_at, id`
+	qListSigningKeys = `SELECT id, algorithm, state, private_encrypted, public_jwk, created_at, retire_at,
+		revoked_at FROM signing_keys ORDER BY created_at, id`
 	qInsertSigningKey = `INSERT INTO signing_keys (id, algorithm, state, private_encrypted, public_jwk, created_at, retire_at)
 		VALUES ($1, $2, $3, $4, $5, $6, NULL)`
 	// qLockRing locks the current and next keys of one algorithm, so that
@@ -26,9 +26,9 @@ const (
 
 func scanSigningKey(row pgx.CollectableRow) (store.SigningKey, error) {
 	var k store.SigningKey
-	var retireAt *time.Time
-	err := row.Scan(&k.ID, &k.Algorithm, &k.State, &k.PrivateEncrypted, &k.PublicJWK, &k.CreatedAt, &retireAt)
-	k.CreatedAt, k.RetireAt = utc(k.CreatedAt), timeOrZero(retireAt)
+	var retireAt, revokedAt *time.Time
+	err := row.Scan(&k.ID, &k.Algorithm, &k.State, &k.PrivateEncrypted, &k.PublicJWK, &k.CreatedAt, &retireAt, &revokedAt)
+	k.CreatedAt, k.RetireAt, k.RevokedAt = utc(k.CreatedAt), timeOrZero(retireAt), timeOrZero(revokedAt)
 	return k, err
 }
 
@@ -129,4 +129,13 @@ func insertSigningKey(ctx context.Context, tx pgx.Tx, k store.SigningKey, state 
 	}
 	_, err := tx.Exec(ctx, qInsertSigningKey, k.ID, k.Algorithm, state, priv, pub, k.CreatedAt)
 	return err
+}
+
+// RevokeSigningKey revokes the previous key kid at now: it retires at now
+// (or when it retired already) and records when it was revoked.
+// ErrNotFound unless kid is a previous key not revoked yet.
+func (db *DB) RevokeSigningKey(ctx context.Context, kid string, now time.Time) error {
+	n, err := db.exec(ctx, `UPDATE signing_keys SET retire_at = LEAST(retire_at, $2), revoked_at = $2
+		WHERE id = $1 AND state = 'previous' AND revoked_at IS NULL`, kid, now)
+	return fail("revoke signing key", changed(n, err))
 }

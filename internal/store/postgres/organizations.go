@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,7 +17,7 @@ import (
 // orgFieldColumns are the organization columns that UpdateOrganization
 // replaces: all but id and created_at. Connections are the rows of
 // org_connections.
-const orgFieldColumns = `name, display_name, logo_url, primary_color, updated_at`
+const orgFieldColumns = `name, display_name, logo_url, primary_color, updated_at, page_background, metadata`
 
 // orgSelect reads organizations with their connections, aggregated in byte
 // order of name into one JSONB array, so that an organization and its
@@ -28,13 +29,13 @@ const orgSelect = `SELECT o.id, o.created_at, ` + orgFieldColumns + `,
 	FROM organizations o`
 
 const invitationColumns = `id, ticket_hash, org_id, email, client_id, connection, created_at,
-	expires_at, used_at, used_by, revoked`
+	expires_at, used_at, used_by, revoked, inviter`
 
 const (
 	qInsertOrganization = `INSERT INTO organizations (id, created_at, ` + orgFieldColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	qUpdateOrganization = `UPDATE organizations SET (` + orgFieldColumns + `)
-		= ($2, $3, $4, $5, $6) WHERE id = $1`
+		= ($2, $3, $4, $5, $6, $7, $8) WHERE id = $1`
 	// qInsertOrgConnections enables connections from two parallel arrays.
 	qInsertOrgConnections = `INSERT INTO org_connections (org_id, connection, assign_membership)
 		SELECT $1, c.name, c.assign FROM unnest($2::text[], $3::boolean[]) AS c (name, assign)`
@@ -65,7 +66,7 @@ const (
 		SELECT EXISTS (SELECT 1 FROM org), EXISTS (SELECT 1 FROM usr)`
 
 	qInsertInvitation = `INSERT INTO invitations (` + invitationColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 	qSelectInvitation = `SELECT ` + invitationColumns + ` FROM invitations`
 )
 
@@ -79,7 +80,10 @@ func scanOrganization(row pgx.CollectableRow) (store.Organization, error) {
 	var o store.Organization
 	var conns []orgConnection
 	err := row.Scan(&o.ID, &o.CreatedAt, &o.Name, &o.DisplayName, &o.LogoURL, &o.PrimaryColor,
-		&o.UpdatedAt, &conns)
+		&o.UpdatedAt, &o.PageBackground, &o.Metadata, &conns)
+	if len(o.Metadata) == 0 {
+		o.Metadata = nil // none reads back as it was written
+	}
 	for _, c := range conns {
 		o.Connections = append(o.Connections, store.OrgConnection(c))
 	}
@@ -113,7 +117,7 @@ func insertOrgConnections(ctx context.Context, tx pgx.Tx, orgID string, cs []sto
 func (db *DB) CreateOrganization(ctx context.Context, o store.Organization) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, qInsertOrganization, o.ID, o.CreatedAt, o.Name, o.DisplayName, o.LogoURL,
-			o.PrimaryColor, o.UpdatedAt); err != nil {
+			o.PrimaryColor, o.UpdatedAt, o.PageBackground, metadataJSON(o.Metadata)); err != nil {
 			return err
 		}
 		return insertOrgConnections(ctx, tx, o.ID, o.Connections)
@@ -156,7 +160,8 @@ func (db *DB) ListOrganizations(ctx context.Context) ([]store.Organization, erro
 // uses SetOrgConnection, which cannot lose a concurrent change of another.
 func (db *DB) UpdateOrganization(ctx context.Context, o store.Organization) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, qUpdateOrganization, o.ID, o.Name, o.DisplayName, o.LogoURL, o.PrimaryColor, o.UpdatedAt)
+		tag, err := tx.Exec(ctx, qUpdateOrganization, o.ID, o.Name, o.DisplayName, o.LogoURL, o.PrimaryColor, o.UpdatedAt,
+			o.PageBackground, metadataJSON(o.Metadata))
 		if err := changed(tag.RowsAffected(), err); err != nil {
 			return err
 		}
@@ -270,7 +275,7 @@ func (db *DB) UserOrganizations(ctx context.Context, userID string) ([]store.Org
 func scanInvitation(row pgx.CollectableRow) (store.Invitation, error) {
 	var inv store.Invitation
 	err := row.Scan(&inv.ID, &inv.TicketHash, &inv.OrganizationID, &inv.Email, &inv.ClientID,
-		&inv.Connection, &inv.CreatedAt, &inv.ExpiresAt, &inv.UsedAt, &inv.UsedBy, &inv.Revoked)
+		&inv.Connection, &inv.CreatedAt, &inv.ExpiresAt, &inv.UsedAt, &inv.UsedBy, &inv.Revoked, &inv.Inviter)
 	inv.CreatedAt, inv.ExpiresAt = utc(inv.CreatedAt), utc(inv.ExpiresAt)
 	if inv.UsedAt != nil {
 		t := inv.UsedAt.UTC()
@@ -284,7 +289,7 @@ func scanInvitation(row pgx.CollectableRow) (store.Invitation, error) {
 // checked.
 func (db *DB) CreateInvitation(ctx context.Context, inv store.Invitation) error {
 	_, err := db.exec(ctx, qInsertInvitation, inv.ID, inv.TicketHash, inv.OrganizationID, inv.Email,
-		inv.ClientID, inv.Connection, inv.CreatedAt, inv.ExpiresAt, inv.UsedAt, inv.UsedBy, inv.Revoked)
+		inv.ClientID, inv.Connection, inv.CreatedAt, inv.ExpiresAt, inv.UsedAt, inv.UsedBy, inv.Revoked, inv.Inviter)
 	if isForeignKeyViolation(err) {
 		err = fmt.Errorf("organization %q: %w", inv.OrganizationID, store.ErrNotFound)
 	}
@@ -377,4 +382,17 @@ func checkInvitation(inv store.Invitation, orgID, email string, now time.Time) e
 		return fmt.Errorf("invitation is for another email: %w", store.ErrMismatch)
 	}
 	return nil
+}
+
+// metadataJSON encodes an organization's metadata as JSON text; none is {}.
+func metadataJSON(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		// Unreachable: maps of strings always encode.
+		return "{}"
+	}
+	return string(b)
 }

@@ -11,10 +11,11 @@ import (
 	"gatehouse/internal/store"
 )
 
-const ticketColumns = `id, kind, user_id, email, client_id, request_id, result_url, created_at, expires_at`
+const ticketColumns = `id, kind, user_id, email, client_id, request_id, result_url, created_at, expires_at,
+	keep_email_unverified`
 
 const (
-	qInsertTicket = `INSERT INTO tickets (` + ticketColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	qInsertTicket = `INSERT INTO tickets (` + ticketColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	// qConsumeTicket spends a live, unused ticket of the kind. Concurrent
 	// consumers queue on the row lock and, once the winner commits, find
 	// used_at set and update nothing.
@@ -34,7 +35,7 @@ const (
 func scanTicket(row pgx.CollectableRow) (store.Ticket, error) {
 	var t store.Ticket
 	err := row.Scan(&t.ID, &t.Kind, &t.UserID, &t.Email, &t.ClientID, &t.RequestID, &t.ResultURL,
-		&t.CreatedAt, &t.ExpiresAt)
+		&t.CreatedAt, &t.ExpiresAt, &t.KeepEmailUnverified)
 	t.CreatedAt, t.ExpiresAt = utc(t.CreatedAt), utc(t.ExpiresAt)
 	return t, err
 }
@@ -45,7 +46,7 @@ func scanTicketUsed(row pgx.CollectableRow) (store.Ticket, error) {
 	var t store.Ticket
 	var used bool
 	err := row.Scan(&t.ID, &t.Kind, &t.UserID, &t.Email, &t.ClientID, &t.RequestID, &t.ResultURL,
-		&t.CreatedAt, &t.ExpiresAt, &used)
+		&t.CreatedAt, &t.ExpiresAt, &t.KeepEmailUnverified, &used)
 	if err != nil {
 		return store.Ticket{}, err
 	}
@@ -60,7 +61,7 @@ func scanTicketUsed(row pgx.CollectableRow) (store.Ticket, error) {
 // its user does not exist.
 func (db *DB) CreateTicket(ctx context.Context, t store.Ticket) error {
 	_, err := db.exec(ctx, qInsertTicket, t.ID, t.Kind, t.UserID, t.Email, t.ClientID, t.RequestID,
-		t.ResultURL, t.CreatedAt, t.ExpiresAt)
+		t.ResultURL, t.CreatedAt, t.ExpiresAt, t.KeepEmailUnverified)
 	if isForeignKeyViolation(err) {
 		err = fmt.Errorf("user %q: %w", t.UserID, store.ErrNotFound)
 	}

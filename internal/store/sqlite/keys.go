@@ -10,8 +10,8 @@ import (
 )
 
 const (
-	qListSigningKeys = `SELECT id, algorithm, state, private_encrypted, public_jwk, created_at, retire_at
-		FROM signing_keys ORDER BY created_at, id`
+	qListSigningKeys = `SELECT id, algorithm, state, private_encrypted, public_jwk, created_at, retire_at,
+		revoked_at FROM signing_keys ORDER BY created_at, id`
 	qInsertSigningKey = `INSERT INTO signing_keys (id, algorithm, state, private_encrypted, public_jwk, created_at, retire_at)
 		VALUES (?, ?, ?, ?, ?, ?, NULL)`
 )
@@ -27,7 +27,7 @@ func (db *DB) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	for rows.Next() {
 		var k store.SigningKey
 		if err := rows.Scan(&k.ID, &k.Algorithm, &k.State, &k.PrivateEncrypted, &k.PublicJWK,
-			timeCol{&k.CreatedAt}, timeCol{&k.RetireAt}); err != nil {
+			timeCol{&k.CreatedAt}, timeCol{&k.RetireAt}, timeCol{&k.RevokedAt}); err != nil {
 			return nil, fail("list signing keys", err)
 		}
 		keys = append(keys, k)
@@ -128,4 +128,13 @@ func insertSigningKey(ctx context.Context, t tx, k store.SigningKey, state strin
 	}
 	_, err := t.exec(ctx, qInsertSigningKey, k.ID, k.Algorithm, state, priv, pub, millis(k.CreatedAt))
 	return err
+}
+
+// RevokeSigningKey revokes the previous key kid at now: it retires at now
+// (or when it retired already) and records when it was revoked.
+// ErrNotFound unless kid is a previous key not revoked yet.
+func (db *DB) RevokeSigningKey(ctx context.Context, kid string, now time.Time) error {
+	err := changed(db.exec(ctx, `UPDATE signing_keys SET retire_at = min(retire_at, ?), revoked_at = ?
+		WHERE id = ? AND state = 'previous' AND revoked_at IS NULL`, millis(now), millis(now), kid))
+	return fail("revoke signing key", err)
 }

@@ -13,7 +13,7 @@ import (
 // orgFieldColumns are the organization columns that UpdateOrganization
 // replaces: all but id and created_at. Connections are the rows of
 // org_connections.
-const orgFieldColumns = `name, display_name, logo_url, primary_color, updated_at`
+const orgFieldColumns = `name, display_name, logo_url, primary_color, updated_at, page_background, metadata`
 
 // orgSelect reads organizations with their connections, one row per
 // connection (or one row with NULL connection columns), in one statement so
@@ -22,22 +22,22 @@ const orgFieldColumns = `name, display_name, logo_url, primary_color, updated_at
 // rows together (names are unique), then by oc.connection in byte order
 // (the BINARY collation), the order Connections has.
 const orgSelect = `SELECT o.id, o.created_at, o.name, o.display_name, o.logo_url,
-	o.primary_color, o.updated_at, oc.connection, oc.assign_membership
+	o.primary_color, o.updated_at, o.page_background, o.metadata, oc.connection, oc.assign_membership
 	FROM organizations o LEFT JOIN org_connections oc ON oc.org_id = o.id`
 
 const invitationColumns = `id, ticket_hash, org_id, email, client_id, connection, created_at,
-	expires_at, used_at, used_by, revoked`
+	expires_at, used_at, used_by, revoked, inviter`
 
 const (
 	qInsertOrganization = `INSERT INTO organizations (id, created_at, ` + orgFieldColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetOrganization       = orgSelect + ` WHERE o.id = ? ORDER BY o.name, oc.connection`
 	qGetOrganizationByName = orgSelect + ` WHERE o.name = ? ORDER BY o.name, oc.connection`
 	qListOrganizations     = orgSelect + ` ORDER BY o.name, oc.connection`
 	qUserOrganizations     = orgSelect + ` WHERE o.id IN (SELECT org_id FROM org_members WHERE user_id = ?)
 		ORDER BY o.name, oc.connection`
 	qUpdateOrganization = `UPDATE organizations SET (` + orgFieldColumns + `)
-		= (?, ?, ?, ?, ?) WHERE id = ?`
+		= (?, ?, ?, ?, ?, ?, ?) WHERE id = ?`
 	// Its connections, members and invitations go with it (ON DELETE CASCADE).
 	qDeleteOrganization = `DELETE FROM organizations WHERE id = ?`
 	qOrganizationExists = `SELECT EXISTS (SELECT 1 FROM organizations WHERE id = ?)`
@@ -56,7 +56,7 @@ const (
 	qIsMember     = `SELECT EXISTS (SELECT 1 FROM org_members WHERE org_id = ? AND user_id = ?)`
 
 	qInsertInvitation = `INSERT INTO invitations (` + invitationColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetInvitation         = `SELECT ` + invitationColumns + ` FROM invitations WHERE id = ?`
 	qGetInvitationByTicket = `SELECT ` + invitationColumns + ` FROM invitations WHERE ticket_hash = ?`
 	qListInvitations       = `SELECT ` + invitationColumns + ` FROM invitations WHERE org_id = ?
@@ -67,7 +67,16 @@ const (
 
 // orgFields returns the arguments for orgFieldColumns.
 func orgFields(o store.Organization) []any {
-	return []any{o.Name, o.DisplayName, o.LogoURL, o.PrimaryColor, millis(o.UpdatedAt)}
+	return []any{o.Name, o.DisplayName, o.LogoURL, o.PrimaryColor, millis(o.UpdatedAt),
+		o.PageBackground, metadataJSON(o.Metadata)}
+}
+
+// metadataJSON encodes an organization's metadata; none is {}.
+func metadataJSON(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	return stringMapJSON(m)
 }
 
 // enableOrgConnections enables each connection for the organization.
@@ -90,8 +99,11 @@ func scanOrganizations(rows *sql.Rows) ([]store.Organization, error) {
 		var conn sql.NullString
 		var assign sql.NullBool
 		if err := rows.Scan(&o.ID, timeCol{&o.CreatedAt}, &o.Name, &o.DisplayName, &o.LogoURL,
-			&o.PrimaryColor, timeCol{&o.UpdatedAt}, &conn, &assign); err != nil {
+			&o.PrimaryColor, timeCol{&o.UpdatedAt}, &o.PageBackground, jsonCol{&o.Metadata}, &conn, &assign); err != nil {
 			return nil, err
+		}
+		if len(o.Metadata) == 0 {
+			o.Metadata = nil // none reads back as it was written
 		}
 		if n := len(orgs); n == 0 || orgs[n-1].ID != o.ID {
 			orgs = append(orgs, o)
@@ -298,7 +310,7 @@ func scanInvitation(sc scanner) (store.Invitation, error) {
 	var inv store.Invitation
 	err := sc.Scan(&inv.ID, &inv.TicketHash, &inv.OrganizationID, &inv.Email, &inv.ClientID,
 		&inv.Connection, timeCol{&inv.CreatedAt}, timeCol{&inv.ExpiresAt}, timePtrCol{&inv.UsedAt},
-		&inv.UsedBy, &inv.Revoked)
+		&inv.UsedBy, &inv.Revoked, &inv.Inviter)
 	return inv, err
 }
 
@@ -312,7 +324,7 @@ func (db *DB) CreateInvitation(ctx context.Context, inv store.Invitation) error 
 		}
 		_, err := t.exec(ctx, qInsertInvitation, inv.ID, inv.TicketHash, inv.OrganizationID,
 			inv.Email, inv.ClientID, inv.Connection, millis(inv.CreatedAt), millis(inv.ExpiresAt),
-			nullMillisPtr(inv.UsedAt), inv.UsedBy, inv.Revoked)
+			nullMillisPtr(inv.UsedAt), inv.UsedBy, inv.Revoked, inv.Inviter)
 		return err
 	})
 	return fail("create invitation", err)

@@ -13,10 +13,11 @@ import (
 	"gatehouse/internal/store"
 )
 
-const ticketColumns = `id, kind, user_id, email, client_id, request_id, result_url, created_at, expires_at`
+const ticketColumns = `id, kind, user_id, email, client_id, request_id, result_url, created_at, expires_at,
+	keep_email_unverified`
 
 const (
-	qInsertTicket = `INSERT INTO tickets (` + ticketColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertTicket = `INSERT INTO tickets (` + ticketColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// qConsumeTicket spends a live, unused ticket of the kind. SQLite has
 	// one writer, so of concurrent consumers the first to write wins and
 	// the others find used_at set.
@@ -42,14 +43,14 @@ const (
 
 func ticketDest(t *store.Ticket) []any {
 	return []any{&t.ID, &t.Kind, &t.UserID, &t.Email, &t.ClientID, &t.RequestID, &t.ResultURL,
-		timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}}
+		timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, &t.KeepEmailUnverified}
 }
 
 // CreateTicket stores t; ErrConflict when its ID is taken, ErrNotFound when
 // its user does not exist.
 func (db *DB) CreateTicket(ctx context.Context, t store.Ticket) error {
 	_, err := db.exec(ctx, qInsertTicket, t.ID, t.Kind, t.UserID, t.Email, t.ClientID, t.RequestID,
-		t.ResultURL, millis(t.CreatedAt), millis(t.ExpiresAt))
+		t.ResultURL, millis(t.CreatedAt), millis(t.ExpiresAt), t.KeepEmailUnverified)
 	if isForeignKey(err) {
 		err = fmt.Errorf("user %q: %w", t.UserID, store.ErrNotFound)
 	}

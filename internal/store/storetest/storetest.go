@@ -103,6 +103,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"GetUserByIdentity", testGetUserByIdentity},
 		{"Organizations", testOrganizations},
 		{"UpdateOrganization", testUpdateOrganization},
+		{"OrganizationMetadata", testOrganizationMetadata},
 		{"SetOrgConnection", testSetOrgConnection},
 		{"OrgMembers", testOrgMembers},
 		{"DeleteOrganizationCascade", testDeleteOrganizationCascade},
@@ -132,6 +133,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AttemptsExpire", testAttemptsExpire},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeyRings", testSigningKeyRings},
+		{"RevokeSigningKey", testRevokeSigningKey},
 		{"DeleteExpired", testDeleteExpired},
 		{"TimePrecision", testTimePrecision},
 		{"PingClose", testPingClose},
@@ -474,6 +476,9 @@ func newOrganization(id, name string) store.Organization {
 		},
 		CreatedAt: t0.Add(-time.Hour).In(elsewhere),
 		UpdatedAt: t0.In(elsewhere),
+
+		PageBackground: "#FAFAFA",
+		Metadata:       map[string]string{"plan": "enterprise", "région": "eu — ünïcødé " + name},
 	}
 }
 
@@ -487,6 +492,7 @@ func newInvitation(id, orgID, email string) store.Invitation {
 		Email:          email,
 		ClientID:       "client-1",
 		Connection:     "corp-oidc",
+		Inviter:        "Ada Lovelace — ünïcødé",
 		CreatedAt:      t0.In(elsewhere),
 		ExpiresAt:      t0.Add(7 * 24 * time.Hour).In(elsewhere),
 	}

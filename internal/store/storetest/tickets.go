@@ -35,6 +35,8 @@ func newTicket(id, kind, userID string) store.Ticket {
 		ResultURL: "https://app.example/done?from=" + id,
 		CreatedAt: t0.In(elsewhere),
 		ExpiresAt: t0.Add(30 * time.Minute).In(elsewhere),
+
+		KeepEmailUnverified: true,
 	}
 }
 
