@@ -40,14 +40,6 @@ func (a *API) listClientGrants(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r, "page", "per_page", "include_totals", "from", "take", "audience", "client_id"); err != nil {
 		return err
 	}
-	p, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	c, byCheckpoint, err := checkpointOf(r)
-	if err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	gs, err := a.svc.ListClientGrants(r.Context(), store.ClientGrantFilter{ClientID: q.Get("client_id"), Audience: q.Get("audience")})
 	if err != nil {
@@ -57,11 +49,10 @@ func (a *API) listClientGrants(w http.ResponseWriter, r *http.Request) error {
 	for i, g := range gs {
 		out[i] = toClientGrantJSON(g)
 	}
-	if byCheckpoint {
-		return writeCheckpoint(w, c, "client_grants", out, func(g clientGrantJSON) string { return g.ID })
-	}
-	pageSlice(w, p, "client_grants", out)
-	return nil
+	// The store lists grants by application, then audience: one grant
+	// each, so the pair is the checkpoint key (NUL sorts before any
+	// character of either).
+	return writeList(w, r, "client_grants", out, func(g clientGrantJSON) string { return g.ClientID + "\x00" + g.Audience })
 }
 
 func (a *API) createClientGrant(w http.ResponseWriter, r *http.Request) error {

@@ -22,7 +22,7 @@ func (a *API) rbacRoutes() {
 	a.add("GET", "/roles/{id}/permissions", "List a role's permissions", a.listRolePermissions, "read:roles").lists("permissions", permissionJSON{})
 	a.add("POST", "/roles/{id}/permissions", "Add permissions to a role", a.addRolePermissions, "update:roles").accepts(permissionsBody{}).returns(201, nil)
 	a.add("DELETE", "/roles/{id}/permissions", "Remove permissions from a role", a.removeRolePermissions, "update:roles").accepts(permissionsBody{}).returns(200, nil)
-	a.add("GET", "/roles/{id}/users", "List a role's users (needs read:users and read:roles)", a.listRoleUsers, "read:users", "read:roles").lists("users", roleUserJSON{})
+	a.add("GET", "/roles/{id}/users", "List a role's users (needs read:users and read:roles)", a.listRoleUsers, "read:users", "read:roles").lists("users", roleUserJSON{}).checkpoints()
 	a.add("POST", "/roles/{id}/users", "Assign a role to users", a.assignRoleUsers, "update:roles", "create:role_members").accepts(roleUsersBody{}).returns(200, nil)
 
 	a.add("GET", "/users/{id}/roles", "List a user's roles (needs read:users and read:roles)", a.listUserRoles, "read:users", "read:roles").lists("roles", roleJSON{})
