@@ -26,7 +26,7 @@ Commands:
   migrate                apply database migrations and exit
   apps create|list|show|update|delete   manage applications
   apis create|list|show|update|delete   manage APIs (resource servers)
-  users create|list|show|update|link|delete|set-password|reset-link  manage users
+  users create|list|show|update|link|delete|set-password|reset-link|import|export  manage users
   connections create|list|show|update|delete|enable|disable   manage connections (GitHub, OpenID, OAuth 2.0)
   orgs create|list|show|update|delete|members|connections|invite|invitations   manage organizations
   keys rotate|list|revoke   manage signing keys
@@ -115,7 +115,7 @@ func dispatch(ctx context.Context, e env, args []string) error {
 	case "users":
 		return sub("users", map[string]func(context.Context, env, []string) error{
 			"create": cmdUsersCreate, "list": cmdUsersList, "show": cmdUsersShow, "update": cmdUsersUpdate, "link": cmdUsersLink, "delete": cmdUsersDelete,
-			"mfa": cmdUsersMFA, "set-password": cmdUsersSetPassword, "reset-link": cmdUsersResetLink})
+			"mfa": cmdUsersMFA, "set-password": cmdUsersSetPassword, "reset-link": cmdUsersResetLink, "import": cmdUsersImport, "export": cmdUsersExport})
 	case "apis":
 		return sub("apis", map[string]func(context.Context, env, []string) error{
 			"create": cmdAPIsCreate, "list": cmdAPIsList, "show": cmdAPIsShow, "update": cmdAPIsUpdate, "delete": cmdAPIsDelete})

@@ -40,11 +40,16 @@ type Config struct {
 	// Audit records each operation that changes something; nil records
 	// nothing.
 	Audit audit.Recorder
+
+	// Jobs runs bulk user imports and exports; without it the jobs routes
+	// answer 501.
+	Jobs *mgmt.Jobs
 }
 
 // API is the /api/v2 handler.
 type API struct {
 	svc      *mgmt.Service
+	jobs     *mgmt.Jobs
 	tokens   Verifier
 	issuer   string
 	audience string
@@ -124,6 +129,7 @@ func New(cfg Config) (*API, error) {
 	a.signingKeyRoutes()
 	a.rbacRoutes()
 	a.logRoutes()
+	a.jobRoutes(cfg.Jobs)
 
 	doc, err := a.openAPI()
 	if err != nil {
@@ -167,6 +173,7 @@ func (a *API) Mount(mux *http.ServeMux) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		_, _ = w.Write(a.doc)
 	})
+	a.mountJobFiles(mux)
 	// Anything else under the prefix, a known path with another method
 	// included, is answered in the API's shape.
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {

@@ -41,6 +41,7 @@ type Server struct {
 	handler http.Handler
 	limits  connLimits
 	audit   *audit.Writer // the audit log; Serve closes it
+	jobs    *mgmt.Jobs    // import and export jobs; Serve stops them
 	// cert, when set, makes Serve speak https with it.
 	cert *Certificate
 }
@@ -211,7 +212,17 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err := svc.EnsureManagementAPI(ctx); err != nil {
 		return nil, err
 	}
-	api, err := mgmtapi.New(mgmtapi.Config{Service: svc, Tokens: keys, Issuer: cfg.Issuer, Log: log, Audit: auditLog})
+	// Bulk user imports and exports run in the background; jobs a stopped
+	// server left behind are failed now, so nobody waits for them.
+	jobs, err := mgmt.NewJobs(mgmt.JobsConfig{Store: st, Provider: cfg.UserIDProvider,
+		LinkKey: keys.DeriveKey("export links"), Log: log})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := jobs.Recover(ctx); err != nil {
+		return nil, err
+	}
+	api, err := mgmtapi.New(mgmtapi.Config{Service: svc, Tokens: keys, Issuer: cfg.Issuer, Log: log, Audit: auditLog, Jobs: jobs})
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +258,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog, cert: o.cert}
+	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog, jobs: jobs, cert: o.cert}
 	s.handler = s.recoverer(realClient(trusted, s.logRequests(securityHeaders(mux))))
 	return s, nil
 }
@@ -292,6 +303,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	if s.jobs != nil {
+		// Jobs still running are marked failed: an import is rerun with
+		// upsert, an export asked for again.
+		jctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if jerr := s.jobs.Close(jctx); jerr != nil {
+			s.log.Warn("stopping import and export jobs", "err", jerr)
+		}
 		cancel()
 	}
 	s.closeAudit()

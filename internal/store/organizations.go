@@ -78,8 +78,10 @@ type OrganizationStore interface {
 	GetOrganization(ctx context.Context, id string) (Organization, error)
 	GetOrganizationByName(ctx context.Context, name string) (Organization, error)
 	ListOrganizations(ctx context.Context) ([]Organization, error)
-	// UpdateOrganization replaces every field but ID and CreatedAt
-	// (Connections included); ErrNotFound; ErrConflict on a taken name.
+	// UpdateOrganization replaces every field but ID, CreatedAt and
+	// Connections, which only SetOrgConnection changes (so that an update
+	// and a connection change at the same moment both hold);
+	// ErrNotFound; ErrConflict on a taken name.
 	UpdateOrganization(ctx context.Context, o Organization) error
 	// DeleteOrganization removes it with its members and invitations.
 	DeleteOrganization(ctx context.Context, id string) error // ErrNotFound

@@ -305,6 +305,7 @@ const (
 // read-modify-write sequences run inside one backend transaction.
 type Store interface {
 	ClientGrantStore
+	JobStore
 	ConnectionStore
 	OrganizationStore
 	AuthRequestSteps

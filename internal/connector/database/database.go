@@ -94,7 +94,13 @@ func (c *Connector) Login(ctx context.Context, email, password string) (store.Us
 	if err != nil {
 		return store.User{}, fmt.Errorf("login: %w", err)
 	}
-	ok, err := VerifyPassword(password, u.PasswordHash)
+	ok, cheap, err := verify(password, u.PasswordHash)
+	if cheap {
+		// An imported hash of a fast function (salted SHA-256, …) would
+		// answer quicker than argon2id and tell an attacker that the
+		// account exists: spend the difference.
+		c.burn(password)
+	}
 	if err != nil {
 		return store.User{}, fmt.Errorf("login: verify password of %s: %w", u.ID, err)
 	}
@@ -104,7 +110,28 @@ func (c *Connector) Login(ctx context.Context, email, password string) (store.Us
 	if u.Blocked {
 		return store.User{}, connector.ErrBlocked
 	}
+	if NeedsRehash(u.PasswordHash, c.cfg.Params) {
+		u = c.rehash(ctx, u, password)
+	}
 	return u, nil
+}
+
+// rehash replaces the hash of a user who has just logged in, imported or
+// made with other parameters, with an argon2id hash of the password at the
+// connector's parameters, and returns the user as it is now.
+// It is best effort: the login succeeds either way, and a failure leaves
+// the imported hash, which still verifies, for the next login to replace.
+func (c *Connector) rehash(ctx context.Context, u store.User, password string) store.User {
+	hash, err := HashPassword(password, c.cfg.Params)
+	if err != nil {
+		return u
+	}
+	// Compare-and-set: a password changed since the user was read stays.
+	if err := c.cfg.Store.ReplacePasswordHash(ctx, u.ID, u.PasswordHash, hash); err != nil {
+		return u
+	}
+	u.PasswordHash = hash
+	return u
 }
 
 // burn spends the time of one verification so unknown emails answer as

@@ -63,8 +63,24 @@ func HashPassword(password string, p Params) (string, error) {
 var errMalformedHash = errors.New("malformed argon2id hash")
 
 // VerifyPassword reports whether password matches a hash made by
-// HashPassword, with the parameters recorded in the hash, in constant time.
+// HashPassword, with the parameters recorded in the hash, or an imported
+// hash (see ImportHash), in constant time.
 func VerifyPassword(password, encoded string) (bool, error) {
+	ok, _, err := verify(password, encoded)
+	return ok, err
+}
+
+// verify is VerifyPassword that also reports a cheap hash: an imported one
+// that took far less time than argon2id.
+func verify(password, encoded string) (ok, cheap bool, err error) {
+	if !strings.HasPrefix(encoded, "$argon2id$") {
+		return verifyImported(password, encoded)
+	}
+	ok, err = verifyArgon2id(password, encoded)
+	return ok, false, err
+}
+
+func verifyArgon2id(password, encoded string) (bool, error) {
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false, errMalformedHash

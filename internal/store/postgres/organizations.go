@@ -159,18 +159,9 @@ func (db *DB) ListOrganizations(ctx context.Context) ([]store.Organization, erro
 // is another organization's. A caller that changes one connection only
 // uses SetOrgConnection, which cannot lose a concurrent change of another.
 func (db *DB) UpdateOrganization(ctx context.Context, o store.Organization) error {
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, qUpdateOrganization, o.ID, o.Name, o.DisplayName, o.LogoURL, o.PrimaryColor, o.UpdatedAt,
-			o.PageBackground, metadataJSON(o.Metadata))
-		if err := changed(tag.RowsAffected(), err); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM org_connections WHERE org_id = $1`, o.ID); err != nil {
-			return err
-		}
-		return insertOrgConnections(ctx, tx, o.ID, o.Connections)
-	})
-	return fail("update organization", err)
+	n, err := db.exec(ctx, qUpdateOrganization, o.ID, o.Name, o.DisplayName, o.LogoURL, o.PrimaryColor, o.UpdatedAt,
+		o.PageBackground, metadataJSON(o.Metadata))
+	return fail("update organization", changed(n, err))
 }
 
 // DeleteOrganization removes the organization with its connections, members

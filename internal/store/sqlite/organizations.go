@@ -46,8 +46,7 @@ const (
 	// setting; a name given twice keeps the last setting.
 	qEnableOrgConnection = `INSERT INTO org_connections (org_id, connection, assign_membership)
 		VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET assign_membership = excluded.assign_membership`
-	qDisableOrgConnection  = `DELETE FROM org_connections WHERE org_id = ? AND connection = ?`
-	qDisableOrgConnections = `DELETE FROM org_connections WHERE org_id = ?`
+	qDisableOrgConnection = `DELETE FROM org_connections WHERE org_id = ? AND connection = ?`
 
 	qUserExists   = `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`
 	qAddMember    = `INSERT INTO org_members (org_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
@@ -182,16 +181,7 @@ func (db *DB) ListOrganizations(ctx context.Context) ([]store.Organization, erro
 // is another organization's. A caller that changes one connection only
 // uses SetOrgConnection, which cannot lose a concurrent change of another.
 func (db *DB) UpdateOrganization(ctx context.Context, o store.Organization) error {
-	err := db.inTx(ctx, func(t tx) error {
-		if err := changed(t.exec(ctx, qUpdateOrganization, append(orgFields(o), o.ID)...)); err != nil {
-			return err
-		}
-		if _, err := t.exec(ctx, qDisableOrgConnections, o.ID); err != nil {
-			return err
-		}
-		return enableOrgConnections(ctx, t, o.ID, o.Connections)
-	})
-	return fail("update organization", err)
+	return fail("update organization", changed(db.exec(ctx, qUpdateOrganization, append(orgFields(o), o.ID)...)))
 }
 
 // DeleteOrganization removes the organization with its connections, members

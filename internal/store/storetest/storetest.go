@@ -40,7 +40,7 @@ import (
 //   - Organization.Connections comes back sorted by name, ListMembers by
 //     user ID and UserOrganizations by name, all in byte order, and
 //     ListInvitations by CreatedAt, then ID in byte order; UpdateOrganization
-//     replaces Connections, and refuses a taken name with ErrConflict;
+//     leaves Connections to SetOrgConnection, and refuses a taken name with ErrConflict;
 //   - SetOrgConnection is idempotent both ways, enabling an enabled
 //     connection replaces its AssignMembership, and the connection name is
 //     not checked; ErrNotFound for an unknown organization;
@@ -111,6 +111,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Invitations", testInvitations},
 		{"AcceptInvitation", testAcceptInvitation},
 		{"Tickets", testTickets},
+		{"Jobs", testJobs},
 		{"AuthRequests", testAuthRequests},
 		{"ConsumeUpstreamState", testConsumeUpstreamState},
 		{"ConsumeAuthRequestForCode", testConsumeAuthRequest},
