@@ -415,7 +415,7 @@ async function jobs(g) {
   const conns = await step(g, "jobs.setup.connection", async () => page(await mgmt.connections.list({ name: databaseConnection })));
   const connectionId = conns.items[0]?.id;
   // Auth0's bulk import format, with a bcrypt hash as Auth0 exports it
-  // (this one is of "correct horse battery") and a plain user.
+  // (this one is of "correct horse battery"), a plain user and a bad row.
   const users = [
     {
       email: "sdk.import1@example.com",
@@ -428,6 +428,8 @@ async function jobs(g) {
       },
     },
     { email: "sdk.import2@example.com", email_verified: false, name: "Imported Two" },
+    // A row Auth0's schema refuses: reported by jobs.errors, the others imported.
+    { email: "not-an-email", name: "Broken Row" },
   ];
   const file = new File([JSON.stringify(users)], "users.json", { type: "application/json" });
   const job = await step(g, "jobs.usersImports.create", () =>
