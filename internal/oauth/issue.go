@@ -250,7 +250,7 @@ func (p *Provider) jwtAccessToken(ctx context.Context, ip issueParams, api store
 	aud := any(api.Identifier)
 	if slices.Contains(scopes, "openid") {
 		// RFC 9068 §3 allows several audiences; /userinfo accepts the token.
-		aud = []string{api.Identifier, p.cfg.Issuer + "/userinfo"}
+		aud = []string{api.Identifier, p.endpoint("/userinfo")}
 	}
 	claims["iss"] = p.cfg.Issuer
 	claims["sub"] = ip.user.ID
