@@ -23,7 +23,8 @@ type Config struct {
 	// Addr is the listen address.
 	Addr string `yaml:"addr"`
 	// Issuer is the public URL of the server, exactly as it appears in
-	// tokens and discovery.
+	// tokens and discovery. It may end with "/" (as the hosted service's
+	// issuers do); endpoints are built with IssuerURL either way.
 	Issuer string `yaml:"issuer"`
 	// DB selects the store: "sqlite:PATH".
 	DB string `yaml:"db"`
@@ -324,6 +325,14 @@ func redactDSN(s string) string {
 	return s
 }
 
+// IssuerURL joins an issuer and an endpoint path ("/authorize") with
+// exactly one slash between them, so that an issuer that ends with "/"
+// (https://id.example.com/, as the hosted service writes its own) serves
+// the same endpoints as one that does not.
+func IssuerURL(issuer, path string) string {
+	return strings.TrimSuffix(issuer, "/") + path
+}
+
 // Validate checks every setting and reports the first problem.
 func (c *Config) Validate() error {
 	if c.Addr == "" {
@@ -333,8 +342,11 @@ func (c *Config) Validate() error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("issuer: %q is not an absolute http(s) URL", c.Issuer)
 	}
-	if u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.Issuer, "/") {
-		return fmt.Errorf("issuer: %q must have no query, fragment or trailing slash", c.Issuer)
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("issuer: %q must have no query, fragment or user info", c.Issuer)
+	}
+	if strings.HasSuffix(strings.TrimSuffix(c.Issuer, "/"), "/") {
+		return fmt.Errorf("issuer: %q must end with at most one slash", c.Issuer)
 	}
 	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
 		return fmt.Errorf("issuer: %q must use https (http is allowed only on localhost)", c.Issuer)

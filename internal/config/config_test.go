@@ -18,7 +18,10 @@ func TestValidate(t *testing.T) {
 		{"https issuer", func(c *Config) { c.Issuer = "https://id.example.com" }, ""},
 		{"relative issuer", func(c *Config) { c.Issuer = "id.example.com" }, "issuer"},
 		{"http issuer off loopback", func(c *Config) { c.Issuer = "http://id.example.com" }, "must use https"},
-		{"issuer with trailing slash", func(c *Config) { c.Issuer = "https://id.example.com/" }, "trailing slash"},
+		{"issuer with trailing slash", func(c *Config) { c.Issuer = "https://id.example.com/" }, ""},
+		{"issuer path with trailing slash", func(c *Config) { c.Issuer = "https://id.example.com/tenant/" }, ""},
+		{"issuer with two trailing slashes", func(c *Config) { c.Issuer = "https://id.example.com//" }, "at most one slash"},
+		{"issuer with user info", func(c *Config) { c.Issuer = "https://me@id.example.com" }, "user info"},
 		{"issuer with query", func(c *Config) { c.Issuer = "https://id.example.com?x=1" }, "no query"},
 		{"empty addr", func(c *Config) { c.Addr = "" }, "addr"},
 		{"code ttl too long", func(c *Config) { c.Tokens.Code = Duration(11 * time.Minute) }, "code_ttl"},
@@ -172,6 +175,21 @@ func TestParseDuration(t *testing.T) {
 	for _, in := range []string{"", "d", "-1d", "1w", "abc"} {
 		if _, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) accepted", in)
+		}
+	}
+}
+
+func TestIssuerURL(t *testing.T) {
+	tests := []struct{ issuer, path, want string }{
+		{"https://id.example.com", "/authorize", "https://id.example.com/authorize"},
+		{"https://id.example.com/", "/authorize", "https://id.example.com/authorize"},
+		{"https://id.example.com/", "/.well-known/openid-configuration", "https://id.example.com/.well-known/openid-configuration"},
+		{"https://id.example.com/tenant/", "/oauth/token", "https://id.example.com/tenant/oauth/token"},
+		{"http://localhost:8080", "/userinfo", "http://localhost:8080/userinfo"},
+	}
+	for _, tt := range tests {
+		if got := IssuerURL(tt.issuer, tt.path); got != tt.want {
+			t.Errorf("IssuerURL(%q, %q) = %q, want %q", tt.issuer, tt.path, got, tt.want)
 		}
 	}
 }

@@ -251,7 +251,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "Gatehouse OpenID Provider\nDiscovery: %s/.well-known/openid-configuration\n", cfg.Issuer)
+		fmt.Fprintf(w, "Gatehouse OpenID Provider\nDiscovery: %s\n", config.IssuerURL(cfg.Issuer, "/.well-known/openid-configuration"))
 	})
 
 	trusted, err := config.ParseCIDRs(cfg.TrustedProxies)
