@@ -63,8 +63,8 @@ type clientJSON struct {
 	MFAPolicy                   *string        `json:"mfa_policy,omitempty"`
 	RequireVerifiedEmail        *bool          `json:"require_verified_email,omitempty"`
 	AccessTokenLifetime         *int           `json:"access_token_lifetime_in_seconds,omitempty"`
-	clientTypeJSON
 	CreatedAt                   *string        `json:"created_at,omitempty"`
+	clientTypeJSON
 }
 
 func ptr[T any](v T) *T { return &v }
