@@ -224,4 +224,3 @@ func newKeys(t *testing.T) (*ecdsa.PrivateKey, ed25519.PrivateKey) {
 	}
 	return ec, ed
 }
-
