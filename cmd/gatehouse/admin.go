@@ -32,6 +32,7 @@ type appFlags struct {
 	initiateLoginURI        string
 	mfa                     string
 	requireVerifiedEmail    bool
+	implicit                bool
 	clientTypeFlags
 }
 
@@ -54,6 +55,7 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.initiateLoginURI, "initiate-login-uri", "", "the application's login route, opened by invitation links")
 	fs.StringVar(&f.mfa, "mfa", "", "second factor: always, optional, never, or inherit the server's mfa.policy (default)")
 	fs.BoolVar(&f.requireVerifiedEmail, "require-verified-email", false, "hold logins back until the user has verified their email address")
+	fs.BoolVar(&f.implicit, "allow-implicit", false, "regular_web and spa: allow ID tokens from /authorize (response_type id_token, code id_token)")
 	f.clientTypeFlags.register(fs)
 }
 
@@ -77,6 +79,8 @@ func (f *appFlags) settings(fs *flag.FlagSet) mgmt.ClientSettings {
 			s.FirstParty = &f.firstParty
 		case "allow-offline-access":
 			s.AllowOfflineAccess = &f.offline
+		case "allow-implicit":
+			s.AllowImplicit = &f.implicit
 		case "id-token-ttl":
 			s.IDTokenTTL = duration(f.idTTL)
 		case "access-token-ttl":

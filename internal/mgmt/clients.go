@@ -41,6 +41,10 @@ type ClientSettings struct {
 	FirstParty              *bool // first-party applications skip consent
 	// AllowOfflineAccess lets the application get refresh tokens.
 	AllowOfflineAccess *bool
+	// AllowImplicit lets a regular_web or spa application get ID tokens
+	// from /authorize (response_type id_token or code id_token): the
+	// implicit grant, never with access tokens.
+	AllowImplicit *bool
 	// Token lifetimes; zero means the server's.
 	IDTokenTTL     *time.Duration
 	AccessTokenTTL *time.Duration
@@ -91,6 +95,12 @@ func (in ClientSettings) apply(c *store.Client) {
 	set(&c.LogoutURLs, in.LogoutURLs)
 	set(&c.FirstParty, in.FirstParty)
 	set(&c.AllowOfflineAccess, in.AllowOfflineAccess)
+	if in.AllowImplicit != nil {
+		c.GrantTypes = slices.DeleteFunc(slices.Clone(c.GrantTypes), func(g string) bool { return g == store.GrantImplicit })
+		if *in.AllowImplicit {
+			c.GrantTypes = append(c.GrantTypes, store.GrantImplicit)
+		}
+	}
 	set(&c.IDTokenTTL, in.IDTokenTTL)
 	set(&c.AccessTokenTTL, in.AccessTokenTTL)
 	set(&c.Refresh.NoRotation, in.RefreshNoRotation)
@@ -312,13 +322,21 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 // a machine-to-machine application gets tokens for itself only, the others
 // for their users.
 func grantTypes(c store.Client) []string {
+	var out []string
 	switch {
 	case c.Type == store.ClientM2M:
-		return []string{store.GrantClientCredentials}
+		out = []string{store.GrantClientCredentials}
 	case c.AllowOfflineAccess:
-		return []string{store.GrantAuthorizationCode, store.GrantRefreshToken}
+		out = []string{store.GrantAuthorizationCode, store.GrantRefreshToken}
+	default:
+		out = []string{store.GrantAuthorizationCode}
 	}
-	return []string{store.GrantAuthorizationCode}
+	// The implicit grant is kept as set (AllowImplicit); validateClient
+	// says which types may have it.
+	if slices.Contains(c.GrantTypes, store.GrantImplicit) {
+		out = append(out, store.GrantImplicit)
+	}
+	return out
 }
 
 // validateClient checks an application's settings before it is stored.
@@ -355,6 +373,9 @@ func validateClient(c store.Client) error {
 	case "", "ES256", "EdDSA":
 	default:
 		return invalid("id_token_signed_response_alg", "ID token signing algorithm %q is not RS256, ES256 or EdDSA", c.IDTokenSigningAlg)
+	}
+	if slices.Contains(c.GrantTypes, store.GrantImplicit) && c.Type != store.ClientRegularWeb && c.Type != store.ClientSPA {
+		return invalid("grant_types", "the implicit grant (ID tokens from /authorize) is for regular_web and spa applications, not %s", c.Type)
 	}
 	if c.Type == store.ClientM2M {
 		if c.AllowOfflineAccess {

@@ -170,6 +170,7 @@ func (in clientJSON) settings(current *store.Client) (mgmt.ClientSettings, error
 			return s, err
 		}
 		s.AllowOfflineAccess = &offline
+		s.AllowImplicit = ptr(slices.Contains(*in.GrantTypes, store.GrantImplicit))
 	}
 	if j := in.JWTConfiguration; j != nil {
 		s.IDTokenSigningAlg = j.Alg
@@ -213,6 +214,9 @@ func (in clientJSON) settings(current *store.Client) (mgmt.ClientSettings, error
 // allows and tells whether refresh tokens are on.
 func offlineFromGrants(typ string, grants []string) (bool, error) {
 	allowed := []string{store.GrantAuthorizationCode, store.GrantRefreshToken}
+	if typ == store.ClientRegularWeb || typ == store.ClientSPA {
+		allowed = append(allowed, store.GrantImplicit)
+	}
 	required := store.GrantAuthorizationCode
 	if typ == store.ClientM2M {
 		allowed, required = []string{store.GrantClientCredentials}, store.GrantClientCredentials

@@ -120,3 +120,6 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 }
 
 func (p *Provider) now() time.Time { return p.cfg.Now().UTC() }
+
+// endpoint is the public URL of one of the server's paths.
+func (p *Provider) endpoint(path string) string { return config.IssuerURL(p.cfg.Issuer, path) }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,6 +42,8 @@ type Server struct {
 	limits  connLimits
 	audit   *audit.Writer // the audit log; Serve closes it
 	jobs    *mgmt.Jobs    // import and export jobs; Serve stops them
+	// cert, when set, makes Serve speak https with it.
+	cert *Certificate
 }
 
 // connLimits bound what one connection may hold of the server, so a slow
@@ -72,6 +75,13 @@ type Option func(*options)
 type options struct {
 	openConnector login.OpenConnector
 	mail          email.Sender
+	cert          *Certificate
+}
+
+// WithTLS serves https with cert (see LoadCertificate) instead of plain
+// http.
+func WithTLS(cert *Certificate) Option {
+	return func(o *options) { o.cert = cert }
 }
 
 // WithMail sends the account emails through m instead of the configured
@@ -110,7 +120,9 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		return nil, err
 	}
 	st = store.NewCache(st, cfg.SettingsCacheTTL.D())
-	secure := strings.HasPrefix(cfg.Issuer, "https://")
+	// Cookies are Secure whenever browsers reach the server over https:
+	// an https issuer (TLS here or at a load balancer) or TLS served here.
+	secure := strings.HasPrefix(cfg.Issuer, "https://") || o.cert != nil
 	sessions := &session.Manager{Store: st, TTL: cfg.Tokens.Session.D(), Secure: secure, Now: time.Now}
 	db, err := database.Open(DatabaseConfig(cfg, st))
 	if err != nil {
@@ -239,14 +251,14 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "Gatehouse OpenID Provider\nDiscovery: %s/.well-known/openid-configuration\n", cfg.Issuer)
+		fmt.Fprintf(w, "Gatehouse OpenID Provider\nDiscovery: %s\n", config.IssuerURL(cfg.Issuer, "/.well-known/openid-configuration"))
 	})
 
 	trusted, err := config.ParseCIDRs(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog, jobs: jobs}
+	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog, jobs: jobs, cert: o.cert}
 	s.handler = s.recoverer(realClient(trusted, s.logRequests(securityHeaders(mux))))
 	return s, nil
 }
@@ -275,7 +287,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	streamDone := s.streamLogs(cctx)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if s.cert != nil {
+			// ServeTLS adds "h2" to the offered protocols: HTTP/2 for
+			// clients that negotiate it, HTTP/1.1 for the others.
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	var err error
 	select {
 	case err = <-errc:
@@ -314,7 +334,16 @@ func (s *Server) httpServer() *http.Server {
 		IdleTimeout:       s.limits.idle,
 		MaxHeaderBytes:    s.limits.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		TLSConfig:         s.tlsConfig(),
 	}
+}
+
+// tlsConfig is the https configuration, or nil for plain http.
+func (s *Server) tlsConfig() *tls.Config {
+	if s.cert == nil {
+		return nil
+	}
+	return s.cert.tlsConfig()
 }
 
 // clean deletes expired rows every minute.

@@ -30,6 +30,9 @@ const (
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
+	// GrantImplicit lets an application receive ID tokens from /authorize
+	// (response_type id_token and code id_token); never access tokens.
+	GrantImplicit = "implicit"
 )
 
 // Public reports whether the client is a public client (RFC 6749 §2.1): one

@@ -158,7 +158,7 @@ type AuthRequest struct {
 	ID                  string
 	ClientID            string
 	RedirectURI         string
-	ResponseMode        string
+	ResponseMode        string // the mode, then " "+response type unless code (package oauth)
 	Scopes              []string
 	State               string
 	Nonce               string
