@@ -33,12 +33,14 @@ type appFlags struct {
 	mfa                     string
 	requireVerifiedEmail    bool
 	backchannelLogoutURI    string
+	implicit                bool
+	clientTypeFlags
 }
 
 func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.name, "name", "", "application name")
 	fs.StringVar(&f.appType, "type", "", "application type: regular_web (default), spa, native (public: no secret, PKCE) or m2m (client credentials only)")
-	fs.StringVar(&f.method, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, or none (spa and native)")
+	fs.StringVar(&f.method, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, private_key_jwt (with --jwks), or none (spa and native)")
 	fs.Var(&f.callbacks, "callback", "allowed callback `URL` (repeatable; exact match; on update replaces the list)")
 	fs.Var(&f.logoutURLs, "logout-url", "allowed logout `URL` (repeatable; on update replaces the list)")
 	fs.BoolVar(&f.firstParty, "first-party", false, "first-party application: users are not asked for consent")
@@ -55,6 +57,8 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.mfa, "mfa", "", "second factor: always, optional, never, or inherit the server's mfa.policy (default)")
 	fs.BoolVar(&f.requireVerifiedEmail, "require-verified-email", false, "hold logins back until the user has verified their email address")
 	fs.StringVar(&f.backchannelLogoutURI, "backchannel-logout-uri", "", "`URL` that receives logout tokens (OpenID Back-Channel Logout); \"\" turns it off")
+	fs.BoolVar(&f.implicit, "allow-implicit", false, "regular_web and spa: allow ID tokens from /authorize (response_type id_token, code id_token)")
+	f.clientTypeFlags.register(fs)
 }
 
 // settings returns the settings whose flags were set.
@@ -77,6 +81,8 @@ func (f *appFlags) settings(fs *flag.FlagSet) mgmt.ClientSettings {
 			s.FirstParty = &f.firstParty
 		case "allow-offline-access":
 			s.AllowOfflineAccess = &f.offline
+		case "allow-implicit":
+			s.AllowImplicit = &f.implicit
 		case "id-token-ttl":
 			s.IDTokenTTL = duration(f.idTTL)
 		case "access-token-ttl":
@@ -101,6 +107,8 @@ func (f *appFlags) settings(fs *flag.FlagSet) mgmt.ClientSettings {
 			s.RequireVerifiedEmail = &f.requireVerifiedEmail
 		case "backchannel-logout-uri":
 			s.BackchannelLogoutURI = &f.backchannelLogoutURI
+		default:
+			f.clientTypeFlags.visit(fl.Name, &s)
 		}
 	})
 	return s
@@ -180,6 +188,11 @@ func cmdAppsShow(ctx context.Context, e env, args []string) error {
 			"initiate_login_uri":     c.InitiateLoginURI,
 			"mfa":                    cmp.Or(c.MFAPolicy, mfa.PolicyInherit),
 			"require_verified_email": c.RequireVerifiedEmail,
+			"web_origins":            c.WebOrigins,
+			"allowed_origins":        c.AllowedOrigins,
+			"require_pkce":           c.RequirePKCE || c.Public(),
+			"id_token_alg":           cmp.Or(c.IDTokenSigningAlg, "RS256"),
+			"jwks":                   json.RawMessage(cmp.Or(c.JWKS, "null")),
 			"created_at":             c.CreatedAt,
 			"backchannel_logout_uri": c.BackchannelLogoutURI,
 		}, nil

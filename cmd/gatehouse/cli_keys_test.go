@@ -32,16 +32,23 @@ func TestCLIKeysRevoke(t *testing.T) {
 	}
 	current, previous := rows["current"][0][0], rows["previous"][0][0]
 
-	if _, errOut, code := runCLI(t, "", "keys", "revoke", current, "--db", db); code != 1 || !strings.Contains(errOut, "rotate the keys first") {
+	if _, errOut, code := runCLI(t, "", "keys", "revoke", "--db", db, "--", current); code != 1 || !strings.Contains(errOut, "rotate the keys first") {
 		t.Errorf("revoke the current key: %d %q", code, errOut)
 	}
 	if _, errOut, code := runCLI(t, "", "keys", "revoke", "nope", "--db", db); code != 1 || !strings.Contains(errOut, "not found") {
 		t.Errorf("revoke an unknown key: %d %q", code, errOut)
 	}
+	// A key ID may start with '-' (base64url): after -- it is the argument.
+	if _, errOut, code := runCLI(t, "", "keys", "revoke", "--db", db, "--", "-abc"); code != 1 || !strings.Contains(errOut, "not found") {
+		t.Errorf("revoke a key ID that starts with '-': %d %q", code, errOut)
+	}
+	if _, errOut, code := runCLI(t, "", "keys", "revoke", "--db", db, "-abc"); code != 2 || !strings.Contains(errOut, "goes after --") {
+		t.Errorf("a key ID that starts with '-' without --: %d %q", code, errOut)
+	}
 	if _, errOut, code := runCLI(t, "", "keys", "revoke", "--db", db); code != 2 || !strings.Contains(errOut, "KID") {
 		t.Errorf("revoke without a KID: %d %q", code, errOut)
 	}
-	out, errOut, code = runCLI(t, "", "keys", "revoke", previous, "--db", db)
+	out, errOut, code = runCLI(t, "", "keys", "revoke", "--db", db, "--", previous)
 	if code != 0 {
 		t.Fatalf("revoke the previous key: %d %s", code, errOut)
 	}
@@ -49,7 +56,7 @@ func TestCLIKeysRevoke(t *testing.T) {
 	if got := rows["previous"]; len(got) != 1 || got[0][0] != previous || got[0][1] == "-" {
 		t.Errorf("previous key after revocation: %v\n%s", got, out)
 	}
-	if _, errOut, code := runCLI(t, "", "keys", "revoke", previous, "--db", db); code != 1 || !strings.Contains(errOut, "revoked already") {
+	if _, errOut, code := runCLI(t, "", "keys", "revoke", "--db", db, "--", previous); code != 1 || !strings.Contains(errOut, "revoked already") {
 		t.Errorf("revoke twice: %d %q", code, errOut)
 	}
 }

@@ -165,7 +165,7 @@ func cmdConnectionsCreate(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return flagError(err)
 		}
-		iss := cfg.Issuer
+		iss := strings.TrimSuffix(cfg.Issuer, "/")
 		if *issuer != "" {
 			iss = strings.TrimSuffix(*issuer, "/")
 		}

@@ -90,6 +90,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	appSrv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = appSrv.Serve(ln) }()
 
+	base := config.IssuerURL(cfg.Issuer, "")
 	fmt.Fprintf(e.stdout, `
 Gatehouse demo is running.
 
@@ -118,8 +119,8 @@ Gatehouse demo is running.
   Data directory:        %s
 
 Press Ctrl+C to stop.
-`, *appURL, demoEmail, demoPassword, *appURL, demoInvitee, invitationURL, cfg.Issuer,
-		cfg.Issuer, cfg.Issuer, demoBackOfficeID, cfg.Issuer, demoBackOfficeID, backOfficeSecret, store.ManagementAudience(cfg.Issuer), cfg.Issuer,
+`, *appURL, demoEmail, demoPassword, *appURL, demoInvitee, invitationURL, base,
+		base, base, demoBackOfficeID, base, demoBackOfficeID, backOfficeSecret, store.ManagementAudience(cfg.Issuer), base,
 		cfg.Issuer, demoClientID, dir)
 
 	err = <-serveErr

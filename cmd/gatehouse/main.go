@@ -182,9 +182,14 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 				usage()
 				return nil, err
 			}
-			return nil, fmt.Errorf("%w: %s: %v (see gatehouse %s --help)", errUsage, fs.Name(), err, fs.Name())
+			return nil, fmt.Errorf("%w: %s: %v (see gatehouse %s --help; an argument that starts with '-' goes after --)", errUsage, fs.Name(), err, fs.Name())
 		}
-		args = fs.Args()
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			// After --, everything is an argument (a key ID may start with '-').
+			return append(positional, rest...), nil
+		}
+		args = rest
 		if len(args) == 0 {
 			return positional, nil
 		}

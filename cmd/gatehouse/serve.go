@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 
 	"gatehouse/internal/config"
@@ -14,11 +15,13 @@ import (
 )
 
 func cmdServe(ctx context.Context, e env, args []string) error {
-	cmd := newStoreCmd(e, "serve", "serve [--addr ADDR] [--issuer URL] [--db DB] [--config FILE]")
+	cmd := newStoreCmd(e, "serve", "serve [--addr ADDR] [--issuer URL] [--tls-cert FILE --tls-key FILE] [--db DB] [--config FILE]")
 	addr := cmd.fs.String("addr", "127.0.0.1:8080", "listen `address` (env GATEHOUSE_ADDR)")
 	issuer := cmd.fs.String("issuer", "http://localhost:8080", "public `URL` of the server, as in tokens (env GATEHOUSE_ISSUER)")
 	logFormat := cmd.fs.String("log-format", "text", "log format: text or json (env GATEHOUSE_LOG_FORMAT)")
 	logLevel := cmd.fs.String("log-level", "info", "log level: debug, info, warn, error (env GATEHOUSE_LOG_LEVEL)")
+	tlsCert := cmd.fs.String("tls-cert", "", "serve https with the PEM certificate (and chain) in `FILE`, re-read when it changes (env GATEHOUSE_TLS_CERT_FILE)")
+	tlsKey := cmd.fs.String("tls-key", "", "PEM private key `FILE` of --tls-cert (env GATEHOUSE_TLS_KEY_FILE)")
 	if err := noArgs(cmd.fs, args); err != nil {
 		return err
 	}
@@ -33,6 +36,10 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 				cfg.Log.Format = *logFormat
 			case "log-level":
 				cfg.Log.Level = *logLevel
+			case "tls-cert":
+				cfg.TLS.CertFile = *tlsCert
+			case "tls-key":
+				cfg.TLS.KeyFile = *tlsKey
 			}
 		})
 	})
@@ -57,6 +64,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	if err := checkMasterKey(cfg); err != nil {
 		return err
 	}
+	if cfg.TLS.Enabled() {
+		host := ""
+		if u, err := url.Parse(cfg.Issuer); err == nil {
+			host = u.Hostname()
+		}
+		cert, err := server.LoadCertificate(cfg.TLS.CertFile, cfg.TLS.KeyFile, host, log)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, server.WithTLS(cert))
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -77,7 +95,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		if err != nil {
 			return err
 		}
-		log.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
+		log.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "tls", cfg.TLS.Enabled())
 		if ready != nil {
 			ready(ln.Addr().String())
 		}

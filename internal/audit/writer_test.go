@@ -125,10 +125,12 @@ func TestWriterNeverBlocks(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("100 records took %v while the store hung", d)
 	}
-	// The writer holds the hanging batch; the buffer holds 10 more, and
-	// the writer may have taken up to one batch from it meanwhile.
-	if d := w.Dropped(); d < 85 || d > 90 {
-		t.Fatalf("dropped %d, want 85 to 90", d)
+	// The writer holds the hanging batch (1 to 5 of the first events: as
+	// many as had arrived when it woke), the rest of them wait in the
+	// buffer of 10, which takes 5 to 9 more; the writer may have taken up
+	// to one batch from the buffer before it hung.
+	if d := w.Dropped(); d < 86 || d > 95 {
+		t.Fatalf("dropped %d, want 86 to 95", d)
 	}
 	close(fs.hold)
 	if err := w.Flush(t.Context()); err != nil {

@@ -23,7 +23,8 @@ type Config struct {
 	// Addr is the listen address.
 	Addr string `yaml:"addr"`
 	// Issuer is the public URL of the server, exactly as it appears in
-	// tokens and discovery.
+	// tokens and discovery. It may end with "/" (as the hosted service's
+	// issuers do); endpoints are built with IssuerURL either way.
 	Issuer string `yaml:"issuer"`
 	// DB selects the store: "sqlite:PATH".
 	DB string `yaml:"db"`
@@ -38,6 +39,8 @@ type Config struct {
 	// private signing keys at rest. SecretKey (environment only) wins over it.
 	SecretKeyFile string `yaml:"secret_key_file"`
 	SecretKey     string `yaml:"-"`
+	// TLS, when set, makes the server speak https itself.
+	TLS TLS `yaml:"tls"`
 
 	Log      Log      `yaml:"log"`
 	Tokens   Tokens   `yaml:"tokens"`
@@ -72,6 +75,18 @@ type Postgres struct {
 	StatementTimeout Duration `yaml:"statement_timeout"` // default 10s
 	ConnectTimeout   Duration `yaml:"connect_timeout"`   // default 5s
 }
+
+// TLS is the certificate the server presents when it terminates https
+// itself. Both files are PEM; the certificate file may hold the chain
+// after the leaf. They are re-read when they change, so a renewed pair is
+// picked up without a restart.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the server terminates https itself.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Log configures structured logging.
 type Log struct {
@@ -239,6 +254,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"GATEHOUSE_SMTP_URL":          &c.Email.SMTPURL,
 		"GATEHOUSE_EMAIL_FROM":        &c.Email.From,
 		"GATEHOUSE_MFA_POLICY":        &c.MFA.Policy,
+		"GATEHOUSE_TLS_CERT_FILE":     &c.TLS.CertFile,
+		"GATEHOUSE_TLS_KEY_FILE":      &c.TLS.KeyFile,
 	}
 	if v, ok := lookup("GATEHOUSE_TRUSTED_PROXIES"); ok {
 		c.TrustedProxies = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
@@ -310,6 +327,14 @@ func redactDSN(s string) string {
 	return s
 }
 
+// IssuerURL joins an issuer and an endpoint path ("/authorize") with
+// exactly one slash between them, so that an issuer that ends with "/"
+// (https://id.example.com/, as the hosted service writes its own) serves
+// the same endpoints as one that does not.
+func IssuerURL(issuer, path string) string {
+	return strings.TrimSuffix(issuer, "/") + path
+}
+
 // Validate checks every setting and reports the first problem.
 func (c *Config) Validate() error {
 	if c.Addr == "" {
@@ -319,11 +344,24 @@ func (c *Config) Validate() error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("issuer: %q is not an absolute http(s) URL", c.Issuer)
 	}
-	if u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.Issuer, "/") {
-		return fmt.Errorf("issuer: %q must have no query, fragment or trailing slash", c.Issuer)
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("issuer: %q must have no query, fragment or user info", c.Issuer)
+	}
+	if strings.HasSuffix(strings.TrimSuffix(c.Issuer, "/"), "/") {
+		return fmt.Errorf("issuer: %q must end with at most one slash", c.Issuer)
 	}
 	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
 		return fmt.Errorf("issuer: %q must use https (http is allowed only on localhost)", c.Issuer)
+	}
+	if c.TLS.Enabled() {
+		if c.TLS.CertFile == "" || c.TLS.KeyFile == "" {
+			return errors.New("tls: cert_file and key_file go together; set both or neither")
+		}
+		// The issuer is what browsers and tokens see: a server speaking
+		// https must not announce itself as http.
+		if u.Scheme != "https" {
+			return fmt.Errorf("issuer: %q must use https when the server serves TLS", c.Issuer)
+		}
 	}
 	if _, _, err := c.DBPath(); err != nil {
 		return err

@@ -18,7 +18,10 @@ func TestValidate(t *testing.T) {
 		{"https issuer", func(c *Config) { c.Issuer = "https://id.example.com" }, ""},
 		{"relative issuer", func(c *Config) { c.Issuer = "id.example.com" }, "issuer"},
 		{"http issuer off loopback", func(c *Config) { c.Issuer = "http://id.example.com" }, "must use https"},
-		{"issuer with trailing slash", func(c *Config) { c.Issuer = "https://id.example.com/" }, "trailing slash"},
+		{"issuer with trailing slash", func(c *Config) { c.Issuer = "https://id.example.com/" }, ""},
+		{"issuer path with trailing slash", func(c *Config) { c.Issuer = "https://id.example.com/tenant/" }, ""},
+		{"issuer with two trailing slashes", func(c *Config) { c.Issuer = "https://id.example.com//" }, "at most one slash"},
+		{"issuer with user info", func(c *Config) { c.Issuer = "https://me@id.example.com" }, "user info"},
 		{"issuer with query", func(c *Config) { c.Issuer = "https://id.example.com?x=1" }, "no query"},
 		{"empty addr", func(c *Config) { c.Addr = "" }, "addr"},
 		{"code ttl too long", func(c *Config) { c.Tokens.Code = Duration(11 * time.Minute) }, "code_ttl"},
@@ -33,6 +36,14 @@ func TestValidate(t *testing.T) {
 		{"pending requests limit negative", func(c *Config) { c.Throttle.PendingRequestsPerIP = -1 }, "pending_requests_per_ip"},
 		{"signing alg", func(c *Config) { c.SigningAlgorithm = "HS256" }, "signing_algorithm"},
 		{"user id provider", func(c *Config) { c.UserIDProvider = "a|b" }, "user_id_provider"},
+		{"tls", func(c *Config) {
+			c.Issuer, c.TLS = "https://id.example.com", TLS{CertFile: "cert.pem", KeyFile: "key.pem"}
+		}, ""},
+		{"tls without key", func(c *Config) { c.Issuer, c.TLS.CertFile = "https://id.example.com", "cert.pem" }, "tls: cert_file and key_file"},
+		{"tls without certificate", func(c *Config) { c.Issuer, c.TLS.KeyFile = "https://id.example.com", "key.pem" }, "tls: cert_file and key_file"},
+		{"tls with http issuer", func(c *Config) {
+			c.Issuer, c.TLS = "http://localhost:8443", TLS{CertFile: "cert.pem", KeyFile: "key.pem"}
+		}, "must use https when the server serves TLS"},
 		{"mfa always", func(c *Config) { c.MFA.Policy = MFAAlways }, ""},
 		{"mfa policy", func(c *Config) { c.MFA.Policy = "sometimes" }, "mfa.policy"},
 		{"mfa policy empty", func(c *Config) { c.MFA.Policy = "" }, "mfa.policy"},
@@ -80,6 +91,7 @@ func TestApplyEnv(t *testing.T) {
 		"GATEHOUSE_ADDR": "0.0.0.0:9000", "GATEHOUSE_ISSUER": "https://id.example.com", "GATEHOUSE_CODE_TTL": "2m",
 		"GATEHOUSE_REFRESH_TOKEN_TTL": "7d", "GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1",
 		"GATEHOUSE_SETTINGS_CACHE_TTL": "0", "GATEHOUSE_SMTP_URL": "smtps://smtp.example.com", "GATEHOUSE_EMAIL_FROM": "a@example.com", "GATEHOUSE_PENDING_REQUESTS_PER_IP": "0", "GATEHOUSE_MFA_POLICY": "optional",
+		"GATEHOUSE_TLS_CERT_FILE": "/etc/gatehouse/cert.pem", "GATEHOUSE_TLS_KEY_FILE": "/etc/gatehouse/key.pem",
 	}
 	c := Default()
 	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
@@ -88,7 +100,8 @@ func TestApplyEnv(t *testing.T) {
 	if c.Addr != "0.0.0.0:9000" || c.Issuer != "https://id.example.com" || c.Tokens.Code.D() != 2*time.Minute ||
 		c.Tokens.RefreshToken.D() != 7*24*time.Hour || len(c.TrustedProxies) != 2 || c.SettingsCacheTTL != 0 ||
 		c.Email != (Email{SMTPURL: "smtps://smtp.example.com", From: "a@example.com"}) ||
-		c.Throttle.PendingRequestsPerIP != 0 || c.MFA.Policy != MFAOptional {
+		c.Throttle.PendingRequestsPerIP != 0 || c.MFA.Policy != MFAOptional ||
+		c.TLS != (TLS{CertFile: "/etc/gatehouse/cert.pem", KeyFile: "/etc/gatehouse/key.pem"}) {
 		t.Errorf("config after env: %+v", c)
 	}
 	bad := Default()
@@ -113,10 +126,11 @@ func TestLoadFile(t *testing.T) {
 		return p
 	}
 	c := Default()
-	if err := c.LoadFile(write("ok.yaml", "issuer: https://id.example.com\ntokens:\n  id_token_ttl: 30m\nmfa:\n  policy: always\n")); err != nil {
+	if err := c.LoadFile(write("ok.yaml", "issuer: https://id.example.com\ntokens:\n  id_token_ttl: 30m\nmfa:\n  policy: always\ntls:\n  cert_file: c.pem\n  key_file: k.pem\n")); err != nil {
 		t.Fatal(err)
 	}
-	if c.Issuer != "https://id.example.com" || c.Tokens.IDToken.D() != 30*time.Minute || c.Tokens.AccessToken.D() != time.Hour || c.MFA.Policy != MFAAlways {
+	if c.Issuer != "https://id.example.com" || c.Tokens.IDToken.D() != 30*time.Minute || c.Tokens.AccessToken.D() != time.Hour || c.MFA.Policy != MFAAlways ||
+		c.TLS != (TLS{CertFile: "c.pem", KeyFile: "k.pem"}) {
 		t.Errorf("loaded %+v", c)
 	}
 	if err := c.LoadFile(write("empty.yaml", "")); err != nil {
@@ -161,6 +175,21 @@ func TestParseDuration(t *testing.T) {
 	for _, in := range []string{"", "d", "-1d", "1w", "abc"} {
 		if _, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) accepted", in)
+		}
+	}
+}
+
+func TestIssuerURL(t *testing.T) {
+	tests := []struct{ issuer, path, want string }{
+		{"https://id.example.com", "/authorize", "https://id.example.com/authorize"},
+		{"https://id.example.com/", "/authorize", "https://id.example.com/authorize"},
+		{"https://id.example.com/", "/.well-known/openid-configuration", "https://id.example.com/.well-known/openid-configuration"},
+		{"https://id.example.com/tenant/", "/oauth/token", "https://id.example.com/tenant/oauth/token"},
+		{"http://localhost:8080", "/userinfo", "http://localhost:8080/userinfo"},
+	}
+	for _, tt := range tests {
+		if got := IssuerURL(tt.issuer, tt.path); got != tt.want {
+			t.Errorf("IssuerURL(%q, %q) = %q, want %q", tt.issuer, tt.path, got, tt.want)
 		}
 	}
 }

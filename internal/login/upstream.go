@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/config"
 	"gatehouse/internal/connector"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -127,7 +128,7 @@ func (p *Pages) upstreamStart(w http.ResponseWriter, r *http.Request) {
 		State:        req.ID + "." + secret,
 		Nonce:        token.NewOpaque(),
 		CodeVerifier: token.NewOpaque() + token.NewOpaque()[:10], // 53 characters (RFC 7636 §4.1)
-		CallbackURL:  p.cfg.Issuer + CallbackPath,
+		CallbackURL:  config.IssuerURL(p.cfg.Issuer, CallbackPath),
 		LoginHint:    req.LoginHint,
 	}
 	if err := p.cfg.Store.StartUpstreamLogin(ctx, req.ID, store.UpstreamLogin{Connection: name,
@@ -204,7 +205,7 @@ func (p *Pages) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	flow := connector.Flow{State: r.URL.Query().Get("state"), Nonce: req.UpstreamNonce, CodeVerifier: req.UpstreamVerifier,
-		CallbackURL: p.cfg.Issuer + CallbackPath, LoginHint: req.LoginHint}
+		CallbackURL: config.IssuerURL(p.cfg.Issuer, CallbackPath), LoginHint: req.LoginHint}
 	id, err := cn.HandleCallback(ctx, flow, r)
 	var ue *connector.UpstreamError
 	switch {

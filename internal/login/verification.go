@@ -9,6 +9,7 @@ import (
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authflow"
+	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
 	"gatehouse/internal/email"
 	"gatehouse/internal/store"
@@ -218,9 +219,9 @@ func maskEmail(addr string) string {
 // forgotLink is the forgot-password page, for a request when there is one.
 func (p *Pages) forgotLink(reqID string) string {
 	if reqID == "" {
-		return p.cfg.Issuer + authflow.ForgotPasswordPath
+		return config.IssuerURL(p.cfg.Issuer, authflow.ForgotPasswordPath)
 	}
-	return p.cfg.Issuer + authflow.ForgotPasswordPath + "?req=" + url.QueryEscape(reqID)
+	return config.IssuerURL(p.cfg.Issuer, authflow.ForgotPasswordPath) + "?req=" + url.QueryEscape(reqID)
 }
 
 // signupByEmail creates the account and sends a verification link, or, for
@@ -240,7 +241,7 @@ func (p *Pages) signupByEmail(w http.ResponseWriter, r *http.Request, req store.
 		e := withPasswordConnection(requestEvent(audit.TypeFailedSignup, "the user already exists", req, client))
 		e.UserName = addr
 		p.record(r, e)
-		loginLink := p.cfg.Issuer + authflow.For(loginPath, req.ID)
+		loginLink := config.IssuerURL(p.cfg.Issuer, authflow.For(loginPath, req.ID))
 		p.mail.sendLater("account_exists", func(ctx context.Context) (email.Message, error) {
 			return email.AccountExists(addr, p.branding(ctx, client, req.Organization), loginLink, p.forgotLink(req.ID))
 		})

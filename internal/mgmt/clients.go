@@ -41,6 +41,10 @@ type ClientSettings struct {
 	FirstParty              *bool // first-party applications skip consent
 	// AllowOfflineAccess lets the application get refresh tokens.
 	AllowOfflineAccess *bool
+	// AllowImplicit lets a regular_web or spa application get ID tokens
+	// from /authorize (response_type id_token or code id_token): the
+	// implicit grant, never with access tokens.
+	AllowImplicit *bool
 	// Token lifetimes; zero means the server's.
 	IDTokenTTL     *time.Duration
 	AccessTokenTTL *time.Duration
@@ -63,6 +67,20 @@ type ClientSettings struct {
 	// BackchannelLogoutURI receives the application's logout tokens
 	// (OpenID Back-Channel Logout 1.0); "" sends none.
 	BackchannelLogoutURI *string
+	// WebOrigins may frame the web_message response; AllowedOrigins may
+	// call the token endpoint and the others from a browser (CORS). Both
+	// are origins: scheme://host[:port].
+	WebOrigins     *[]string
+	AllowedOrigins *[]string
+	// RequirePKCE makes a confidential application send a PKCE challenge
+	// (RFC 9700 §2.1.1); on by default for new applications. Public ones
+	// must always.
+	RequirePKCE *bool
+	// IDTokenSigningAlg is RS256 (the default), ES256 or EdDSA.
+	IDTokenSigningAlg *string
+	// JWKS is the JSON Web Key Set of the public keys that verify the
+	// client assertions of a private_key_jwt application.
+	JWKS *string
 }
 
 // apply copies the settings that are set onto c.
@@ -80,6 +98,12 @@ func (in ClientSettings) apply(c *store.Client) {
 	set(&c.LogoutURLs, in.LogoutURLs)
 	set(&c.FirstParty, in.FirstParty)
 	set(&c.AllowOfflineAccess, in.AllowOfflineAccess)
+	if in.AllowImplicit != nil {
+		c.GrantTypes = slices.DeleteFunc(slices.Clone(c.GrantTypes), func(g string) bool { return g == store.GrantImplicit })
+		if *in.AllowImplicit {
+			c.GrantTypes = append(c.GrantTypes, store.GrantImplicit)
+		}
+	}
 	set(&c.IDTokenTTL, in.IDTokenTTL)
 	set(&c.AccessTokenTTL, in.AccessTokenTTL)
 	set(&c.Refresh.NoRotation, in.RefreshNoRotation)
@@ -91,6 +115,22 @@ func (in ClientSettings) apply(c *store.Client) {
 	set(&c.InitiateLoginURI, in.InitiateLoginURI)
 	set(&c.RequireVerifiedEmail, in.RequireVerifiedEmail)
 	set(&c.BackchannelLogoutURI, in.BackchannelLogoutURI)
+	if in.WebOrigins != nil {
+		c.WebOrigins = normalizeOrigins(*in.WebOrigins)
+	}
+	if in.AllowedOrigins != nil {
+		c.AllowedOrigins = normalizeOrigins(*in.AllowedOrigins)
+	}
+	set(&c.RequirePKCE, in.RequirePKCE)
+	set(&c.IDTokenSigningAlg, in.IDTokenSigningAlg)
+	set(&c.JWKS, in.JWKS)
+	if c.IDTokenSigningAlg == "RS256" {
+		c.IDTokenSigningAlg = "" // the default, stored as such
+	}
+	if c.TokenEndpointAuthMethod != store.AuthMethodPrivateKeyJWT && in.JWKS == nil {
+		// The keys verify client assertions only; another method drops them.
+		c.JWKS = ""
+	}
 	if in.MFAPolicy != nil {
 		c.MFAPolicy = *in.MFAPolicy
 		if c.MFAPolicy == mfa.PolicyInherit {
@@ -129,6 +169,9 @@ func (s *Service) CreateClient(ctx context.Context, in NewClient) (store.Client,
 	if err != nil {
 		return store.Client{}, "", err
 	}
+	if err := s.ensureIDTokenRing(ctx, c); err != nil {
+		return store.Client{}, "", err
+	}
 	if err := s.st.CreateClient(ctx, c); err != nil {
 		return store.Client{}, "", conflict(err, "an application with client id %q", c.ID)
 	}
@@ -148,7 +191,10 @@ func (s *Service) newClient(in NewClient) (store.Client, string, error) {
 	} else if !clientIDPattern.MatchString(in.ID) {
 		return store.Client{}, "", invalid("client_id", "client id %q must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ -", in.ID)
 	}
-	c := store.Client{ID: in.ID, Type: store.ClientRegularWeb, TokenEndpointAuthMethod: store.AuthMethodSecretBasic, CreatedAt: s.now()}
+	// PKCE is on for every new application; records made before the
+	// setting existed keep it off, so an upgrade breaks no login.
+	c := store.Client{ID: in.ID, Type: store.ClientRegularWeb, TokenEndpointAuthMethod: store.AuthMethodSecretBasic,
+		RequirePKCE: true, CreatedAt: s.now()}
 	in.ClientSettings.apply(&c)
 	c.GrantTypes = grantTypes(c)
 	if err := validateClient(c); err != nil {
@@ -157,6 +203,12 @@ func (s *Service) newClient(in NewClient) (store.Client, string, error) {
 	if c.Public() {
 		if in.Secret != "" {
 			return store.Client{}, "", invalid("client_secret", "a public application (token_endpoint_auth_method none) has no client secret")
+		}
+		return c, "", nil
+	}
+	if c.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT {
+		if in.Secret != "" {
+			return store.Client{}, "", invalid("client_secret", "a private_key_jwt application proves itself with its keys and has no client secret")
 		}
 		return c, "", nil
 	}
@@ -224,10 +276,13 @@ func (s *Service) UpdateClient(ctx context.Context, id string, in ClientSettings
 	}
 	var secret string
 	switch {
-	case c.Public():
+	case c.Public(), c.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT:
 		c.SecretHash = ""
 	case c.SecretHash == "":
 		secret, c.SecretHash, _ = clientSecret("")
+	}
+	if err := s.ensureIDTokenRing(ctx, c); err != nil {
+		return store.Client{}, "", err
 	}
 	if err := s.st.UpdateClient(ctx, c); err != nil {
 		return store.Client{}, "", notFound(err, "application", id)
@@ -245,6 +300,9 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string) (store.Clie
 	}
 	if c.Public() {
 		return store.Client{}, "", refused("token_endpoint_auth_method", "application %s is public (token_endpoint_auth_method none) and has no secret", id)
+	}
+	if c.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT {
+		return store.Client{}, "", refused("token_endpoint_auth_method", "application %s authenticates with private_key_jwt and has no secret", id)
 	}
 	secret, hash, _ := clientSecret("")
 	c.SecretHash = hash
@@ -268,13 +326,21 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 // a machine-to-machine application gets tokens for itself only, the others
 // for their users.
 func grantTypes(c store.Client) []string {
+	var out []string
 	switch {
 	case c.Type == store.ClientM2M:
-		return []string{store.GrantClientCredentials}
+		out = []string{store.GrantClientCredentials}
 	case c.AllowOfflineAccess:
-		return []string{store.GrantAuthorizationCode, store.GrantRefreshToken}
+		out = []string{store.GrantAuthorizationCode, store.GrantRefreshToken}
+	default:
+		out = []string{store.GrantAuthorizationCode}
 	}
-	return []string{store.GrantAuthorizationCode}
+	// The implicit grant is kept as set (AllowImplicit); validateClient
+	// says which types may have it.
+	if slices.Contains(c.GrantTypes, store.GrantImplicit) {
+		out = append(out, store.GrantImplicit)
+	}
+	return out
 }
 
 // validateClient checks an application's settings before it is stored.
@@ -288,9 +354,9 @@ func validateClient(c store.Client) error {
 		return invalid("app_type", "application type %q is not regular_web, spa, native or m2m", c.Type)
 	}
 	switch c.TokenEndpointAuthMethod {
-	case store.AuthMethodSecretBasic, store.AuthMethodSecretPost, store.AuthMethodNone:
+	case store.AuthMethodSecretBasic, store.AuthMethodSecretPost, store.AuthMethodNone, store.AuthMethodPrivateKeyJWT:
 	default:
-		return invalid("token_endpoint_auth_method", "token_endpoint_auth_method %q is not client_secret_basic, client_secret_post or none", c.TokenEndpointAuthMethod)
+		return invalid("token_endpoint_auth_method", "token_endpoint_auth_method %q is not client_secret_basic, client_secret_post, private_key_jwt or none", c.TokenEndpointAuthMethod)
 	}
 	// Single-page and native applications run where a secret cannot be
 	// kept (RFC 6749 §2.1); the others must prove who they are, and
@@ -299,7 +365,21 @@ func validateClient(c store.Client) error {
 		if public {
 			return invalid("token_endpoint_auth_method", "token_endpoint_auth_method of a %s application must be none: it cannot keep a secret", c.Type)
 		}
-		return invalid("token_endpoint_auth_method", "token_endpoint_auth_method of a %s application must be client_secret_basic or client_secret_post", c.Type)
+		return invalid("token_endpoint_auth_method", "token_endpoint_auth_method of a %s application must be client_secret_basic, client_secret_post or private_key_jwt", c.Type)
+	}
+	if err := validateClientKeys(c); err != nil {
+		return err
+	}
+	if err := validateOrigins(c); err != nil {
+		return err
+	}
+	switch c.IDTokenSigningAlg {
+	case "", "ES256", "EdDSA":
+	default:
+		return invalid("id_token_signed_response_alg", "ID token signing algorithm %q is not RS256, ES256 or EdDSA", c.IDTokenSigningAlg)
+	}
+	if slices.Contains(c.GrantTypes, store.GrantImplicit) && c.Type != store.ClientRegularWeb && c.Type != store.ClientSPA {
+		return invalid("grant_types", "the implicit grant (ID tokens from /authorize) is for regular_web and spa applications, not %s", c.Type)
 	}
 	if c.Type == store.ClientM2M {
 		if c.AllowOfflineAccess {
@@ -309,6 +389,12 @@ func validateClient(c store.Client) error {
 		return invalid("callbacks", "the application needs at least one callback URL")
 	}
 	for _, u := range c.Callbacks {
+		if c.Type == store.ClientNative {
+			if err := ValidateNativeRedirectURI(u); err != nil {
+				return invalid("callbacks", "callback: %v", err)
+			}
+			continue
+		}
 		if err := ValidateRedirectURI(u); err != nil {
 			return invalid("callbacks", "callback: %v", err)
 		}

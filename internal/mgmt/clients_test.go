@@ -94,11 +94,11 @@ func TestClientValidation(t *testing.T) {
 			in.RefreshIdle, in.RefreshAbsolute = ptr(48*time.Hour), ptr(24*time.Hour)
 		}, "refresh_token", "idle lifetime"},
 		{"unknown type", func(in *mgmt.NewClient) { in.Type = ptr("desktop") }, "app_type", "not regular_web, spa, native or m2m"},
-		{"unknown method", func(in *mgmt.NewClient) { in.TokenEndpointAuthMethod = ptr("private_key_jwt") }, "token_endpoint_auth_method", "is not"},
-		{"public web app", func(in *mgmt.NewClient) { in.TokenEndpointAuthMethod = ptr(store.AuthMethodNone) }, "token_endpoint_auth_method", "client_secret_basic or client_secret_post"},
+		{"unknown method", func(in *mgmt.NewClient) { in.TokenEndpointAuthMethod = ptr("tls_client_auth") }, "token_endpoint_auth_method", "is not"},
+		{"public web app", func(in *mgmt.NewClient) { in.TokenEndpointAuthMethod = ptr(store.AuthMethodNone) }, "token_endpoint_auth_method", "client_secret_post or private_key_jwt"},
 		{"public m2m app", func(in *mgmt.NewClient) {
 			in.Type, in.TokenEndpointAuthMethod = ptr(store.ClientM2M), ptr(store.AuthMethodNone)
-		}, "token_endpoint_auth_method", "client_secret_basic or client_secret_post"},
+		}, "token_endpoint_auth_method", "client_secret_post or private_key_jwt"},
 		{"confidential spa", func(in *mgmt.NewClient) {
 			in.Type, in.TokenEndpointAuthMethod = ptr(store.ClientSPA), ptr(store.AuthMethodSecretPost)
 		}, "token_endpoint_auth_method", "must be none"},
@@ -204,6 +204,16 @@ func TestClientTypes(t *testing.T) {
 		}(), store.AuthMethodNone, []string{"authorization_code"}, false, true},
 		{"m2m without callbacks", mgmt.ClientSettings{Name: ptr("Backend"), Type: ptr(store.ClientM2M)},
 			store.AuthMethodSecretBasic, []string{"client_credentials"}, true, false},
+		{"regular_web with the implicit grant", func() mgmt.ClientSettings {
+			in := webApp("Express")
+			in.AllowImplicit = ptr(true)
+			return in
+		}(), store.AuthMethodSecretBasic, []string{"authorization_code", "implicit"}, true, true},
+		{"spa with the implicit grant and refresh tokens", func() mgmt.ClientSettings {
+			in := webApp("SPA")
+			in.Type, in.AllowOfflineAccess, in.AllowImplicit = ptr(store.ClientSPA), ptr(true), ptr(true)
+			return in
+		}(), store.AuthMethodNone, []string{"authorization_code", "refresh_token", "implicit"}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,5 +312,39 @@ func TestClientRecordsOfBefore(t *testing.T) {
 	c, secret, err := e.svc.UpdateClient(ctx, "old", mgmt.ClientSettings{Name: ptr("Older")})
 	if err != nil || secret != "" || c.SecretHash != old.SecretHash {
 		t.Fatalf("update: %+v, %q, %v", c, secret, err)
+	}
+}
+
+// The implicit grant is for browser-based applications; it stays set
+// across updates until turned off.
+func TestClientImplicitGrant(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	for _, typ := range []string{store.ClientNative, store.ClientM2M} {
+		in := webApp("X")
+		in.Type, in.AllowImplicit = ptr(typ), ptr(true)
+		if typ == store.ClientNative {
+			in.Callbacks = &[]string{"http://127.0.0.1:7777/cb"}
+		}
+		if _, _, err := e.svc.CreateClient(ctx, mgmt.NewClient{ClientSettings: in}); err == nil || !strings.Contains(err.Error(), "implicit") {
+			t.Errorf("%s with the implicit grant: %v, want a refusal", typ, err)
+		}
+	}
+	in := webApp("Web")
+	in.AllowImplicit = ptr(true)
+	c, _, err := e.svc.CreateClient(ctx, mgmt.NewClient{ID: "web", ClientSettings: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err = e.svc.UpdateClient(ctx, c.ID, mgmt.ClientSettings{AllowOfflineAccess: ptr(true)})
+	if err != nil || !slices.Equal(c.GrantTypes, []string{"authorization_code", "refresh_token", "implicit"}) {
+		t.Fatalf("after an unrelated update: %v %v", c.GrantTypes, err)
+	}
+	if _, _, err := e.svc.UpdateClient(ctx, c.ID, mgmt.ClientSettings{Type: ptr(store.ClientNative)}); err == nil {
+		t.Error("a native application kept the implicit grant")
+	}
+	c, _, err = e.svc.UpdateClient(ctx, c.ID, mgmt.ClientSettings{AllowImplicit: ptr(false)})
+	if err != nil || !slices.Equal(c.GrantTypes, []string{"authorization_code", "refresh_token"}) {
+		t.Fatalf("implicit off: %v %v", c.GrantTypes, err)
 	}
 }

@@ -80,6 +80,8 @@ type Route struct {
 	status   int
 	response any
 	listKey  string
+	// checkpoint: the list also takes from and take (see writeList).
+	checkpoint bool
 
 	// muxPath, when set, is the pattern the route is served under instead
 	// of Path: for a path net/http's mux finds ambiguous with another

@@ -41,7 +41,8 @@ type refreshConfig struct {
 // clientJSON is an application as the API shows it and takes it. On
 // output every field is set; the secret only on create and rotation (it
 // is stored hashed). mfa_policy, require_verified_email and
-// access_token_lifetime_in_seconds are Gatehouse's own.
+// access_token_lifetime_in_seconds are Gatehouse's own, and so are
+// require_pkce and jwks (clientTypeJSON).
 type clientJSON struct {
 	ClientID                    *string        `json:"client_id,omitempty"`
 	ClientSecret                *string        `json:"client_secret,omitempty"`
@@ -65,6 +66,7 @@ type clientJSON struct {
 	CreatedAt                   *string        `json:"created_at,omitempty"`
 	OIDCLogout                  *oidcLogout    `json:"oidc_logout,omitempty"`
 	OIDCBackchannelLogout       *oidcLogout    `json:"oidc_backchannel_logout,omitempty"` // the older name; input only
+	clientTypeJSON
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -90,7 +92,7 @@ func toClientJSON(c store.Client, secret string) clientJSON {
 		GrantTypes: ptr(nonNil(c.GrantTypes)), TokenEndpointAuthMethod: ptr(c.TokenEndpointAuthMethod),
 		InitiateLoginURI: ptr(c.InitiateLoginURI), OrganizationUsage: ptr(orDefault(c.OrganizationUsage, store.OrgUsageDeny)),
 		OrganizationRequireBehavior: ptr(orDefault(c.OrganizationBehavior, store.OrgBehaviorNoPrompt)),
-		JWTConfiguration:            &jwtConfig{LifetimeInSeconds: seconds(c.IDTokenTTL), Alg: ptr("RS256")},
+		JWTConfiguration:            &jwtConfig{LifetimeInSeconds: seconds(c.IDTokenTTL), Alg: ptr(orDefault(c.IDTokenSigningAlg, "RS256"))},
 		RefreshToken: &refreshConfig{RotationType: ptr(rotation), ExpirationType: ptr("expiring"),
 			Leeway: seconds(c.Refresh.Overlap), TokenLifetime: seconds(c.Refresh.Absolute),
 			IdleTokenLifetime: seconds(c.Refresh.Idle), InfiniteTokenLifetime: ptr(false), InfiniteIdleTokenLifetime: ptr(false)},
@@ -101,6 +103,7 @@ func toClientJSON(c store.Client, secret string) clientJSON {
 	if secret != "" {
 		out.ClientSecret = ptr(secret)
 	}
+	out.clientTypeJSON = toClientTypeJSON(c)
 	return out
 }
 
@@ -158,6 +161,7 @@ func (in clientJSON) settings(current *store.Client) (mgmt.ClientSettings, error
 		return s, err
 	}
 	s.BackchannelLogoutURI = bc
+	in.clientTypeJSON.settings(&s)
 	if in.AccessTokenLifetime != nil {
 		s.AccessTokenTTL = ptr(time.Duration(*in.AccessTokenLifetime) * time.Second)
 	}
@@ -174,11 +178,10 @@ func (in clientJSON) settings(current *store.Client) (mgmt.ClientSettings, error
 			return s, err
 		}
 		s.AllowOfflineAccess = &offline
+		s.AllowImplicit = ptr(slices.Contains(*in.GrantTypes, store.GrantImplicit))
 	}
 	if j := in.JWTConfiguration; j != nil {
-		if j.Alg != nil && *j.Alg != "RS256" {
-			return s, badRequest("jwt_configuration.alg %q is not supported; ID tokens are signed with RS256", *j.Alg)
-		}
+		s.IDTokenSigningAlg = j.Alg
 		if j.LifetimeInSeconds != nil {
 			s.IDTokenTTL = ptr(time.Duration(*j.LifetimeInSeconds) * time.Second)
 		}
@@ -219,6 +222,9 @@ func (in clientJSON) settings(current *store.Client) (mgmt.ClientSettings, error
 // allows and tells whether refresh tokens are on.
 func offlineFromGrants(typ string, grants []string) (bool, error) {
 	allowed := []string{store.GrantAuthorizationCode, store.GrantRefreshToken}
+	if typ == store.ClientRegularWeb || typ == store.ClientSPA {
+		allowed = append(allowed, store.GrantImplicit)
+	}
 	required := store.GrantAuthorizationCode
 	if typ == store.ClientM2M {
 		allowed, required = []string{store.GrantClientCredentials}, store.GrantClientCredentials

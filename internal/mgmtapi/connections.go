@@ -23,7 +23,7 @@ import (
 // answers.
 
 func (a *API) connectionRoutes() {
-	a.add("GET", "/connections", "List connections", a.listConnections, "read:connections").lists("connections", connectionJSON{})
+	a.add("GET", "/connections", "List connections", a.listConnections, "read:connections").lists("connections", connectionJSON{}).checkpoints()
 	a.add("POST", "/connections", "Create a connection", a.createConnection, "create:connections").accepts(connectionCreate{}).returns(201, connectionJSON{})
 	a.add("GET", "/connections/{id}", "Get a connection", a.getConnection, "read:connections").returns(200, connectionJSON{})
 	a.add("PATCH", "/connections/{id}", "Update a connection", a.patchConnection, "update:connections").accepts(connectionPatch{}).returns(200, connectionJSON{})

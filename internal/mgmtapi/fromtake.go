@@ -21,14 +21,16 @@ type fromTake struct {
 }
 
 // fromTakeOf reads from and take. Mixed with page numbers they are
-// refused: the two answer in different shapes.
+// refused: the two answer in different shapes. include_totals is ignored
+// beside them, as the hosted service does: the current Auth0 SDK sends
+// include_totals=true with take on every checkpoint call.
 func fromTakeOf(r *http.Request) (fromTake, error) {
 	q := r.URL.Query()
 	if !q.Has("from") && !q.Has("take") {
 		return fromTake{}, nil
 	}
-	if q.Has("page") || q.Has("per_page") || q.Has("include_totals") {
-		return fromTake{}, badRequest("Query validation error: use page, per_page and include_totals, or from and take, not both")
+	if q.Has("page") || q.Has("per_page") {
+		return fromTake{}, badRequest("Query validation error: use page and per_page, or from and take, not both")
 	}
 	ft := fromTake{on: true, take: defaultPerPage}
 	if v := q.Get("take"); q.Has("take") {

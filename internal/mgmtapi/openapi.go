@@ -81,13 +81,28 @@ func (a *API) openAPI() (*openapi3.T, error) {
 				WithProperty("length", openapi3.NewIntegerSchema()).
 				WithProperty("total", openapi3.NewIntegerSchema()).
 				WithPropertyRef(rt.listKey, &openapi3.SchemaRef{Value: list})
+			if rt.checkpoint {
+				totals.WithProperty("next", openapi3.NewStringSchema())
+			}
 			resp.WithJSONSchema(openapi3.NewOneOfSchema(list, totals))
 			for _, p := range []struct{ name, desc string }{
 				{"page", "page index, from 0"}, {"per_page", "items per page, 1 to 100 (default 50)"},
 				{"include_totals", "true: answer {start, limit, length, total, " + rt.listKey + "} instead of the bare list"},
 			} {
+				if rt.checkpoint && p.name == "include_totals" {
+					p.desc += "; ignored with from or take, which answer {" + rt.listKey + ", next}"
+				}
 				op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Value: openapi3.NewQueryParameter(p.name).
 					WithDescription(p.desc).WithSchema(openapi3.NewStringSchema())})
+			}
+			if rt.checkpoint {
+				for _, p := range []struct{ name, desc string }{
+					{"from", "checkpoint pagination: the next of the previous answer; the start when absent"},
+					{"take", "checkpoint pagination: items to return, 1 to 100 (default 50)"},
+				} {
+					op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Value: openapi3.NewQueryParameter(p.name).
+						WithDescription(p.desc).WithSchema(openapi3.NewStringSchema())})
+				}
 			}
 		case rt.response != nil:
 			body, err := gen(rt.response)

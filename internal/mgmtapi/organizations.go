@@ -12,7 +12,7 @@ import (
 )
 
 func (a *API) organizationRoutes() {
-	a.add("GET", "/organizations", "List organizations", a.listOrganizations, "read:organizations").lists("organizations", orgJSON{})
+	a.add("GET", "/organizations", "List organizations", a.listOrganizations, "read:organizations").lists("organizations", orgJSON{}).checkpoints()
 	a.add("POST", "/organizations", "Create an organization", a.createOrganization, "create:organizations").accepts(orgCreate{}).returns(201, orgJSON{})
 	a.add("GET", "/organizations/{id}", "Get an organization", a.getOrganization, "read:organizations").returns(200, orgJSON{})
 	// Served as /organizations/{id}/{name}: net/http's mux finds
@@ -22,7 +22,7 @@ func (a *API) organizationRoutes() {
 	a.add("PATCH", "/organizations/{id}", "Update an organization", a.patchOrganization, "update:organizations").accepts(orgPatch{}).returns(200, orgJSON{})
 	a.add("DELETE", "/organizations/{id}", "Delete an organization", a.deleteOrganization, "delete:organizations").returns(204, nil)
 
-	a.add("GET", "/organizations/{id}/members", "List an organization's members", a.listMembers, "read:organization_members").lists("members", memberJSON{})
+	a.add("GET", "/organizations/{id}/members", "List an organization's members", a.listMembers, "read:organization_members").lists("members", memberJSON{}).checkpoints()
 	a.add("POST", "/organizations/{id}/members", "Add members to an organization", a.addMembers, "create:organization_members").accepts(membersBody{}).returns(204, nil)
 	a.add("DELETE", "/organizations/{id}/members", "Remove members from an organization", a.removeMembers, "delete:organization_members").accepts(membersBody{}).returns(204, nil)
 

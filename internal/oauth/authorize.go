@@ -44,6 +44,7 @@ type authorizeParams struct {
 	Request             string
 	RequestURI          string
 	Registration        string
+	ScreenHint          string
 
 	hasRedirectURI bool
 	duplicate      string // the first parameter given more than once
@@ -62,7 +63,7 @@ func parseAuthorize(v url.Values) authorizeParams {
 		"code_challenge": &a.CodeChallenge, "code_challenge_method": &a.CodeChallengeMethod,
 		"connection": &a.Connection, "organization": &a.Organization, "invitation": &a.Invitation,
 		"audience": &a.Audience, "acr_values": &a.ACRValues, "request": &a.Request, "request_uri": &a.RequestURI,
-		"registration": &a.Registration,
+		"registration": &a.Registration, "screen_hint": &a.ScreenHint,
 	}
 	for name, dst := range fields {
 		vals, ok := v[name]
@@ -140,6 +141,12 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		p.internalErrorPage(w, "authorize: get client", err)
 		return
 	}
+	if !a.hasRedirectURI && slices.Contains(strings.Fields(a.Scope), "openid") {
+		// OIDC Core §3.1.2.1: redirect_uri is REQUIRED in OpenID requests,
+		// even when the application has a single callback URL.
+		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The redirect_uri parameter is missing: OpenID Connect requests must name their callback URL.")
+		return
+	}
 	redirectURI, ok := matchRedirectURI(client, a.RedirectURI, a.hasRedirectURI)
 	if !ok {
 		msg := "The redirect_uri is not registered for this application. Add it to the application's allowed callback URLs."
@@ -150,6 +157,14 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	to := responder{redirectURI: redirectURI, mode: errorMode(a), state: a.State, status: status}
+	if to.mode == modeWebMessage && !slices.Contains(webOrigins(client), originOf(redirectURI)) {
+		// The answer could reach no window: postMessage goes only to an
+		// allowed web origin of the application.
+		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "response_mode=web_message needs a redirect_uri on one of the application's web origins.")
+		return
+	}
+
 	// From here on every error goes back to the client's redirect URI.
 	req, oerr, err := p.validateAuthorize(r.Context(), a, client)
 	if err != nil {
@@ -157,13 +172,14 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if oerr != nil {
-		p.redirectError(w, r, redirectURI, a.State, oerr, status)
+		p.respondError(w, r, to, oerr)
 		return
 	}
 	req.RedirectURI = redirectURI
 	// The request is stored only when a page needs it: a session that
 	// gets its code at once costs one write, the code.
-	p.run(w, r, &flow{req: req, client: client, status: status, promptNone: slices.Contains(req.Prompt, "none")})
+	p.run(w, r, &flow{req: req, client: client, status: status, promptNone: slices.Contains(req.Prompt, "none"),
+		signup: a.ScreenHint == "signup"})
 }
 
 // matchRedirectURI compares the requested URI with the registered ones by
@@ -180,6 +196,9 @@ func matchRedirectURI(c store.Client, requested string, given bool) (string, boo
 		requested = requested[:i]
 	}
 	if requested != "" && slices.Contains(c.Callbacks, requested) {
+		return requested, true
+	}
+	if requested != "" && c.Type == store.ClientNative && slices.ContainsFunc(c.Callbacks, loopbackMatch(requested)) {
 		return requested, true
 	}
 	return "", false
@@ -249,20 +268,33 @@ func (p *Provider) checkAuthorize(a authorizeParams, client store.Client) (store
 	case a.Registration != "":
 		return store.AuthRequest{}, newError("registration_not_supported", "the registration parameter is not supported")
 	}
-	switch a.ResponseType {
-	case "":
+	if a.ResponseType == "" {
 		return store.AuthRequest{}, newError(ErrInvalidRequest, "the response_type parameter is missing")
-	case "code":
-	default:
-		return store.AuthRequest{}, newError(ErrUnsupportedResponseType, "response_type %s is not supported; use code", a.ResponseType)
 	}
-	if !slices.Contains(client.GrantTypes, "authorization_code") {
+	typ, ok := parseResponseType(a.ResponseType)
+	if !ok {
+		return store.AuthRequest{}, newError(ErrUnsupportedResponseType, "response_type %s is not supported; use code, id_token or code id_token", a.ResponseType)
+	}
+	mode, ok := resolveMode(a.ResponseMode, typ)
+	if !ok {
+		return store.AuthRequest{}, newError(ErrInvalidRequest, "response_mode %s is not supported for response_type %s; use %s", a.ResponseMode, typ, strings.Join(responseModesSupported, ", "))
+	}
+	if hasCode(typ) && !slices.Contains(client.GrantTypes, store.GrantAuthorizationCode) {
 		return store.AuthRequest{}, newError(ErrUnauthorizedClient, "the application may not use the authorization code grant")
 	}
-	switch a.ResponseMode {
-	case "", "query":
-	default:
-		return store.AuthRequest{}, newError(ErrInvalidRequest, "response_mode %s is not supported; use query", a.ResponseMode)
+	if hasIDToken(typ) {
+		// An ID token from the authorization endpoint is the implicit
+		// grant's (OIDC Core §3.2, §3.3): only for applications allowed it,
+		// only for OpenID requests, and bound to the client's nonce
+		// (§3.2.2.1: REQUIRED), its one defence against replay.
+		switch {
+		case !slices.Contains(client.GrantTypes, store.GrantImplicit):
+			return store.AuthRequest{}, newError(ErrUnauthorizedClient, "the application may not receive ID tokens from the authorization endpoint (the implicit grant is off)")
+		case !slices.Contains(strings.Fields(a.Scope), "openid"):
+			return store.AuthRequest{}, newError(ErrInvalidRequest, "response_type %s needs the openid scope", typ)
+		case a.Nonce == "":
+			return store.AuthRequest{}, newError(ErrInvalidRequest, "response_type %s needs a nonce", typ)
+		}
 	}
 
 	prompt := strings.Fields(a.Prompt)
@@ -297,12 +329,15 @@ func (p *Provider) checkAuthorize(a authorizeParams, client store.Client) (store
 			return store.AuthRequest{}, newError(ErrInvalidRequest, "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]")
 		}
 	}
+	if oerr := checkPKCERequired(client, a.ResponseType, a.CodeChallenge); oerr != nil {
+		return store.AuthRequest{}, oerr
+	}
 
 	now := p.now()
 	return store.AuthRequest{
 		ID:                  token.NewOpaque(),
 		ClientID:            client.ID,
-		ResponseMode:        a.ResponseMode,
+		ResponseMode:        encodeResponse(mode, typ),
 		State:               a.State,
 		Nonce:               a.Nonce,
 		Prompt:              prompt,
@@ -374,19 +409,6 @@ func appendQuery(base string, q url.Values) string {
 		sep = "&"
 	}
 	return base + sep + q.Encode()
-}
-
-// redirectError sends an error to the client's verified redirect URI
-// (RFC 6749 §4.1.2.1) with iss (RFC 9207).
-func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, redirectURI, state string, e *Error, status int) {
-	q := url.Values{"error": {e.Code}, "iss": {p.cfg.Issuer}}
-	if e.Description != "" {
-		q.Set("error_description", e.Description)
-	}
-	if state != "" {
-		q.Set("state", state)
-	}
-	http.Redirect(w, r, appendQuery(redirectURI, q), status)
 }
 
 // errorPage shows an error to the user without redirecting anywhere.

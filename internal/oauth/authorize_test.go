@@ -28,6 +28,7 @@ func TestAuthorizeErrorPage(t *testing.T) {
 		FirstParty: true,
 		Callbacks:  []string{"https://app.example/cb?tenant=1"},
 	})
+	native := e.newClient(t, oauth.NewClientParams{FirstParty: true, Callbacks: []string{"com.example.app:/cb"}})
 	_, _, cookie := e.login(t)
 
 	// req is a valid request for c with redirect_uri set to redirect.
@@ -102,6 +103,24 @@ func TestAuthorizeErrorPage(t *testing.T) {
 			q.Del("redirect_uri")
 			return q
 		}()},
+		// OIDC Core §3.1.2.1: an OpenID request names its redirect_uri,
+		// even for an application with one callback URL.
+		{name: "OpenID request without redirect_uri", query: func() url.Values {
+			q := authQuery(app)
+			q.Del("redirect_uri")
+			return q
+		}()},
+		{name: "OpenID request without redirect_uri, id_token", query: func() url.Values {
+			q := authQuery(app)
+			q.Del("redirect_uri")
+			q.Set("response_type", "id_token")
+			return q
+		}()},
+		{name: "web_message to a custom scheme", query: func() url.Values {
+			q := req(native, "com.example.app:/cb")
+			q.Set("response_mode", "web_message")
+			return q
+		}()},
 		{name: "POST unknown client", post: true, query: url.Values{"client_id": {"no-such-client"}, "redirect_uri": {loopbackCB}, "response_type": {"code"}}},
 		{name: "POST unregistered redirect_uri", post: true, query: req(app, loopbackCB+"/")},
 	}
@@ -174,18 +193,24 @@ func TestAuthorizeRedirectError(t *testing.T) {
 		post    bool
 		session string // "" logged in, "none" no cookie, "unknown" a cookie of no session
 		want    string
+		// fragment: the error comes back in the fragment, as a response
+		// with a token in it would (Multiple Response Types §3.0).
+		fragment bool
 	}{
 		{name: "missing response_type", change: del("response_type"), want: "invalid_request"},
 		{name: "empty response_type", change: set("response_type", ""), want: "invalid_request"},
-		{name: "response_type token", change: set("response_type", "token"), want: "unsupported_response_type"},
-		{name: "response_type id_token", change: set("response_type", "id_token"), want: "unsupported_response_type"},
-		{name: "response_type code id_token", change: set("response_type", "code id_token"), want: "unsupported_response_type"},
-		{name: "response_type code token", change: set("response_type", "code token"), want: "unsupported_response_type"},
+		{name: "response_type token", change: set("response_type", "token"), want: "unsupported_response_type", fragment: true},
+		{name: "response_type id_token without the implicit grant", change: set("response_type", "id_token", "nonce", "n"), want: "unauthorized_client", fragment: true},
+		{name: "response_type code id_token without the implicit grant", change: set("response_type", "code id_token", "nonce", "n"), want: "unauthorized_client", fragment: true},
+		{name: "response_type code token", change: set("response_type", "code token"), want: "unsupported_response_type", fragment: true},
+		{name: "response_type id_token token", change: set("response_type", "id_token token"), want: "unsupported_response_type", fragment: true},
+		{name: "response_type code twice", change: set("response_type", "code code"), want: "unsupported_response_type"},
 		{name: "response_type none", change: set("response_type", "none"), want: "unsupported_response_type"},
 		{name: "response_type with quotes, backslash and non-ASCII", change: set("response_type", "to\"k\\en é\x01"), want: "unsupported_response_type"},
 		{name: "response_mode with quotes", change: set("response_mode", `"frag\ment"`), want: "invalid_request"},
-		{name: "response_mode fragment", change: set("response_mode", "fragment"), want: "invalid_request"},
-		{name: "response_mode form_post", change: set("response_mode", "form_post"), want: "invalid_request"},
+		{name: "response_mode jwt", change: set("response_mode", "jwt"), want: "invalid_request"},
+		{name: "response_mode fragment, bad prompt", change: set("response_mode", "fragment", "prompt", "bogus"), want: "invalid_request", fragment: true},
+		{name: "response_mode query for an id_token", change: set("response_type", "id_token", "response_mode", "query", "nonce", "n"), want: "invalid_request", fragment: true},
 		{name: "PKCE plain", change: set("code_challenge", validChallenge, "code_challenge_method", "plain"), want: "invalid_request"},
 		{name: "PKCE without method", change: set("code_challenge", validChallenge), want: "invalid_request"},
 		{name: "PKCE method without challenge", change: set("code_challenge_method", "S256"), want: "invalid_request"},
@@ -214,9 +239,14 @@ func TestAuthorizeRedirectError(t *testing.T) {
 		{name: "prompt none with an unknown session", change: set("prompt", "none"), session: "unknown", want: "login_required"},
 		{name: "POST missing response_type", change: del("response_type"), post: true, want: "invalid_request"},
 		{name: "POST prompt none without session", change: set("prompt", "none"), post: true, session: "none", want: "login_required"},
-		{name: "callback with query, token response_type", client: &withQuery, change: set("response_type", "token"), want: "unsupported_response_type"},
-		{name: "redirect_uri with fragment, token response_type", change: set("redirect_uri", loopbackCB+"#frag", "response_type", "token"), want: "unsupported_response_type"},
-		{name: "single callback, no redirect_uri, token response_type", change: func(q url.Values) { q.Del("redirect_uri"); q.Set("response_type", "token") }, want: "unsupported_response_type"},
+		{name: "callback with query, token response_type", client: &withQuery, change: set("response_type", "token"), want: "unsupported_response_type", fragment: true},
+		{name: "callback with query, fragment mode", client: &withQuery, change: set("response_mode", "fragment", "max_age", "x"), want: "invalid_request", fragment: true},
+		{name: "redirect_uri with fragment, token response_type", change: set("redirect_uri", loopbackCB+"#frag", "response_type", "token"), want: "unsupported_response_type", fragment: true},
+		{name: "single callback, no redirect_uri, not OpenID, token response_type", change: func(q url.Values) {
+			q.Del("redirect_uri")
+			q.Set("scope", "email")
+			q.Set("response_type", "token")
+		}, want: "unsupported_response_type", fragment: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,14 +280,25 @@ func TestAuthorizeRedirectError(t *testing.T) {
 			if got, want := withoutQuery(loc), withoutQuery(registered); got != want {
 				t.Errorf("redirected to %s, want the registered %s", got, want)
 			}
-			if loc.Fragment != "" || strings.Contains(r.header.Get("Location"), "#") {
-				t.Errorf("Location %q has a fragment", r.header.Get("Location"))
-			}
 			got := loc.Query()
 			for k, v := range registered.Query() {
 				if got.Get(k) != v[0] {
 					t.Errorf("registered query %s=%s lost: %s", k, v[0], loc)
 				}
+			}
+			if tt.fragment {
+				if _, ok := got["error"]; ok {
+					t.Errorf("Location %q has the error in its query", r.header.Get("Location"))
+				}
+				var err error
+				if got, err = url.ParseQuery(loc.EscapedFragment()); err != nil {
+					t.Fatalf("fragment %q: %v", loc.Fragment, err)
+				}
+			} else if loc.Fragment != "" || strings.Contains(r.header.Get("Location"), "#") {
+				t.Errorf("Location %q has a fragment", r.header.Get("Location"))
+			}
+			if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control %q, want no-store", cc)
 			}
 			if got.Get("error") != tt.want {
 				t.Errorf("error = %q, want %q (description %q)", got.Get("error"), tt.want, got.Get("error_description"))
@@ -332,7 +373,7 @@ func TestAuthorizeSuccess(t *testing.T) {
 		{name: "with nonce", change: set("nonce", "n-0S6_WzA2Mj"), wantState: oddState},
 		{name: "fragment dropped", change: set("redirect_uri", loopbackCB+"#frag"), wantState: oddState},
 		{name: "empty fragment dropped", change: set("redirect_uri", loopbackCB+"#"), wantState: oddState},
-		{name: "single callback, no redirect_uri", change: del("redirect_uri"), wantState: oddState},
+		{name: "single callback, no redirect_uri, not OpenID", change: func(q url.Values) { q.Del("redirect_uri"); q.Set("scope", "email") }, wantState: oddState},
 		{name: "second of several callbacks", client: &multi, change: set("redirect_uri", "http://[::1]:8080/callback"), wantState: oddState, wantBase: "http://[::1]:8080/callback"},
 		{name: "unknown parameters ignored", change: set("foo", "bar", "x-custom", "<script>", "claims", `{"userinfo":{}}`), wantState: oddState},
 		{name: "display ignored", change: set("display", "popup"), wantState: oddState},

@@ -326,3 +326,29 @@ func TestBackchannelLogoutInterrupted(t *testing.T) {
 		t.Fatalf("after an interrupted attempt: %+v, want one delivery due now with no attempt counted", ds)
 	}
 }
+
+// TestBackchannelLogoutImplicit checks that an application that got only
+// an ID token from /authorize (response_type id_token) is owed the logout
+// of that session too.
+func TestBackchannelLogoutImplicit(t *testing.T) {
+	e := newBCEnv(t, 0)
+	app := e.newClientWith(t, oauth.NewClientParams{FirstParty: true, Implicit: true}, func(c *store.Client) {
+		c.BackchannelLogoutURI = e.rp.srv.URL + "/backchannel"
+	})
+	e.app = app
+	u, _, cookie := e.login(t)
+	q := authQuery(app)
+	q.Set("response_type", "id_token")
+	q.Set("nonce", "n")
+	got := answer(t, e.get(t, "/authorize", q, cookie), "fragment", app.Callbacks[0])
+	idToken := got.Get("id_token")
+	if idToken == "" {
+		t.Fatalf("no ID token: %v", got)
+	}
+	e.get(t, "/v2/logout", url.Values{"client_id": {app.ID}}, cookie)
+	if n, err := e.sender.SendDue(t.Context()); n != 1 || err != nil {
+		t.Fatalf("SendDue: %d, %v", n, err)
+	}
+	tokens, _ := e.rp.got()
+	e.checkLogoutToken(t, tokens[0], u, idToken)
+}

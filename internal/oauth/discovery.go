@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 )
 
@@ -13,34 +14,35 @@ import (
 // listed is one Gatehouse implements.
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	iss := p.cfg.Issuer
-	// ID tokens are signed with the default ring only; the JWKS may hold
-	// other algorithms' keys for API access tokens.
+	// ID tokens are signed with the default ring unless an application
+	// chose another algorithm; the JWKS may hold other algorithms' keys
+	// for API access tokens.
 	alg, err := p.cfg.Keys.SigningAlgorithm(r.Context())
 	if err != nil {
 		writeJSONError(w, p.internalError("discovery: signing algorithm", err))
 		return
 	}
-	algs := []string{alg}
+	algs := idTokenAlgorithms(alg)
 	doc := map[string]any{
 		"issuer":                 iss,
-		"authorization_endpoint": iss + "/authorize",
-		"token_endpoint":         iss + "/oauth/token",
-		"userinfo_endpoint":      iss + "/userinfo",
-		"jwks_uri":               iss + "/.well-known/jwks.json",
-		"end_session_endpoint":   iss + "/oidc/logout",
-		"revocation_endpoint":    iss + "/oauth/revoke",
+		"authorization_endpoint": p.endpoint("/authorize"),
+		"token_endpoint":         p.endpoint("/oauth/token"),
+		"userinfo_endpoint":      p.endpoint("/userinfo"),
+		"jwks_uri":               p.endpoint("/.well-known/jwks.json"),
+		"end_session_endpoint":   p.endpoint("/oidc/logout"),
+		"revocation_endpoint":    p.endpoint("/oauth/revoke"),
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
-		"introspection_endpoint":                        iss + "/oauth/introspect",
+		"introspection_endpoint":                        p.endpoint("/oauth/introspect"),
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"response_types_supported":                      []string{"code"},
-		"response_modes_supported":                      []string{"query"},
-		"grant_types_supported":                         p.grantTypes(),
+		"response_types_supported":                      responseTypesSupported,
+		"response_modes_supported":                      responseModesSupported,
+		"grant_types_supported":                         append(p.grantTypes(), store.GrantImplicit),
 		"subject_types_supported":                       []string{"public"},
 		"id_token_signing_alg_values_supported":         algs,
 		"scopes_supported":                              supportedScopes,
-		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
+		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"code_challenge_methods_supported":              []string{"S256"},
-		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
+		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "sid",
 			"name", "nickname", "picture", "given_name", "family_name", "updated_at", "email", "email_verified",
 			"amr", "acr"},
 		// A client asks for a second factor with acr_values (OIDC Core
@@ -53,6 +55,8 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"authorization_response_iss_parameter_supported": true,
 		"backchannel_logout_supported":                   true, "backchannel_logout_session_supported": true,
 	}
+	// private_key_jwt client assertions (RFC 7523, OIDC Core §9).
+	doc["token_endpoint_auth_signing_alg_values_supported"] = ClientAssertionAlgorithms
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*")

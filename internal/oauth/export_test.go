@@ -23,6 +23,8 @@ type NewClientParams struct {
 	// a secret.
 	Type                    string
 	TokenEndpointAuthMethod string
+	// Implicit allows ID tokens from /authorize (the implicit grant).
+	Implicit bool
 }
 
 // NewClient returns the record of a regular web application with these
@@ -47,6 +49,9 @@ func NewClient(p NewClientParams) (store.Client, string, error) {
 	}
 	if p.AllowOfflineAccess {
 		c.GrantTypes = append(c.GrantTypes, "refresh_token")
+	}
+	if p.Implicit {
+		c.GrantTypes = append(c.GrantTypes, store.GrantImplicit)
 	}
 	if p.Type != "" {
 		c.Type = p.Type

@@ -32,6 +32,9 @@ type flow struct {
 	status int // 302, or 303 after a POST /authorize
 	// promptNone turns every page a step would show into an error.
 	promptNone bool
+	// signup sends a user who must log in to the sign-up page instead
+	// (screen_hint=signup); it holds for the first pass only.
+	signup bool
 	// Set by the authenticate step.
 	sess store.Session
 	user store.User
@@ -73,7 +76,8 @@ var steps = []step{
 func (p *Provider) run(w http.ResponseWriter, r *http.Request, f *flow) {
 	ctx := r.Context()
 	// Every answer of the flow may carry a code or an error for the
-	// client: never cached (RFC 6749 §5.1 in spirit, RFC 9700 §4.2.4).
+	// client: never cached (RFC 6749 §5.1 in spirit, RFC 9700 §4.2.4);
+	// respond says so again for the answers it writes.
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	for _, s := range steps {
@@ -94,7 +98,13 @@ func (p *Provider) run(w http.ResponseWriter, r *http.Request, f *flow) {
 			return
 		}
 	}
-	p.issueCode(w, r, f)
+	p.issueResponse(w, r, f)
+}
+
+// responder is where the flow's answer goes.
+func (f *flow) responder() responder {
+	mode, _ := decodeResponse(f.req.ResponseMode)
+	return responder{redirectURI: f.req.RedirectURI, mode: mode, state: f.req.State, status: f.status}
 }
 
 // endFlow sends an error to the client and forgets the request.
@@ -104,7 +114,7 @@ func (p *Provider) endFlow(w http.ResponseWriter, r *http.Request, f *flow, e *E
 			p.cfg.Log.Warn("delete auth request", "err", err)
 		}
 	}
-	p.redirectError(w, r, f.req.RedirectURI, f.req.State, e, f.status)
+	p.respondError(w, r, f.responder(), e)
 }
 
 // toPage sends the browser to a hosted page, storing the request first,
@@ -125,10 +135,50 @@ func (p *Provider) toPage(w http.ResponseWriter, r *http.Request, f *flow, path 
 	http.Redirect(w, r, path, f.status)
 }
 
-// issueCode ends the flow with a code for the client.
-func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, f *flow) {
+// issueResponse ends the flow with what the response type asks for: a
+// code, an ID token, or both (the hybrid flow, whose ID token binds the
+// code with c_hash, OIDC Core §3.3.2.11).
+func (p *Provider) issueResponse(w http.ResponseWriter, r *http.Request, f *flow) {
 	ctx := r.Context()
-	code := token.NewOpaque()
+	_, typ := decodeResponse(f.req.ResponseMode)
+	params := url.Values{}
+	var code string
+	if hasCode(typ) {
+		code = token.NewOpaque()
+		params.Set("code", code)
+	}
+	if hasIDToken(typ) {
+		// Signed before the code is stored: a login that can no longer
+		// get an ID token (user blocked meanwhile) gets no code either.
+		idt, err := p.frontIDToken(ctx, f, code)
+		var oerr *Error
+		if errors.As(err, &oerr) {
+			p.endFlow(w, r, f, oerr)
+			return
+		}
+		if err != nil {
+			p.internalErrorPage(w, "authorize: id token", err)
+			return
+		}
+		params.Set("id_token", idt)
+	}
+	if hasCode(typ) {
+		if !p.storeCode(w, r, f, code) {
+			return
+		}
+	} else if f.stored {
+		if err := p.cfg.Store.DeleteAuthRequest(ctx, f.req.ID); err != nil {
+			p.internalErrorPage(w, "authorize: complete request", err)
+			return
+		}
+	}
+	p.respond(w, r, f.responder(), params)
+}
+
+// storeCode stores the code of the flow's request, spending the stored
+// request with it; on failure it answers the browser and returns false.
+func (p *Provider) storeCode(w http.ResponseWriter, r *http.Request, f *flow, code string) bool {
+	ctx := r.Context()
 	now := p.now()
 	req := f.req
 	c := store.AuthCode{
@@ -157,17 +207,13 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, f *flow) {
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "This login request was already completed. Go back to the application and log in again.")
-		return
+		return false
 	}
 	if err != nil {
 		p.internalErrorPage(w, "authorize: issue code", err)
-		return
+		return false
 	}
-	q := url.Values{"code": {code}, "iss": {p.cfg.Issuer}}
-	if req.State != "" {
-		q.Set("state", req.State)
-	}
-	http.Redirect(w, r, appendQuery(req.RedirectURI, q), f.status)
+	return true
 }
 
 // endedStep ends a request that a page ended: consent denied, or an
@@ -239,7 +285,31 @@ func (authenticateStep) run(ctx context.Context, p *Provider, r *http.Request, f
 			return showPage(authflow.UpstreamLoginPath(conn.Name, f.req.ID), none), nil
 		}
 	}
+	if f.signup {
+		ok, err := p.offersSignup(ctx, f)
+		if err != nil || ok {
+			return showPage(authflow.For(authflow.SignupPath, f.req.ID), none), err
+		}
+	}
 	return showPage(authflow.For(authflow.LoginPath, f.req.ID), none), nil
+}
+
+// offersSignup reports whether screen_hint=signup can open the sign-up
+// page: the application has username/password login, the request forces
+// no other connection, and no organization's rules are in the way (the
+// login page, which links to sign-up where it is allowed, handles those).
+func (p *Provider) offersSignup(ctx context.Context, f *flow) (bool, error) {
+	if f.req.Organization != "" || (f.req.Connection != "" && f.req.Connection != store.DefaultDatabaseConnection) {
+		return false, nil
+	}
+	conn, err := p.cfg.Store.GetConnection(ctx, store.DefaultDatabaseConnection)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("get database connection: %w", err)
+	}
+	return slices.Contains(conn.EnabledClients, f.client.ID), nil
 }
 
 // loadSessionUser fills f.sess and f.user from the browser's session and

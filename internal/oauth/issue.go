@@ -24,6 +24,7 @@ type issueParams struct {
 	audience string
 	org      string // organization id: org_id and org_name claims
 	nonce    string
+	code     string // issued with the ID token at /authorize: its c_hash
 	authTime time.Time
 	amr      []string // authentication methods of the login (RFC 8176)
 	refresh  bool     // start a refresh-token family when offline access is allowed
@@ -89,24 +90,9 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 		}
 		api = &a
 	}
-	var orgClaims map[string]any
-	if ip.org != "" {
-		org, err := st.GetOrganization(ctx, ip.org)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, newError(ErrInvalidGrant, "the organization no longer exists")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("issue: get organization: %w", err)
-		}
-		// The membership may have ended since the login.
-		member, err := st.IsMember(ctx, org.ID, ip.user.ID)
-		if err != nil {
-			return nil, fmt.Errorf("issue: check membership: %w", err)
-		}
-		if !member {
-			return nil, newError(ErrInvalidGrant, "the user is no longer a member of the organization")
-		}
-		orgClaims = map[string]any{"org_id": org.ID, "org_name": org.Name}
+	orgClaims, err := p.orgClaims(ctx, ip.org, ip.user.ID)
+	if err != nil {
+		return nil, err
 	}
 	ip.orgClaims = orgClaims
 	now := p.now()
@@ -198,6 +184,31 @@ func (p *Provider) issue(ctx context.Context, ip issueParams) (*tokenResponse, e
 	return resp, nil
 }
 
+// orgClaims are the org_id and org_name claims of tokens issued in an
+// organization (none outside one), checking the user still belongs to it.
+func (p *Provider) orgClaims(ctx context.Context, orgID, userID string) (map[string]any, error) {
+	if orgID == "" {
+		return nil, nil
+	}
+	st := p.cfg.Store
+	org, err := st.GetOrganization(ctx, orgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, newError(ErrInvalidGrant, "the organization no longer exists")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("issue: get organization: %w", err)
+	}
+	// The membership may have ended since the login.
+	member, err := st.IsMember(ctx, org.ID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("issue: check membership: %w", err)
+	}
+	if !member {
+		return nil, newError(ErrInvalidGrant, "the user is no longer a member of the organization")
+	}
+	return map[string]any{"org_id": org.ID, "org_name": org.Name}, nil
+}
+
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b
@@ -207,7 +218,7 @@ func minTime(a, b time.Time) time.Time {
 
 // idToken signs the ID token (OIDC Core §2, §3.1.3.6).
 func (p *Provider) idToken(ctx context.Context, ip issueParams, scopes []string, accessToken string, now time.Time, ttl time.Duration) (string, error) {
-	alg, err := p.cfg.Keys.SigningAlgorithm(ctx)
+	alg, err := p.idTokenAlgorithm(ctx, ip.client)
 	if err != nil {
 		return "", fmt.Errorf("id token: %w", err)
 	}
@@ -218,7 +229,14 @@ func (p *Provider) idToken(ctx context.Context, ip issueParams, scopes []string,
 	claims["aud"] = ip.client.ID
 	claims["iat"] = now.Unix()
 	claims["exp"] = now.Add(ttl).Unix()
-	claims["at_hash"] = token.AtHash(accessToken, alg)
+	if accessToken != "" {
+		claims["at_hash"] = token.AtHash(accessToken, alg)
+	}
+	if ip.code != "" {
+		// OIDC Core §3.3.2.11: the hybrid flow's ID token binds its code;
+		// c_hash is computed as at_hash is.
+		claims["c_hash"] = token.AtHash(ip.code, alg)
+	}
 	if !ip.authTime.IsZero() {
 		claims["auth_time"] = ip.authTime.Unix()
 	}
@@ -234,7 +252,7 @@ func (p *Provider) idToken(ctx context.Context, ip issueParams, scopes []string,
 	if ip.session != "" {
 		claims["sid"] = sid(ip.session)
 	}
-	s, err := p.cfg.Keys.Sign(ctx, claims, "JWT")
+	s, err := p.signIDToken(ctx, ip.client, alg, claims)
 	if err != nil {
 		return "", fmt.Errorf("sign id token: %w", err)
 	}
@@ -250,7 +268,7 @@ func (p *Provider) jwtAccessToken(ctx context.Context, ip issueParams, api store
 	aud := any(api.Identifier)
 	if slices.Contains(scopes, "openid") {
 		// RFC 9068 §3 allows several audiences; /userinfo accepts the token.
-		aud = []string{api.Identifier, p.cfg.Issuer + "/userinfo"}
+		aud = []string{api.Identifier, p.endpoint("/userinfo")}
 	}
 	claims["iss"] = p.cfg.Issuer
 	claims["sub"] = ip.user.ID

@@ -26,7 +26,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	if looksLikeJWT(bearer) {
 		// A JWT access token for an API whose audience includes /userinfo.
 		c, verr := p.verifyAccessJWT(r.Context(), bearer, p.now())
-		if verr != nil || !c.HasAudience(p.cfg.Issuer+"/userinfo") {
+		if verr != nil || !c.HasAudience(p.endpoint("/userinfo")) {
 			writeBearerError(w, invalid)
 			return
 		}

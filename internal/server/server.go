@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,9 +40,12 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	limits  connLimits
-	audit   *audit.Writer       // the audit log; Serve closes it
-	jobs    *mgmt.Jobs          // import and export jobs; Serve stops them
-	logouts *oauth.LogoutSender // back-channel logout tokens; Serve runs it
+	audit   *audit.Writer // the audit log; Serve closes it
+	jobs    *mgmt.Jobs    // import and export jobs; Serve stops them
+	// cert, when set, makes Serve speak https with it.
+	cert *Certificate
+	// logouts sends back-channel logout tokens; Serve runs it.
+	logouts *oauth.LogoutSender
 }
 
 // connLimits bound what one connection may hold of the server, so a slow
@@ -73,6 +77,13 @@ type Option func(*options)
 type options struct {
 	openConnector login.OpenConnector
 	mail          email.Sender
+	cert          *Certificate
+}
+
+// WithTLS serves https with cert (see LoadCertificate) instead of plain
+// http.
+func WithTLS(cert *Certificate) Option {
+	return func(o *options) { o.cert = cert }
 }
 
 // WithMail sends the account emails through m instead of the configured
@@ -111,7 +122,9 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		return nil, err
 	}
 	st = store.NewCache(st, cfg.SettingsCacheTTL.D())
-	secure := strings.HasPrefix(cfg.Issuer, "https://")
+	// Cookies are Secure whenever browsers reach the server over https:
+	// an https issuer (TLS here or at a load balancer) or TLS served here.
+	secure := strings.HasPrefix(cfg.Issuer, "https://") || o.cert != nil
 	sessions := &session.Manager{Store: st, TTL: cfg.Tokens.Session.D(), Secure: secure, Now: time.Now}
 	db, err := database.Open(DatabaseConfig(cfg, st))
 	if err != nil {
@@ -242,14 +255,14 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "Gatehouse OpenID Provider\nDiscovery: %s/.well-known/openid-configuration\n", cfg.Issuer)
+		fmt.Fprintf(w, "Gatehouse OpenID Provider\nDiscovery: %s\n", config.IssuerURL(cfg.Issuer, "/.well-known/openid-configuration"))
 	})
 
 	trusted, err := config.ParseCIDRs(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog, jobs: jobs,
+	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog, jobs: jobs, cert: o.cert,
 		logouts: provider.LogoutSender(oauth.LogoutSenderConfig{})}
 	s.handler = s.recoverer(realClient(trusted, s.logRequests(securityHeaders(mux))))
 	return s, nil
@@ -286,7 +299,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if s.cert != nil {
+			// ServeTLS adds "h2" to the offered protocols: HTTP/2 for
+			// clients that negotiate it, HTTP/1.1 for the others.
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	var err error
 	select {
 	case err = <-errc:
@@ -326,7 +347,16 @@ func (s *Server) httpServer() *http.Server {
 		IdleTimeout:       s.limits.idle,
 		MaxHeaderBytes:    s.limits.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		TLSConfig:         s.tlsConfig(),
 	}
+}
+
+// tlsConfig is the https configuration, or nil for plain http.
+func (s *Server) tlsConfig() *tls.Config {
+	if s.cert == nil {
+		return nil
+	}
+	return s.cert.tlsConfig()
 }
 
 // clean deletes expired rows every minute.

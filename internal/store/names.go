@@ -20,6 +20,9 @@ const (
 	AuthMethodSecretBasic = "client_secret_basic" // the secret in HTTP Basic (RFC 6749 §2.3.1)
 	AuthMethodSecretPost  = "client_secret_post"  // the secret in the form body
 	AuthMethodNone        = "none"                // a public client: client_id alone, PKCE required
+	// AuthMethodPrivateKeyJWT is a JWT signed with a key of the client's
+	// registered JWK Set (RFC 7523 §2.2, OIDC Core §9).
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
 )
 
 // Grant types (Client.GrantTypes; RFC 6749).
@@ -27,6 +30,9 @@ const (
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
+	// GrantImplicit lets an application receive ID tokens from /authorize
+	// (response_type id_token and code id_token); never access tokens.
+	GrantImplicit = "implicit"
 )
 
 // Public reports whether the client is a public client (RFC 6749 §2.1): one

@@ -64,7 +64,22 @@ type Client struct {
 	// RequireVerifiedEmail holds logins back until the user has verified
 	// their email address.
 	RequireVerifiedEmail bool
-	CreatedAt            time.Time
+	// WebOrigins are the browser origins (scheme://host[:port]) that may
+	// frame the web_message response of a single-page application.
+	WebOrigins []string
+	// AllowedOrigins are the browser origins allowed to call the token,
+	// userinfo and revocation endpoints, discovery and JWKS (CORS).
+	AllowedOrigins []string
+	// RequirePKCE makes a confidential client send a PKCE challenge; public
+	// clients always must.
+	RequirePKCE bool
+	// IDTokenSigningAlg is the application's id_token_signed_response_alg:
+	// "RS256", "ES256" or "EdDSA"; "" means RS256.
+	IDTokenSigningAlg string
+	// JWKS is the JSON Web Key Set (RFC 7517) that verifies the client
+	// assertions of an AuthMethodPrivateKeyJWT client; "" otherwise.
+	JWKS      string
+	CreatedAt time.Time
 	// BackchannelLogoutURI receives the application's logout tokens
 	// (OpenID Back-Channel Logout 1.0 §2.2); "" sends none.
 	BackchannelLogoutURI string
@@ -146,7 +161,7 @@ type AuthRequest struct {
 	ID                  string
 	ClientID            string
 	RedirectURI         string
-	ResponseMode        string
+	ResponseMode        string // the mode, then " "+response type unless code (package oauth)
 	Scopes              []string
 	State               string
 	Nonce               string
@@ -308,6 +323,7 @@ const (
 // read-modify-write sequences run inside one backend transaction.
 type Store interface {
 	ClientGrantStore
+	ClientAssertionStore
 	JobStore
 	ConnectionStore
 	OrganizationStore
