@@ -227,7 +227,7 @@ func (s *LogoutSender) forget(ctx context.Context, d store.LogoutDelivery, log i
 // post sends one logout token to the client's back-channel URI (§2.5) and
 // returns an error unless the client answered 2xx.
 func (s *LogoutSender) post(ctx context.Context, client store.Client, d store.LogoutDelivery) error {
-	raw, err := s.p.logoutToken(ctx, d, s.cfg.TokenTTL)
+	raw, err := s.p.logoutToken(ctx, client, d, s.cfg.TokenTTL)
 	if err != nil {
 		return err
 	}
@@ -251,9 +251,11 @@ func (s *LogoutSender) post(ctx context.Context, client store.Client, d store.Lo
 }
 
 // logoutToken signs the logout token of d (§2.4): no nonce, an events
-// claim, and the sid of the session's ID tokens. Its jti is the same at
-// every attempt, so an application can tell a retry from a new logout.
-func (p *Provider) logoutToken(ctx context.Context, d store.LogoutDelivery, ttl time.Duration) (string, error) {
+// claim, and the sid of the session's ID tokens, signed with the
+// algorithm of the client's ID tokens, which it verifies them with. Its
+// jti is the same at every attempt, so an application can tell a retry
+// from a new logout.
+func (p *Provider) logoutToken(ctx context.Context, c store.Client, d store.LogoutDelivery, ttl time.Duration) (string, error) {
 	now := p.now()
 	sessionSID := sid(d.SessionID)
 	claims := map[string]any{
@@ -266,7 +268,17 @@ func (p *Provider) logoutToken(ctx context.Context, d store.LogoutDelivery, ttl 
 		"sid":    sessionSID,
 		"events": map[string]any{backchannelLogoutEvent: map[string]any{}},
 	}
-	raw, err := p.cfg.Keys.Sign(ctx, claims, logoutTokenType)
+	sign := func() (string, error) { return p.cfg.Keys.Sign(ctx, claims, logoutTokenType) }
+	if alg := c.IDTokenSigningAlg; alg != "" {
+		sign = func() (string, error) { return p.cfg.Keys.SignWith(ctx, alg, claims, logoutTokenType) }
+	}
+	raw, err := sign()
+	if errors.Is(err, store.ErrNotFound) && c.IDTokenSigningAlg != "" {
+		// The ring is made with the application; this covers one deleted since.
+		if err = p.cfg.Keys.EnsureAlgorithm(ctx, c.IDTokenSigningAlg); err == nil {
+			raw, err = sign()
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("sign logout token: %w", err)
 	}

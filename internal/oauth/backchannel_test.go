@@ -352,3 +352,30 @@ func TestBackchannelLogoutImplicit(t *testing.T) {
 	tokens, _ := e.rp.got()
 	e.checkLogoutToken(t, tokens[0], u, idToken)
 }
+
+// TestBackchannelLogoutAlgorithm checks that the logout token is signed
+// with the algorithm of the application's ID tokens.
+func TestBackchannelLogoutAlgorithm(t *testing.T) {
+	e := newBCEnv(t, 0)
+	c, err := e.st.GetClient(t.Context(), e.app.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.IDTokenSigningAlg = "ES256"
+	if err := e.st.UpdateClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	u, cookie, idToken := e.signIn(t)
+	if alg := jwtPart(t, idToken, 0)["alg"]; alg != "ES256" {
+		t.Fatalf("ID token alg %v", alg)
+	}
+	e.get(t, "/v2/logout", url.Values{"client_id": {e.app.ID}}, cookie)
+	if n, err := e.sender.SendDue(t.Context()); n != 1 || err != nil {
+		t.Fatalf("SendDue: %d, %v", n, err)
+	}
+	tokens, _ := e.rp.got()
+	if alg := jwtPart(t, tokens[0], 0)["alg"]; alg != "ES256" {
+		t.Errorf("logout token alg %v, want the ID token's ES256", alg)
+	}
+	e.checkLogoutToken(t, tokens[0], u, idToken)
+}
