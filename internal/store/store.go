@@ -318,6 +318,7 @@ type Store interface {
 	UserDirectory
 	SigningKeyRevoker
 	LogStore
+	CertCache
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID
