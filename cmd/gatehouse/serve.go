@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 
+	"golang.org/x/crypto/acme/autocert"
+
 	"gatehouse/internal/config"
 	"gatehouse/internal/server"
 	"gatehouse/internal/store"
@@ -27,7 +29,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	acmeEmail := cmd.fs.String("acme-email", "", "contact `address` given to the ACME CA for expiry notices (env GATEHOUSE_ACME_EMAIL)")
 	acmeDir := cmd.fs.String("acme-directory", "", "ACME directory `URL` (default Let's Encrypt production; env GATEHOUSE_ACME_DIRECTORY)")
 	acmeHTTP := cmd.fs.String("acme-http-addr", "", "also answer HTTP-01 challenges, and redirect to https, on this plain-http listen `address`, port 80 as the CA sees it (env GATEHOUSE_ACME_HTTP_ADDR)")
-	acmeCache := cmd.fs.String("acme-cache-dir", "", "`directory` of the ACME account key and certificates (default DATA_DIR/acme; env GATEHOUSE_ACME_CACHE_DIR)")
+	acmeCache := cmd.fs.String("acme-cache-dir", "", "keep the ACME account key and certificates in this `directory` instead of the database (env GATEHOUSE_ACME_CACHE_DIR)")
 	metricsAddr := cmd.fs.String("metrics-addr", "", "serve /metrics on this listen `address` instead of the public one (env GATEHOUSE_METRICS_ADDR)")
 	if err := noArgs(cmd.fs, args); err != nil {
 		return err
@@ -121,6 +123,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		}
 		opts = append(opts, server.WithMetricsListener(l))
 	}
+	var acmeManager *autocert.Manager
 	if cfg.ACME.Enabled() {
 		var httpLn net.Listener
 		if cfg.ACME.HTTPAddr != "" {
@@ -128,7 +131,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 				return err
 			}
 		}
-		opts = append(opts, server.WithACME(server.NewACME(cfg.ACME, cfg.DataDir, log), httpLn))
+		acmeManager = server.NewACME(cfg.ACME, log)
+		opts = append(opts, server.WithACME(acmeManager, httpLn))
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -145,6 +149,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		}
 		if err := applyConfigConnections(ctx, st, sealer, conns); err != nil {
 			return err
+		}
+		if acmeManager != nil && acmeManager.Cache == nil {
+			acmeManager.Cache = server.NewCertCache(st, sealer)
 		}
 		srv, err := server.New(cfg, st, keys, log, append([]server.Option{server.WithConnectors(connectorOpener(sealer))}, opts...)...)
 		if err != nil {

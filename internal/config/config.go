@@ -101,7 +101,9 @@ const LetsEncryptURL = "https://acme-v02.api.letsencrypt.org/directory"
 // requested for Domains with the TLS-ALPN-01 challenge on the https
 // listener itself and, when HTTPAddr is set, the HTTP-01 challenge there
 // (port 80 as the CA sees it). Certificates and the account key are
-// cached in CacheDir (default DataDir/acme) and renewed before they expire.
+// cached in the database (sealed with the master key, shared by replicas)
+// or, when CacheDir is set, in that directory; they are renewed before
+// they expire.
 type ACME struct {
 	Domains   []string `yaml:"domains"`
 	Email     string   `yaml:"email"`     // contact for expiry notices; optional

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"log"
 	"net"
@@ -19,8 +22,10 @@ import (
 	pebbledb "github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
+	"golang.org/x/crypto/acme/autocert"
 
 	"gatehouse/internal/config"
+	"gatehouse/internal/token"
 )
 
 // pebbleCA is Let's Encrypt's test ACME server, run in the test process,
@@ -145,7 +150,9 @@ func TestServeACME(t *testing.T) {
 				c.Issuer = base
 				c.ACME = config.ACME{Domains: []string{domain}, Directory: pebble.directory, Email: "ops@example.com"}
 			})
-			m := NewACME(s.cfg.ACME, t.TempDir(), s.log)
+			sealer := testSealer(t)
+			m := NewACME(s.cfg.ACME, s.log)
+			m.Cache = NewCertCache(s.store, sealer)
 			m.Client.HTTPClient = pebble.client
 			s.acme, s.acmeHTTP = m, httpLn
 			serveInBackground(t, s, ln)
@@ -181,6 +188,18 @@ func TestServeACME(t *testing.T) {
 			if resp2.TLS.PeerCertificates[0].SerialNumber.Cmp(leaf.SerialNumber) != 0 {
 				t.Error("a second connection got a new certificate")
 			}
+			// Another replica over the same database serves the same
+			// certificate without ordering one: its client cannot reach
+			// the CA at all.
+			replica := NewACME(s.cfg.ACME, s.log)
+			replica.Cache = NewCertCache(s.store, sealer)
+			replica.Client.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+				return nil, errors.New("no CA for the replica")
+			}}}
+			shared, err := replica.GetCertificate(&tls.ClientHelloInfo{ServerName: domain, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}})
+			if err != nil || shared.Leaf == nil || shared.Leaf.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
+				t.Errorf("replica: %v, want the certificate from the database", err)
+			}
 			if httpLn != nil {
 				// Plain http outside the challenge path goes to https.
 				noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -209,6 +228,61 @@ func TestServeACME(t *testing.T) {
 				t.Error("a TLS 1.1 handshake succeeded")
 			}
 		})
+	}
+}
+
+func testSealer(t *testing.T) *token.Sealer {
+	t.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	s, err := token.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestCertCache checks the database cache autocert uses: a miss is
+// autocert.ErrCacheMiss, values are sealed at rest and bound to their
+// key, and a value sealed with another master key is a miss, so a new
+// certificate is ordered instead of the server failing.
+func TestCertCache(t *testing.T) {
+	s, _ := newTestServer(t, nil)
+	ctx := t.Context()
+	sealer := testSealer(t)
+	c := NewCertCache(s.store, sealer)
+	if _, err := c.Get(ctx, "id.example.com"); !errors.Is(err, autocert.ErrCacheMiss) {
+		t.Fatalf("get of an absent key: %v", err)
+	}
+	secret := []byte("-----BEGIN EC PRIVATE KEY-----\nsecret\n")
+	if err := c.Put(ctx, "id.example.com", secret); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Get(ctx, "id.example.com"); err != nil || !bytes.Equal(got, secret) {
+		t.Errorf("get: %q %v", got, err)
+	}
+	raw, err := s.store.GetCertCacheEntry(ctx, "id.example.com")
+	if err != nil || bytes.Contains(raw, []byte("PRIVATE KEY")) {
+		t.Errorf("stored in clear (%v)", err)
+	}
+	// Moved to another key, the value does not open.
+	if err := s.store.PutCertCacheEntry(ctx, "www.example.com", raw, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctx, "www.example.com"); !errors.Is(err, autocert.ErrCacheMiss) {
+		t.Errorf("value under another key: %v", err)
+	}
+	if _, err := NewCertCache(s.store, testSealer(t)).Get(ctx, "id.example.com"); !errors.Is(err, autocert.ErrCacheMiss) {
+		t.Errorf("another master key: %v", err)
+	}
+	if err := c.Delete(ctx, "id.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctx, "id.example.com"); !errors.Is(err, autocert.ErrCacheMiss) {
+		t.Errorf("after delete: %v", err)
+	}
+	if err := c.Delete(ctx, "id.example.com"); err != nil {
+		t.Errorf("delete of an absent key: %v", err)
 	}
 }
 
