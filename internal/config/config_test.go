@@ -164,6 +164,18 @@ func TestLoadFile(t *testing.T) {
 		c.TLS != (TLS{CertFile: "c.pem", KeyFile: "k.pem"}) {
 		t.Errorf("loaded %+v", c)
 	}
+	a := Default()
+	if err := a.LoadFile(write("acme.yaml", "issuer: https://id.example.com\nmetrics_addr: 127.0.0.1:9090\nacme:\n  domains: [id.example.com, www.example.com]\n  email: ops@example.com\n  directory: https://ca.example.com/dir\n  http_addr: \":80\"\n  cache_dir: /var/cache/gatehouse\n")); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(a.ACME.Domains, "|") != "id.example.com|www.example.com" || a.ACME.Email != "ops@example.com" ||
+		a.ACME.Directory != "https://ca.example.com/dir" || a.ACME.HTTPAddr != ":80" || a.ACME.CacheDir != "/var/cache/gatehouse" ||
+		a.MetricsAddr != "127.0.0.1:9090" {
+		t.Errorf("loaded acme %+v, metrics %q", a.ACME, a.MetricsAddr)
+	}
+	if err := a.Validate(); err != nil {
+		t.Errorf("acme file: %v", err)
+	}
 	if err := c.LoadFile(write("empty.yaml", "")); err != nil {
 		t.Errorf("empty file: %v", err)
 	}
