@@ -174,8 +174,11 @@ func (w *Writer) loop() {
 				lastErr = err
 				failures++
 				retryAt = w.cfg.Now().Add(backoff(failures, 100*time.Millisecond, w.cfg.MaxBackoff))
+				// Nothing is lost yet (the events wait in memory): a
+				// warning, as for the other requests a database outage
+				// fails; dropping events is the error.
 				if failures == 1 || failures%10 == 0 {
-					w.cfg.Log.Error("audit log: cannot store events; retrying", "events", len(batch), "attempts", failures, "err", err)
+					w.cfg.Log.Warn("audit log: cannot store events; retrying", "events", len(batch), "attempts", failures, "err", err)
 				}
 				return
 			}
