@@ -33,12 +33,13 @@ type appFlags struct {
 	mfa                     string
 	requireVerifiedEmail    bool
 	implicit                bool
+	clientTypeFlags
 }
 
 func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.name, "name", "", "application name")
 	fs.StringVar(&f.appType, "type", "", "application type: regular_web (default), spa, native (public: no secret, PKCE) or m2m (client credentials only)")
-	fs.StringVar(&f.method, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, or none (spa and native)")
+	fs.StringVar(&f.method, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, private_key_jwt (with --jwks), or none (spa and native)")
 	fs.Var(&f.callbacks, "callback", "allowed callback `URL` (repeatable; exact match; on update replaces the list)")
 	fs.Var(&f.logoutURLs, "logout-url", "allowed logout `URL` (repeatable; on update replaces the list)")
 	fs.BoolVar(&f.firstParty, "first-party", false, "first-party application: users are not asked for consent")
@@ -55,6 +56,7 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.mfa, "mfa", "", "second factor: always, optional, never, or inherit the server's mfa.policy (default)")
 	fs.BoolVar(&f.requireVerifiedEmail, "require-verified-email", false, "hold logins back until the user has verified their email address")
 	fs.BoolVar(&f.implicit, "allow-implicit", false, "regular_web and spa: allow ID tokens from /authorize (response_type id_token, code id_token)")
+	f.clientTypeFlags.register(fs)
 }
 
 // settings returns the settings whose flags were set.
@@ -101,6 +103,8 @@ func (f *appFlags) settings(fs *flag.FlagSet) mgmt.ClientSettings {
 			s.MFAPolicy = &f.mfa // "inherit" is stored as "" by mgmt
 		case "require-verified-email":
 			s.RequireVerifiedEmail = &f.requireVerifiedEmail
+		default:
+			f.clientTypeFlags.visit(fl.Name, &s)
 		}
 	})
 	return s
@@ -180,6 +184,11 @@ func cmdAppsShow(ctx context.Context, e env, args []string) error {
 			"initiate_login_uri":     c.InitiateLoginURI,
 			"mfa":                    cmp.Or(c.MFAPolicy, mfa.PolicyInherit),
 			"require_verified_email": c.RequireVerifiedEmail,
+			"web_origins":            c.WebOrigins,
+			"allowed_origins":        c.AllowedOrigins,
+			"require_pkce":           c.RequirePKCE || c.Public(),
+			"id_token_alg":           cmp.Or(c.IDTokenSigningAlg, "RS256"),
+			"jwks":                   json.RawMessage(cmp.Or(c.JWKS, "null")),
 			"created_at":             c.CreatedAt,
 		}, nil
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 )
 
 // silentAuthPage frames an authorization request, as the SPA SDK does for
@@ -86,8 +87,11 @@ func TestBrowserFormPostAndWebMessage(t *testing.T) {
 		t.Fatalf("posted id token: %v", err)
 	}
 
+	// With PKCE, as every new application requires and auth0-spa-js sends.
+	verifier := oauth2.GenerateVerifier()
 	silent := url.Values{"client_id": {id}, "redirect_uri": {callback}, "response_type": {"code"}, "response_mode": {"web_message"},
-		"prompt": {"none"}, "scope": {"openid"}, "state": {"s-silent"}}
+		"prompt": {"none"}, "scope": {"openid"}, "state": {"s-silent"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
 	authorize := g.issuer + "/authorize?" + silent.Encode()
 	tab.do(t, "open the app's silent authentication page", chromedp.Navigate(app.URL+"/silent?u="+url.QueryEscape(authorize)))
 	tab.do(t, "wait for the message", chromedp.WaitVisible(chromedp.ID("got")))
@@ -97,7 +101,7 @@ func TestBrowserFormPostAndWebMessage(t *testing.T) {
 		t.Fatalf("message %q: %v", text, err)
 	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {resp["code"]}, "redirect_uri": {callback},
-		"client_id": {id}, "client_secret": {secret}}
+		"client_id": {id}, "client_secret": {secret}, "code_verifier": {verifier}}
 	res, err := http.PostForm(g.issuer+"/oauth/token", form)
 	if err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("exchange the code: %v %v", err, res.Status)

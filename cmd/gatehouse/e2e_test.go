@@ -380,7 +380,9 @@ func TestEndToEndCodeReuseRevokesTokens(t *testing.T) {
 // client_id and client_secret, content-type header, nothing else.
 func TestSeedTokenRequest(t *testing.T) {
 	g := startGatehouse(t, nil)
-	id, secret := g.app(rpCallback, "--first-party", "--allow-offline-access")
+	// New applications require PKCE; the seed's request has none, as an
+	// application registered before the setting existed may still send.
+	id, secret := g.app(rpCallback, "--first-party", "--allow-offline-access", "--require-pkce=false")
 	g.user(userEmail, userPass)
 	b := newBrowser(t, g.issuer)
 	// The seed's basic authorization request, without PKCE or nonce.

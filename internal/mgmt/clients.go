@@ -64,6 +64,20 @@ type ClientSettings struct {
 	MFAPolicy *string
 	// RequireVerifiedEmail holds logins back until the user's email is verified.
 	RequireVerifiedEmail *bool
+	// WebOrigins may frame the web_message response; AllowedOrigins may
+	// call the token endpoint and the others from a browser (CORS). Both
+	// are origins: scheme://host[:port].
+	WebOrigins     *[]string
+	AllowedOrigins *[]string
+	// RequirePKCE makes a confidential application send a PKCE challenge
+	// (RFC 9700 §2.1.1); on by default for new applications. Public ones
+	// must always.
+	RequirePKCE *bool
+	// IDTokenSigningAlg is RS256 (the default), ES256 or EdDSA.
+	IDTokenSigningAlg *string
+	// JWKS is the JSON Web Key Set of the public keys that verify the
+	// client assertions of a private_key_jwt application.
+	JWKS *string
 }
 
 // apply copies the settings that are set onto c.
@@ -97,6 +111,22 @@ func (in ClientSettings) apply(c *store.Client) {
 	set(&c.OrganizationBehavior, in.OrganizationBehavior)
 	set(&c.InitiateLoginURI, in.InitiateLoginURI)
 	set(&c.RequireVerifiedEmail, in.RequireVerifiedEmail)
+	if in.WebOrigins != nil {
+		c.WebOrigins = normalizeOrigins(*in.WebOrigins)
+	}
+	if in.AllowedOrigins != nil {
+		c.AllowedOrigins = normalizeOrigins(*in.AllowedOrigins)
+	}
+	set(&c.RequirePKCE, in.RequirePKCE)
+	set(&c.IDTokenSigningAlg, in.IDTokenSigningAlg)
+	set(&c.JWKS, in.JWKS)
+	if c.IDTokenSigningAlg == "RS256" {
+		c.IDTokenSigningAlg = "" // the default, stored as such
+	}
+	if c.TokenEndpointAuthMethod != store.AuthMethodPrivateKeyJWT && in.JWKS == nil {
+		// The keys verify client assertions only; another method drops them.
+		c.JWKS = ""
+	}
 	if in.MFAPolicy != nil {
 		c.MFAPolicy = *in.MFAPolicy
 		if c.MFAPolicy == mfa.PolicyInherit {
@@ -135,6 +165,9 @@ func (s *Service) CreateClient(ctx context.Context, in NewClient) (store.Client,
 	if err != nil {
 		return store.Client{}, "", err
 	}
+	if err := s.ensureIDTokenRing(ctx, c); err != nil {
+		return store.Client{}, "", err
+	}
 	if err := s.st.CreateClient(ctx, c); err != nil {
 		return store.Client{}, "", conflict(err, "an application with client id %q", c.ID)
 	}
@@ -154,7 +187,10 @@ func (s *Service) newClient(in NewClient) (store.Client, string, error) {
 	} else if !clientIDPattern.MatchString(in.ID) {
 		return store.Client{}, "", invalid("client_id", "client id %q must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ -", in.ID)
 	}
-	c := store.Client{ID: in.ID, Type: store.ClientRegularWeb, TokenEndpointAuthMethod: store.AuthMethodSecretBasic, CreatedAt: s.now()}
+	// PKCE is on for every new application; records made before the
+	// setting existed keep it off, so an upgrade breaks no login.
+	c := store.Client{ID: in.ID, Type: store.ClientRegularWeb, TokenEndpointAuthMethod: store.AuthMethodSecretBasic,
+		RequirePKCE: true, CreatedAt: s.now()}
 	in.ClientSettings.apply(&c)
 	c.GrantTypes = grantTypes(c)
 	if err := validateClient(c); err != nil {
@@ -163,6 +199,12 @@ func (s *Service) newClient(in NewClient) (store.Client, string, error) {
 	if c.Public() {
 		if in.Secret != "" {
 			return store.Client{}, "", invalid("client_secret", "a public application (token_endpoint_auth_method none) has no client secret")
+		}
+		return c, "", nil
+	}
+	if c.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT {
+		if in.Secret != "" {
+			return store.Client{}, "", invalid("client_secret", "a private_key_jwt application proves itself with its keys and has no client secret")
 		}
 		return c, "", nil
 	}
@@ -230,10 +272,13 @@ func (s *Service) UpdateClient(ctx context.Context, id string, in ClientSettings
 	}
 	var secret string
 	switch {
-	case c.Public():
+	case c.Public(), c.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT:
 		c.SecretHash = ""
 	case c.SecretHash == "":
 		secret, c.SecretHash, _ = clientSecret("")
+	}
+	if err := s.ensureIDTokenRing(ctx, c); err != nil {
+		return store.Client{}, "", err
 	}
 	if err := s.st.UpdateClient(ctx, c); err != nil {
 		return store.Client{}, "", notFound(err, "application", id)
@@ -251,6 +296,9 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string) (store.Clie
 	}
 	if c.Public() {
 		return store.Client{}, "", refused("token_endpoint_auth_method", "application %s is public (token_endpoint_auth_method none) and has no secret", id)
+	}
+	if c.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT {
+		return store.Client{}, "", refused("token_endpoint_auth_method", "application %s authenticates with private_key_jwt and has no secret", id)
 	}
 	secret, hash, _ := clientSecret("")
 	c.SecretHash = hash
@@ -302,9 +350,9 @@ func validateClient(c store.Client) error {
 		return invalid("app_type", "application type %q is not regular_web, spa, native or m2m", c.Type)
 	}
 	switch c.TokenEndpointAuthMethod {
-	case store.AuthMethodSecretBasic, store.AuthMethodSecretPost, store.AuthMethodNone:
+	case store.AuthMethodSecretBasic, store.AuthMethodSecretPost, store.AuthMethodNone, store.AuthMethodPrivateKeyJWT:
 	default:
-		return invalid("token_endpoint_auth_method", "token_endpoint_auth_method %q is not client_secret_basic, client_secret_post or none", c.TokenEndpointAuthMethod)
+		return invalid("token_endpoint_auth_method", "token_endpoint_auth_method %q is not client_secret_basic, client_secret_post, private_key_jwt or none", c.TokenEndpointAuthMethod)
 	}
 	// Single-page and native applications run where a secret cannot be
 	// kept (RFC 6749 §2.1); the others must prove who they are, and
@@ -313,7 +361,18 @@ func validateClient(c store.Client) error {
 		if public {
 			return invalid("token_endpoint_auth_method", "token_endpoint_auth_method of a %s application must be none: it cannot keep a secret", c.Type)
 		}
-		return invalid("token_endpoint_auth_method", "token_endpoint_auth_method of a %s application must be client_secret_basic or client_secret_post", c.Type)
+		return invalid("token_endpoint_auth_method", "token_endpoint_auth_method of a %s application must be client_secret_basic, client_secret_post or private_key_jwt", c.Type)
+	}
+	if err := validateClientKeys(c); err != nil {
+		return err
+	}
+	if err := validateOrigins(c); err != nil {
+		return err
+	}
+	switch c.IDTokenSigningAlg {
+	case "", "ES256", "EdDSA":
+	default:
+		return invalid("id_token_signed_response_alg", "ID token signing algorithm %q is not RS256, ES256 or EdDSA", c.IDTokenSigningAlg)
 	}
 	if slices.Contains(c.GrantTypes, store.GrantImplicit) && c.Type != store.ClientRegularWeb && c.Type != store.ClientSPA {
 		return invalid("grant_types", "the implicit grant (ID tokens from /authorize) is for regular_web and spa applications, not %s", c.Type)
@@ -326,6 +385,12 @@ func validateClient(c store.Client) error {
 		return invalid("callbacks", "the application needs at least one callback URL")
 	}
 	for _, u := range c.Callbacks {
+		if c.Type == store.ClientNative {
+			if err := ValidateNativeRedirectURI(u); err != nil {
+				return invalid("callbacks", "callback: %v", err)
+			}
+			continue
+		}
 		if err := ValidateRedirectURI(u); err != nil {
 			return invalid("callbacks", "callback: %v", err)
 		}

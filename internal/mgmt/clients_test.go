@@ -94,11 +94,11 @@ func TestClientValidation(t *testing.T) {
 			in.RefreshIdle, in.RefreshAbsolute = ptr(48*time.Hour), ptr(24*time.Hour)
 		}, "refresh_token", "idle lifetime"},
 		{"unknown type", func(in *mgmt.NewClient) { in.Type = ptr("desktop") }, "app_type", "not regular_web, spa, native or m2m"},
-		{"unknown method", func(in *mgmt.NewClient) { in.TokenEndpointAuthMethod = ptr("private_key_jwt") }, "token_endpoint_auth_method", "is not"},
-		{"public web app", func(in *mgmt.NewClient) { in.TokenEndpointAuthMethod = ptr(store.AuthMethodNone) }, "token_endpoint_auth_method", "client_secret_basic or client_secret_post"},
+		{"unknown method", func(in *mgmt.NewClient) { in.TokenEndpointAuthMethod = ptr("tls_client_auth") }, "token_endpoint_auth_method", "is not"},
+		{"public web app", func(in *mgmt.NewClient) { in.TokenEndpointAuthMethod = ptr(store.AuthMethodNone) }, "token_endpoint_auth_method", "client_secret_post or private_key_jwt"},
 		{"public m2m app", func(in *mgmt.NewClient) {
 			in.Type, in.TokenEndpointAuthMethod = ptr(store.ClientM2M), ptr(store.AuthMethodNone)
-		}, "token_endpoint_auth_method", "client_secret_basic or client_secret_post"},
+		}, "token_endpoint_auth_method", "client_secret_post or private_key_jwt"},
 		{"confidential spa", func(in *mgmt.NewClient) {
 			in.Type, in.TokenEndpointAuthMethod = ptr(store.ClientSPA), ptr(store.AuthMethodSecretPost)
 		}, "token_endpoint_auth_method", "must be none"},

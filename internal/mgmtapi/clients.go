@@ -41,7 +41,8 @@ type refreshConfig struct {
 // clientJSON is an application as the API shows it and takes it. On
 // output every field is set; the secret only on create and rotation (it
 // is stored hashed). mfa_policy, require_verified_email and
-// access_token_lifetime_in_seconds are Gatehouse's own.
+// access_token_lifetime_in_seconds are Gatehouse's own, and so are
+// require_pkce and jwks (clientTypeJSON).
 type clientJSON struct {
 	ClientID                    *string        `json:"client_id,omitempty"`
 	ClientSecret                *string        `json:"client_secret,omitempty"`
@@ -63,6 +64,7 @@ type clientJSON struct {
 	RequireVerifiedEmail        *bool          `json:"require_verified_email,omitempty"`
 	AccessTokenLifetime         *int           `json:"access_token_lifetime_in_seconds,omitempty"`
 	CreatedAt                   *string        `json:"created_at,omitempty"`
+	clientTypeJSON
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -88,7 +90,7 @@ func toClientJSON(c store.Client, secret string) clientJSON {
 		GrantTypes: ptr(nonNil(c.GrantTypes)), TokenEndpointAuthMethod: ptr(c.TokenEndpointAuthMethod),
 		InitiateLoginURI: ptr(c.InitiateLoginURI), OrganizationUsage: ptr(orDefault(c.OrganizationUsage, store.OrgUsageDeny)),
 		OrganizationRequireBehavior: ptr(orDefault(c.OrganizationBehavior, store.OrgBehaviorNoPrompt)),
-		JWTConfiguration:            &jwtConfig{LifetimeInSeconds: seconds(c.IDTokenTTL), Alg: ptr("RS256")},
+		JWTConfiguration:            &jwtConfig{LifetimeInSeconds: seconds(c.IDTokenTTL), Alg: ptr(orDefault(c.IDTokenSigningAlg, "RS256"))},
 		RefreshToken: &refreshConfig{RotationType: ptr(rotation), ExpirationType: ptr("expiring"),
 			Leeway: seconds(c.Refresh.Overlap), TokenLifetime: seconds(c.Refresh.Absolute),
 			IdleTokenLifetime: seconds(c.Refresh.Idle), InfiniteTokenLifetime: ptr(false), InfiniteIdleTokenLifetime: ptr(false)},
@@ -98,6 +100,7 @@ func toClientJSON(c store.Client, secret string) clientJSON {
 	if secret != "" {
 		out.ClientSecret = ptr(secret)
 	}
+	out.clientTypeJSON = toClientTypeJSON(c)
 	return out
 }
 
@@ -150,6 +153,7 @@ func (in clientJSON) settings(current *store.Client) (mgmt.ClientSettings, error
 	s.OrganizationBehavior = in.OrganizationRequireBehavior
 	s.MFAPolicy = in.MFAPolicy
 	s.RequireVerifiedEmail = in.RequireVerifiedEmail
+	in.clientTypeJSON.settings(&s)
 	if in.AccessTokenLifetime != nil {
 		s.AccessTokenTTL = ptr(time.Duration(*in.AccessTokenLifetime) * time.Second)
 	}
@@ -169,9 +173,7 @@ func (in clientJSON) settings(current *store.Client) (mgmt.ClientSettings, error
 		s.AllowImplicit = ptr(slices.Contains(*in.GrantTypes, store.GrantImplicit))
 	}
 	if j := in.JWTConfiguration; j != nil {
-		if j.Alg != nil && *j.Alg != "RS256" {
-			return s, badRequest("jwt_configuration.alg %q is not supported; ID tokens are signed with RS256", *j.Alg)
-		}
+		s.IDTokenSigningAlg = j.Alg
 		if j.LifetimeInSeconds != nil {
 			s.IDTokenTTL = ptr(time.Duration(*j.LifetimeInSeconds) * time.Second)
 		}

@@ -198,6 +198,9 @@ func matchRedirectURI(c store.Client, requested string, given bool) (string, boo
 	if requested != "" && slices.Contains(c.Callbacks, requested) {
 		return requested, true
 	}
+	if requested != "" && c.Type == store.ClientNative && slices.ContainsFunc(c.Callbacks, loopbackMatch(requested)) {
+		return requested, true
+	}
 	return "", false
 }
 
@@ -325,6 +328,9 @@ func (p *Provider) checkAuthorize(a authorizeParams, client store.Client) (store
 		case !pkceChallenge.MatchString(a.CodeChallenge):
 			return store.AuthRequest{}, newError(ErrInvalidRequest, "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]")
 		}
+	}
+	if oerr := checkPKCERequired(client, a.ResponseType, a.CodeChallenge); oerr != nil {
+		return store.AuthRequest{}, oerr
 	}
 
 	now := p.now()

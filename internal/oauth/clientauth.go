@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/go-jose/go-jose/v4/jwt"
+
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 )
@@ -20,6 +22,9 @@ type clientCredentials struct {
 	// triedBasic is set when an Authorization: Basic header came, well
 	// formed or not: a 401 then carries a Basic challenge (RFC 6749 §5.2).
 	triedBasic bool
+	// assertionToken is a private_key_jwt client assertion (RFC 7523),
+	// parsed but not verified; id is its iss.
+	assertionToken *jwt.JSONWebToken
 }
 
 // parseClientCredentials reads the client's credentials from the
@@ -29,8 +34,13 @@ func parseClientCredentials(r *http.Request, form url.Values) (clientCredentials
 	c := clientCredentials{triedBasic: len(auth) >= 6 && strings.EqualFold(auth[:6], "basic ")}
 	id, secret, basic := r.BasicAuth()
 	_, postSecret := form["client_secret"]
-	if basic && postSecret {
+	_, assertion := form["client_assertion"]
+	_, assertionType := form["client_assertion_type"]
+	if basic && postSecret || (assertion || assertionType) && (basic || postSecret) {
 		return c, newError(ErrInvalidRequest, "use one client authentication method, not both")
+	}
+	if assertion || assertionType {
+		return parseClientAssertion(c, form)
 	}
 	if basic {
 		// RFC 6749 §2.3.1: the id and secret are form-encoded before Basic encoding.
@@ -74,6 +84,18 @@ func (p *Provider) authenticate(ctx context.Context, c clientCredentials) (store
 	if err != nil {
 		return store.Client{}, err
 	}
+	if client.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT || c.assertionToken != nil {
+		if client.TokenEndpointAuthMethod != store.AuthMethodPrivateKeyJWT {
+			return store.Client{}, c.unauthorized("the application does not authenticate with private_key_jwt")
+		}
+		if c.assertionToken == nil {
+			return store.Client{}, c.unauthorized("the application authenticates with private_key_jwt: send client_assertion and client_assertion_type")
+		}
+		if err := p.verifyClientAssertion(ctx, c, client); err != nil {
+			return store.Client{}, err
+		}
+		return client, nil
+	}
 	if client.Public() {
 		if c.secret != "" {
 			return store.Client{}, c.unauthorized("the application is a public client and has no secret; send client_id alone")
@@ -97,4 +119,21 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 		return store.Client{}, err
 	}
 	return p.authenticate(ctx, c)
+}
+
+// parseClientAssertion reads a JWT client assertion (RFC 7523 §2.2); the
+// client is its iss, which a client_id in the body must match.
+func parseClientAssertion(c clientCredentials, form url.Values) (clientCredentials, error) {
+	if form.Get("client_assertion_type") != ClientAssertionType {
+		return c, newError(ErrInvalidRequest, "client_assertion_type must be %s", ClientAssertionType)
+	}
+	tok, iss, err := assertionIssuer(form.Get("client_assertion"))
+	if err != nil {
+		return c, c.unauthorized(err.Error())
+	}
+	if id := form.Get("client_id"); id != "" && id != iss {
+		return c, c.unauthorized("client_id does not match the client assertion's iss")
+	}
+	c.id, c.assertionToken = iss, tok
+	return c, nil
 }

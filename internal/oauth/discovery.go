@@ -14,14 +14,15 @@ import (
 // listed is one Gatehouse implements.
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	iss := p.cfg.Issuer
-	// ID tokens are signed with the default ring only; the JWKS may hold
-	// other algorithms' keys for API access tokens.
+	// ID tokens are signed with the default ring unless an application
+	// chose another algorithm; the JWKS may hold other algorithms' keys
+	// for API access tokens.
 	alg, err := p.cfg.Keys.SigningAlgorithm(r.Context())
 	if err != nil {
 		writeJSONError(w, p.internalError("discovery: signing algorithm", err))
 		return
 	}
-	algs := []string{alg}
+	algs := idTokenAlgorithms(alg)
 	doc := map[string]any{
 		"issuer":                 iss,
 		"authorization_endpoint": p.endpoint("/authorize"),
@@ -39,7 +40,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"subject_types_supported":                       []string{"public"},
 		"id_token_signing_alg_values_supported":         algs,
 		"scopes_supported":                              supportedScopes,
-		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
+		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"code_challenge_methods_supported":              []string{"S256"},
 		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "sid",
 			"name", "nickname", "picture", "given_name", "family_name", "updated_at", "email", "email_verified",
@@ -53,6 +54,8 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"request_uri_parameter_supported":                false,
 		"authorization_response_iss_parameter_supported": true,
 	}
+	// private_key_jwt client assertions (RFC 7523, OIDC Core §9).
+	doc["token_endpoint_auth_signing_alg_values_supported"] = ClientAssertionAlgorithms
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*")

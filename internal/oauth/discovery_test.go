@@ -74,7 +74,7 @@ func TestDiscovery(t *testing.T) {
 				{name: "PKCE methods", member: "code_challenge_methods_supported", want: []string{"S256"}, notWant: []string{"plain"}},
 				{name: "scopes", member: "scopes_supported", want: []string{"openid"}},
 				{name: "grant types", member: "grant_types_supported", want: []string{"authorization_code", "refresh_token", "client_credentials", "implicit"}, notWant: []string{"password"}},
-				{name: "client authentication", member: "token_endpoint_auth_methods_supported", want: []string{"client_secret_basic", "client_secret_post", "none"}, notWant: []string{"private_key_jwt", "client_secret_jwt"}},
+				{name: "client authentication", member: "token_endpoint_auth_methods_supported", want: []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}, notWant: []string{"client_secret_jwt"}},
 				{name: "claims", member: "claims_supported", want: []string{"sub", "iss", "aud", "exp", "iat", "c_hash"}},
 			}
 			for _, tt := range tests {

@@ -97,6 +97,9 @@ func checkCode(code store.AuthCode, client store.Client, req tokenRequest) error
 	if client.Public() && code.CodeChallenge == "" {
 		return newError(ErrInvalidGrant, "a public client must use PKCE: the authorization request had no code_challenge")
 	}
+	if client.RequirePKCE && code.CodeChallenge == "" {
+		return newError(ErrInvalidGrant, "the application requires PKCE: the authorization request had no code_challenge")
+	}
 	return verifyPKCE(code, req.CodeVerifier)
 }
 

@@ -218,7 +218,7 @@ func minTime(a, b time.Time) time.Time {
 
 // idToken signs the ID token (OIDC Core §2, §3.1.3.6).
 func (p *Provider) idToken(ctx context.Context, ip issueParams, scopes []string, accessToken string, now time.Time, ttl time.Duration) (string, error) {
-	alg, err := p.cfg.Keys.SigningAlgorithm(ctx)
+	alg, err := p.idTokenAlgorithm(ctx, ip.client)
 	if err != nil {
 		return "", fmt.Errorf("id token: %w", err)
 	}
@@ -252,7 +252,7 @@ func (p *Provider) idToken(ctx context.Context, ip issueParams, scopes []string,
 	if ip.session != "" {
 		claims["sid"] = sid(ip.session)
 	}
-	s, err := p.cfg.Keys.Sign(ctx, claims, "JWT")
+	s, err := p.signIDToken(ctx, ip.client, alg, claims)
 	if err != nil {
 		return "", fmt.Errorf("sign id token: %w", err)
 	}

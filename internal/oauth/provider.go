@@ -55,6 +55,8 @@ type Provider struct {
 	cfg    Config
 	grants []registeredGrant           // in the order discovery lists them
 	cop    *http.CrossOriginProtection // refuses cross-site logout form posts
+	// origins caches the applications' allowed origins (CORS).
+	origins originSet
 }
 
 // New validates cfg and returns a Provider.
@@ -99,21 +101,22 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /authorize", p.authorize)
 	mux.HandleFunc("POST /authorize", p.authorize)
 	mux.HandleFunc("GET "+authflow.ResumePath, p.resume)
-	mux.HandleFunc("POST /oauth/token", p.token)
+	mux.HandleFunc("POST /oauth/token", p.cors(p.token))
 	mux.HandleFunc("/oauth/token", postOnly)
-	mux.HandleFunc("POST /oauth/revoke", p.revoke)
+	mux.HandleFunc("POST /oauth/revoke", p.cors(p.revoke))
 	mux.HandleFunc("POST /oauth/introspect", p.introspect)
 	mux.HandleFunc("/oauth/revoke", postOnly)
 	mux.HandleFunc("/oauth/introspect", postOnly)
 	mux.HandleFunc("GET /v2/logout", p.v2Logout)
 	mux.HandleFunc("GET /oidc/logout", p.oidcLogout)
 	mux.HandleFunc("POST /oidc/logout", p.oidcLogout)
-	mux.HandleFunc("GET /userinfo", p.userinfo)
-	mux.HandleFunc("POST /userinfo", p.userinfo)
+	mux.HandleFunc("GET /userinfo", p.cors(p.userinfo))
+	mux.HandleFunc("POST /userinfo", p.cors(p.userinfo))
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", p.discovery)
 	mux.HandleFunc("GET /.well-known/jwks.json", p.jwks)
 	p.mountFallbacks(mux)
+	p.mountCORS(mux)
 }
 
 func (p *Provider) now() time.Time { return p.cfg.Now().UTC() }

@@ -53,13 +53,7 @@ func TestPublicClient(t *testing.T) {
 			},
 			wantStatus: http.StatusOK,
 		},
-		{
-			name: "without PKCE",
-			build: func(t *testing.T) (url.Values, func(*http.Request)) {
-				return redeem(e.code(t, spa, cookie, nil), "client_id", spa.ID), nil
-			},
-			wantStatus: http.StatusBadRequest, wantError: "invalid_grant",
-		},
+		// Without PKCE /authorize refuses (TestPKCERequired).
 		{
 			name: "without the verifier",
 			build: func(t *testing.T) (url.Values, func(*http.Request)) {

@@ -278,10 +278,10 @@ func cspSource(raw string) string {
 
 // webOrigins are the origins allowed to receive web_message responses
 // from an application: the web (http and https) origins of its callback
-// URLs.
+// URLs, and its Allowed Web Origins.
 func webOrigins(c store.Client) []string {
 	var out []string
-	for _, cb := range c.Callbacks {
+	for _, cb := range append(slices.Clone(c.Callbacks), c.WebOrigins...) {
 		o := originOf(cb)
 		web := strings.HasPrefix(o, "https://") || strings.HasPrefix(o, "http://")
 		if web && !slices.Contains(out, o) {

@@ -20,6 +20,9 @@ const (
 	AuthMethodSecretBasic = "client_secret_basic" // the secret in HTTP Basic (RFC 6749 §2.3.1)
 	AuthMethodSecretPost  = "client_secret_post"  // the secret in the form body
 	AuthMethodNone        = "none"                // a public client: client_id alone, PKCE required
+	// AuthMethodPrivateKeyJWT is a JWT signed with a key of the client's
+	// registered JWK Set (RFC 7523 §2.2, OIDC Core §9).
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
 )
 
 // Grant types (Client.GrantTypes; RFC 6749).

@@ -64,7 +64,22 @@ type Client struct {
 	// RequireVerifiedEmail holds logins back until the user has verified
 	// their email address.
 	RequireVerifiedEmail bool
-	CreatedAt            time.Time
+	// WebOrigins are the browser origins (scheme://host[:port]) that may
+	// frame the web_message response of a single-page application.
+	WebOrigins []string
+	// AllowedOrigins are the browser origins allowed to call the token,
+	// userinfo and revocation endpoints, discovery and JWKS (CORS).
+	AllowedOrigins []string
+	// RequirePKCE makes a confidential client send a PKCE challenge; public
+	// clients always must.
+	RequirePKCE bool
+	// IDTokenSigningAlg is the application's id_token_signed_response_alg:
+	// "RS256", "ES256" or "EdDSA"; "" means RS256.
+	IDTokenSigningAlg string
+	// JWKS is the JSON Web Key Set (RFC 7517) that verifies the client
+	// assertions of an AuthMethodPrivateKeyJWT client; "" otherwise.
+	JWKS      string
+	CreatedAt time.Time
 }
 
 // RefreshPolicy is a client's refresh-token policy. Zero durations mean the
@@ -305,6 +320,7 @@ const (
 // read-modify-write sequences run inside one backend transaction.
 type Store interface {
 	ClientGrantStore
+	ClientAssertionStore
 	JobStore
 	ConnectionStore
 	OrganizationStore

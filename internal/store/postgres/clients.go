@@ -15,7 +15,8 @@ import (
 const clientFieldColumns = `secret_hash, token_endpoint_auth_method, name, type, callbacks, logout_urls, grant_types,
 	first_party, allow_offline_access, id_token_ttl_ms, access_token_ttl_ms,
 	refresh_no_rotation, refresh_overlap_ms, refresh_idle_ms, refresh_absolute_ms,
-	organization_usage, organization_behavior, initiate_login_uri, mfa_policy, require_verified_email`
+	organization_usage, organization_behavior, initiate_login_uri, mfa_policy, require_verified_email,
+	web_origins, allowed_origins, require_pkce, id_token_signed_response_alg, jwks`
 
 // clientFieldCount is the number of clientFieldColumns.
 var clientFieldCount = strings.Count(clientFieldColumns, ",") + 1
@@ -33,7 +34,8 @@ func clientFields(c store.Client) []any {
 	return []any{c.SecretHash, c.TokenEndpointAuthMethod, c.Name, c.Type, list(c.Callbacks), list(c.LogoutURLs), list(c.GrantTypes),
 		c.FirstParty, c.AllowOfflineAccess, millis(c.IDTokenTTL), millis(c.AccessTokenTTL),
 		c.Refresh.NoRotation, millis(c.Refresh.Overlap), millis(c.Refresh.Idle), millis(c.Refresh.Absolute),
-		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI, c.MFAPolicy, c.RequireVerifiedEmail}
+		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI, c.MFAPolicy, c.RequireVerifiedEmail,
+		list(c.WebOrigins), list(c.AllowedOrigins), c.RequirePKCE, c.IDTokenSigningAlg, c.JWKS}
 }
 
 func scanClient(row pgx.CollectableRow) (store.Client, error) {
@@ -42,7 +44,8 @@ func scanClient(row pgx.CollectableRow) (store.Client, error) {
 	err := row.Scan(&c.ID, &c.CreatedAt, &c.SecretHash, &c.TokenEndpointAuthMethod, &c.Name, &c.Type, &c.Callbacks, &c.LogoutURLs,
 		&c.GrantTypes, &c.FirstParty, &c.AllowOfflineAccess, &idTTL, &atTTL,
 		&c.Refresh.NoRotation, &overlap, &idle, &absolute, &c.OrganizationUsage, &c.OrganizationBehavior,
-		&c.InitiateLoginURI, &c.MFAPolicy, &c.RequireVerifiedEmail)
+		&c.InitiateLoginURI, &c.MFAPolicy, &c.RequireVerifiedEmail,
+		&c.WebOrigins, &c.AllowedOrigins, &c.RequirePKCE, &c.IDTokenSigningAlg, &c.JWKS)
 	c.CreatedAt = utc(c.CreatedAt)
 	c.IDTokenTTL, c.AccessTokenTTL = duration(idTTL), duration(atTTL)
 	c.Refresh.Overlap, c.Refresh.Idle, c.Refresh.Absolute = duration(overlap), duration(idle), duration(absolute)

@@ -354,7 +354,7 @@ func union(a, b []string) []string {
 // locked goes in a later run.
 func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
-	for _, table := range []string{"auth_requests", "auth_codes", "sessions", "access_tokens", "refresh_tokens", "throttle", "rate_limits", "tickets", "webauthn_ceremonies", "jobs"} {
+	for _, table := range []string{"auth_requests", "auth_codes", "sessions", "access_tokens", "refresh_tokens", "throttle", "rate_limits", "tickets", "webauthn_ceremonies", "jobs", "client_assertions"} {
 		// ctid addresses the row version locked by the subquery; the
 		// locks keep it from moving before the DELETE.
 		q := `DELETE FROM ` + table + ` WHERE ctid = ANY (ARRAY(

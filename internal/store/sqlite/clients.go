@@ -12,7 +12,8 @@ import (
 const clientFieldColumns = `secret_hash, token_endpoint_auth_method, name, type, callbacks, logout_urls, grant_types,
 	first_party, allow_offline_access, id_token_ttl, access_token_ttl,
 	refresh_no_rotation, refresh_overlap, refresh_idle, refresh_absolute,
-	organization_usage, organization_behavior, initiate_login_uri, mfa_policy, require_verified_email`
+	organization_usage, organization_behavior, initiate_login_uri, mfa_policy, require_verified_email,
+	web_origins, allowed_origins, require_pkce, id_token_signed_response_alg, jwks`
 
 // clientFieldCount is the number of clientFieldColumns.
 var clientFieldCount = strings.Count(clientFieldColumns, ",") + 1
@@ -37,7 +38,8 @@ func clientFields(c store.Client) []any {
 		durationMillis(c.IDTokenTTL), durationMillis(c.AccessTokenTTL),
 		c.Refresh.NoRotation, durationMillis(c.Refresh.Overlap),
 		durationMillis(c.Refresh.Idle), durationMillis(c.Refresh.Absolute),
-		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI, c.MFAPolicy, c.RequireVerifiedEmail}
+		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI, c.MFAPolicy, c.RequireVerifiedEmail,
+		listJSON(c.WebOrigins), listJSON(c.AllowedOrigins), c.RequirePKCE, c.IDTokenSigningAlg, c.JWKS}
 }
 
 func scanClient(sc scanner) (store.Client, error) {
@@ -48,7 +50,8 @@ func scanClient(sc scanner) (store.Client, error) {
 		durationCol{&c.IDTokenTTL}, durationCol{&c.AccessTokenTTL},
 		&c.Refresh.NoRotation, durationCol{&c.Refresh.Overlap},
 		durationCol{&c.Refresh.Idle}, durationCol{&c.Refresh.Absolute},
-		&c.OrganizationUsage, &c.OrganizationBehavior, &c.InitiateLoginURI, &c.MFAPolicy, &c.RequireVerifiedEmail)
+		&c.OrganizationUsage, &c.OrganizationBehavior, &c.InitiateLoginURI, &c.MFAPolicy, &c.RequireVerifiedEmail,
+		jsonCol{&c.WebOrigins}, jsonCol{&c.AllowedOrigins}, &c.RequirePKCE, &c.IDTokenSigningAlg, &c.JWKS)
 	return c, err
 }
 

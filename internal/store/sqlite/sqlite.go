@@ -524,6 +524,7 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 			`DELETE FROM tickets WHERE expires_at <= ?`,
 			`DELETE FROM webauthn_ceremonies WHERE expires_at <= ?`,
 			`DELETE FROM jobs WHERE expires_at <= ?`,
+			`DELETE FROM client_assertions WHERE expires_at <= ?`,
 		} {
 			res, err := t.exec(ctx, q, millis(now))
 			if err != nil {

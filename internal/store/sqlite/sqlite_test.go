@@ -165,6 +165,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 	wantClient := store.Client{ID: "client-1", SecretHash: "sha256:x", Name: "App", Type: "regular_web",
 		Callbacks: []string{"https://app.example/cb"}, LogoutURLs: []string{},
 		GrantTypes: []string{"authorization_code", "refresh_token"}, FirstParty: true, AllowOfflineAccess: true,
+		WebOrigins: []string{}, AllowedOrigins: []string{}, // RequirePKCE stays off for existing apps
 		CreatedAt: created}
 	if !reflect.DeepEqual(c, wantClient) {
 		t.Fatalf("client of 0001 = %+v, want %+v", c, wantClient)

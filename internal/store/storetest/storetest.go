@@ -83,6 +83,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}{
 		{"Clients", testClients},
 		{"UpdateClient", testUpdateClient},
+		{"ClientTypes", testClientTypes},
 		{"APIs", testAPIs},
 		{"ClientGrants", testClientGrants},
 		{"Users", testUsers},
