@@ -400,6 +400,16 @@ func TestAuth0SPASDK(t *testing.T) {
 				first = tok.AccessToken
 			}
 
+			framed := false
+			for _, doc := range b.documents() {
+				if u, err := url.Parse(doc); err == nil && strings.HasPrefix(doc, g.issuer+"authorize?") {
+					framed = framed || u.Query().Get("response_mode") == "web_message" && u.Query().Get("prompt") == "none"
+				}
+			}
+			if want := mode.path == "/"; framed != want {
+				t.Errorf("getTokenSilently framed /authorize with web_message: %v, want %v", framed, want)
+			}
+
 			spaLeave(t, b, "logout", fmt.Sprintf(`spa.call("logout", {logoutParams: {returnTo: %q}})`, app))
 			if authenticated, _ := spaReady(t, b); authenticated {
 				b.fatalf(t, "still signed in after logout")
