@@ -63,8 +63,8 @@ func chromiumTrusting(t *testing.T, chrome string, g *tlsGatehouse) *browserTab 
 	return startChromium(t, chrome, chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(sum[:])))
 }
 
-// freePort returns a loopback port nobody listens on.
-func freePort(t *testing.T) int {
+// sdkLoopbackPort returns a loopback port nobody listens on.
+func sdkLoopbackPort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -90,7 +90,7 @@ func startNodeApp(t *testing.T, node, script string, env ...string) {
 	}
 	var mu sync.Mutex
 	var stderr strings.Builder
-	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
+	cmd.Stderr = sdkStderr(func(p []byte) (int, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		return stderr.Write(p)
@@ -132,12 +132,13 @@ func startNodeApp(t *testing.T, node, script string, env ...string) {
 	}
 }
 
-type writerFunc func([]byte) (int, error)
+// sdkStderr collects a node app's stderr.
+type sdkStderr func([]byte) (int, error)
 
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+func (f sdkStderr) Write(p []byte) (int, error) { return f(p) }
 
-// readJSON reads the JSON text of the element with the id into v.
-func readJSON(t *testing.T, tab *browserTab, id string, v any) {
+// readElementJSON reads the JSON text of the element with the id into v.
+func readElementJSON(t *testing.T, tab *browserTab, id string, v any) {
 	t.Helper()
 	tab.do(t, "wait for #"+id, chromedp.WaitReady(chromedp.ID(id)))
 	text := browserRun(t, tab, "read #"+id, chromedp.Text(chromedp.ID(id)))
@@ -146,8 +147,8 @@ func readJSON(t *testing.T, tab *browserTab, id string, v any) {
 	}
 }
 
-// signIn fills Gatehouse's login form in the tab, which shows it.
-func signIn(t *testing.T, tab *browserTab) {
+// chromiumSignIn fills Gatehouse's login form in the tab, which shows it.
+func chromiumSignIn(t *testing.T, tab *browserTab) {
 	t.Helper()
 	tab.do(t, "wait for the login form", chromedp.WaitVisible(chromedp.ID("email")),
 		chromedp.SendKeys(chromedp.ID("email"), browserEmail), chromedp.SendKeys(chromedp.ID("password"), browserPassword))
@@ -172,7 +173,7 @@ func TestAuth0ExpressSDK(t *testing.T) {
 	tab := chromiumTrusting(t, chrome, g)
 
 	run := func(t *testing.T, name string, flags []string, withSecret bool, wantType, wantMode string) {
-		port := freePort(t)
+		port := sdkLoopbackPort(t)
 		base := fmt.Sprintf("http://localhost:%d", port)
 		flags = append([]string{"--first-party", "--logout-url", base}, flags...)
 		id, secret := g.app(base+"/callback", flags...)
@@ -188,7 +189,7 @@ func TestAuth0ExpressSDK(t *testing.T) {
 		b := newBrowserTab(t, ctx, tab.deadline)
 		b.do(t, "open the app's /login", chromedp.Navigate(base+"/login"))
 		b.wantLocation(t, g.issuer)
-		signIn(t, b)
+		chromiumSignIn(t, b)
 		b.do(t, "wait for the app's home page", chromedp.WaitReady(chromedp.ID("authenticated")))
 		b.wantLocation(t, base+"/")
 		for _, doc := range b.documents() {
@@ -203,14 +204,14 @@ func TestAuth0ExpressSDK(t *testing.T) {
 			b.fatalf(t, "%s: req.oidc.isAuthenticated() is %q after the login", name, got)
 		}
 		var user map[string]any
-		readJSON(t, b, "user", &user)
+		readElementJSON(t, b, "user", &user)
 		if user["sub"] != uid || user["email"] != browserEmail {
 			t.Errorf("%s: req.oidc.user = %v, want sub %s and email %s", name, user, uid, browserEmail)
 		}
 
 		b.do(t, "open /profile", chromedp.Navigate(base+"/profile"))
 		var claims map[string]any
-		readJSON(t, b, "claims", &claims)
+		readElementJSON(t, b, "claims", &claims)
 		if claims["iss"] != g.issuer || claims["aud"] != id {
 			t.Errorf("%s: ID token claims %v, want iss %s and aud %s", name, claims, g.issuer, id)
 		}
@@ -221,14 +222,14 @@ func TestAuth0ExpressSDK(t *testing.T) {
 				b.fatalf(t, "%s: refresh or userinfo failed", name)
 			}
 			var tokens map[string]bool
-			readJSON(t, b, "tokens", &tokens)
+			readElementJSON(t, b, "tokens", &tokens)
 			for _, k := range []string{"had_access_token", "had_refresh_token", "refreshed", "bearer", "expires_in", "same_after"} {
 				if !tokens[k] {
 					t.Errorf("%s: /tokens: %s is false (%v)", name, k, tokens)
 				}
 			}
 			var info map[string]any
-			readJSON(t, b, "userinfo", &info)
+			readElementJSON(t, b, "userinfo", &info)
 			if info["sub"] != uid || info["email"] != browserEmail {
 				t.Errorf("%s: fetchUserInfo() = %v", name, info)
 			}
@@ -290,8 +291,8 @@ func spaCall(t *testing.T, b *browserTab, method, arg string) spaResult {
 	return r
 }
 
-// spaLeave runs script, which leaves the page, and waits for the page the
-// browser lands on to be ready.
+// spaLeave runs script, which leaves the page; spaReady then waits for
+// the page the browser lands on.
 func spaLeave(t *testing.T, b *browserTab, what, script string) {
 	t.Helper()
 	// The element goes first, so the wait below finds the next page's.
@@ -309,7 +310,7 @@ func spaReady(t *testing.T, b *browserTab) (authenticated bool, user map[string]
 		Authenticated bool           `json:"authenticated"`
 		User          map[string]any `json:"user"`
 	}
-	readJSON(t, b, "ready", &got)
+	readElementJSON(t, b, "ready", &got)
 	return got.Authenticated, got.User
 }
 
@@ -332,8 +333,8 @@ func TestAuth0SPASDK(t *testing.T) {
 	uid := g.user(browserEmail, browserPassword)
 	tab := chromiumTrusting(t, chrome, g)
 
-	sameSite := fmt.Sprintf("https://localhost:%d", freePort(t))
-	crossSite := fmt.Sprintf("http://localhost:%d", freePort(t))
+	sameSite := fmt.Sprintf("https://localhost:%d", sdkLoopbackPort(t))
+	crossSite := fmt.Sprintf("http://localhost:%d", sdkLoopbackPort(t))
 	args := []string{"apps", "create", "--name", "SPA", "--type", "spa", "--first-party", "--allow-offline-access"}
 	for _, base := range []string{sameSite, crossSite} {
 		args = append(args, "--callback", base+"/", "--callback", base+"/refresh", "--web-origin", base, "--allowed-origin", base,
@@ -372,7 +373,7 @@ func TestAuth0SPASDK(t *testing.T) {
 				t.Fatal("signed in before loginWithRedirect")
 			}
 			spaLeave(t, b, "loginWithRedirect", `spa.call("loginWithRedirect")`)
-			signIn(t, b)
+			chromiumSignIn(t, b)
 			authenticated, user := spaReady(t, b)
 			if !authenticated || user["sub"] != uid || user["email"] != browserEmail {
 				b.fatalf(t, "after handleRedirectCallback: authenticated %v, user %v", authenticated, user)
