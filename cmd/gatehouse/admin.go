@@ -32,6 +32,7 @@ type appFlags struct {
 	initiateLoginURI        string
 	mfa                     string
 	requireVerifiedEmail    bool
+	backchannelLogoutURI    string
 	implicit                bool
 	clientTypeFlags
 }
@@ -55,6 +56,7 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.initiateLoginURI, "initiate-login-uri", "", "the application's login route, opened by invitation links")
 	fs.StringVar(&f.mfa, "mfa", "", "second factor: always, optional, never, or inherit the server's mfa.policy (default)")
 	fs.BoolVar(&f.requireVerifiedEmail, "require-verified-email", false, "hold logins back until the user has verified their email address")
+	fs.StringVar(&f.backchannelLogoutURI, "backchannel-logout-uri", "", "`URL` that receives logout tokens (OpenID Back-Channel Logout); \"\" turns it off")
 	fs.BoolVar(&f.implicit, "allow-implicit", false, "regular_web and spa: allow ID tokens from /authorize (response_type id_token, code id_token)")
 	f.clientTypeFlags.register(fs)
 }
@@ -103,6 +105,8 @@ func (f *appFlags) settings(fs *flag.FlagSet) mgmt.ClientSettings {
 			s.MFAPolicy = &f.mfa // "inherit" is stored as "" by mgmt
 		case "require-verified-email":
 			s.RequireVerifiedEmail = &f.requireVerifiedEmail
+		case "backchannel-logout-uri":
+			s.BackchannelLogoutURI = &f.backchannelLogoutURI
 		default:
 			f.clientTypeFlags.visit(fl.Name, &s)
 		}
@@ -190,6 +194,7 @@ func cmdAppsShow(ctx context.Context, e env, args []string) error {
 			"id_token_alg":           cmp.Or(c.IDTokenSigningAlg, "RS256"),
 			"jwks":                   json.RawMessage(cmp.Or(c.JWKS, "null")),
 			"created_at":             c.CreatedAt,
+			"backchannel_logout_uri": c.BackchannelLogoutURI,
 		}, nil
 	})
 }

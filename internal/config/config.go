@@ -49,6 +49,7 @@ type Config struct {
 	Email    Email    `yaml:"email"`
 	MFA      MFA      `yaml:"mfa"`
 	Logs     Logs     `yaml:"logs"`
+	Logout   Logout   `yaml:"logout"`
 
 	// Claims are custom claims copied from user metadata into tokens.
 	Claims []ClaimRule `yaml:"claims"`
@@ -271,6 +272,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			*p = v
 		}
 	}
+	c.Logout.applyEnv(lookup)
 	if err := c.Logs.applyEnv(lookup); err != nil {
 		return err
 	}
@@ -433,6 +435,9 @@ func (c *Config) Validate() error {
 	case MFANever, MFAOptional, MFAAlways:
 	default:
 		return fmt.Errorf("mfa.policy: %q is not never, optional or always", c.MFA.Policy)
+	}
+	if err := c.Logout.validate(); err != nil {
+		return err
 	}
 	if err := c.Logs.validate(); err != nil {
 		return err

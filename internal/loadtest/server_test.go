@@ -95,9 +95,10 @@ func startGatehouse(t testing.TB, users int, tweak func(*config.Config)) *gateho
 	if err != nil {
 		t.Fatal(err)
 	}
-	name, offline := "Load test", true
+	// PKCE optional, so that the scenarios run with and without it.
+	name, offline, pkce := "Load test", true, false
 	c, secret, err := svc.CreateClient(ctx, mgmt.NewClient{ClientSettings: mgmt.ClientSettings{
-		Name: &name, Callbacks: &[]string{testRedirectURI}, AllowOfflineAccess: &offline}})
+		Name: &name, Callbacks: &[]string{testRedirectURI}, AllowOfflineAccess: &offline, RequirePKCE: &pkce}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,9 @@ type ClientSettings struct {
 	MFAPolicy *string
 	// RequireVerifiedEmail holds logins back until the user's email is verified.
 	RequireVerifiedEmail *bool
+	// BackchannelLogoutURI receives the application's logout tokens
+	// (OpenID Back-Channel Logout 1.0); "" sends none.
+	BackchannelLogoutURI *string
 	// WebOrigins may frame the web_message response; AllowedOrigins may
 	// call the token endpoint and the others from a browser (CORS). Both
 	// are origins: scheme://host[:port].
@@ -111,6 +114,7 @@ func (in ClientSettings) apply(c *store.Client) {
 	set(&c.OrganizationBehavior, in.OrganizationBehavior)
 	set(&c.InitiateLoginURI, in.InitiateLoginURI)
 	set(&c.RequireVerifiedEmail, in.RequireVerifiedEmail)
+	set(&c.BackchannelLogoutURI, in.BackchannelLogoutURI)
 	if in.WebOrigins != nil {
 		c.WebOrigins = normalizeOrigins(*in.WebOrigins)
 	}
@@ -415,6 +419,9 @@ func validateClient(c store.Client) error {
 		if err := ValidateRedirectURI(c.InitiateLoginURI); err != nil {
 			return invalid("initiate_login_uri", "initiate login URI: %v", err)
 		}
+	}
+	if err := validateBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
+		return err
 	}
 	switch c.MFAPolicy {
 	case "", mfa.PolicyNever, mfa.PolicyOptional, mfa.PolicyAlways:

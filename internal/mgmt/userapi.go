@@ -414,6 +414,9 @@ func (s *Service) DeleteUserSessions(ctx context.Context, userID string) error {
 	if _, err := s.GetUser(ctx, userID); err != nil {
 		return err
 	}
+	if err := s.queueLogouts(ctx, "", userID); err != nil {
+		return err
+	}
 	if _, err := s.st.DeleteUserSessions(ctx, userID, ""); err != nil {
 		return fmt.Errorf("delete sessions: %w", err)
 	}
@@ -425,6 +428,9 @@ func (s *Service) DeleteUserSessions(ctx context.Context, userID string) error {
 
 // DeleteSession ends one session by its ID.
 func (s *Service) DeleteSession(ctx context.Context, id string) error {
+	if err := s.queueLogouts(ctx, id, ""); err != nil {
+		return err
+	}
 	if err := s.st.DeleteSession(ctx, id); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}

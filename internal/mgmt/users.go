@@ -87,6 +87,9 @@ func (s *Service) LinkUsers(ctx context.Context, primaryID, secondaryID string) 
 
 // DeleteUser removes the user and everything issued to them.
 func (s *Service) DeleteUser(ctx context.Context, id string) error {
+	if err := s.queueLogouts(ctx, "", id); err != nil {
+		return err
+	}
 	if err := s.st.DeleteUser(ctx, id); err != nil {
 		return notFound(err, "user", id)
 	}

@@ -64,6 +64,8 @@ type clientJSON struct {
 	RequireVerifiedEmail        *bool          `json:"require_verified_email,omitempty"`
 	AccessTokenLifetime         *int           `json:"access_token_lifetime_in_seconds,omitempty"`
 	CreatedAt                   *string        `json:"created_at,omitempty"`
+	OIDCLogout                  *oidcLogout    `json:"oidc_logout,omitempty"`
+	OIDCBackchannelLogout       *oidcLogout    `json:"oidc_backchannel_logout,omitempty"` // the older name; input only
 	clientTypeJSON
 }
 
@@ -96,6 +98,7 @@ func toClientJSON(c store.Client, secret string) clientJSON {
 			IdleTokenLifetime: seconds(c.Refresh.Idle), InfiniteTokenLifetime: ptr(false), InfiniteIdleTokenLifetime: ptr(false)},
 		MFAPolicy: ptr(mfaPolicy), RequireVerifiedEmail: ptr(c.RequireVerifiedEmail),
 		AccessTokenLifetime: seconds(c.AccessTokenTTL), CreatedAt: ptr(timestamp(c.CreatedAt)),
+		OIDCLogout: toOIDCLogout(c),
 	}
 	if secret != "" {
 		out.ClientSecret = ptr(secret)
@@ -153,6 +156,11 @@ func (in clientJSON) settings(current *store.Client) (mgmt.ClientSettings, error
 	s.OrganizationBehavior = in.OrganizationRequireBehavior
 	s.MFAPolicy = in.MFAPolicy
 	s.RequireVerifiedEmail = in.RequireVerifiedEmail
+	bc, err := in.backchannelLogoutURI()
+	if err != nil {
+		return s, err
+	}
+	s.BackchannelLogoutURI = bc
 	in.clientTypeJSON.settings(&s)
 	if in.AccessTokenLifetime != nil {
 		s.AccessTokenTTL = ptr(time.Duration(*in.AccessTokenLifetime) * time.Second)

@@ -53,6 +53,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"request_parameter_supported":                    false,
 		"request_uri_parameter_supported":                false,
 		"authorization_response_iss_parameter_supported": true,
+		"backchannel_logout_supported":                   true, "backchannel_logout_session_supported": true,
 	}
 	// private_key_jwt client assertions (RFC 7523, OIDC Core §9).
 	doc["token_endpoint_auth_signing_alg_values_supported"] = ClientAssertionAlgorithms

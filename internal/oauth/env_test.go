@@ -55,17 +55,24 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is a real Provider over a real SQLite store, served by httptest.
 type env struct {
-	srv    *httptest.Server
-	issuer string
-	st     store.Store
-	writes *countingStore // the provider's view of st, counting its writes
-	keys   *token.Keys
-	clock  *clock
-	http   *http.Client
-	audit  *audit.Writer // records the provider's events into st
+	srv      *httptest.Server
+	issuer   string
+	st       store.Store
+	writes   *countingStore // the provider's view of st, counting its writes
+	keys     *token.Keys
+	clock    *clock
+	http     *http.Client
+	audit    *audit.Writer // records the provider's events into st
+	provider *oauth.Provider
 }
 
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with edit applied to the provider's configuration.
+func newEnvWith(t *testing.T, edit func(*oauth.Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -104,7 +111,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = aw.Close(context.Background()) })
-	p, err := oauth.New(oauth.Config{
+	cfg := oauth.Config{
 		Audit:    aw,
 		Issuer:   srv.URL,
 		Store:    writes,
@@ -114,19 +121,24 @@ func newEnv(t *testing.T) *env {
 		Log:      log,
 		Binder:   authflow.Binder{CSRFKey: []byte("0123456789abcdef0123456789abcdef")},
 		Now:      clk.Now,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	p, err := oauth.New(cfg)
 	if err != nil {
 		t.Fatalf("new provider: %v", err)
 	}
 	p.Mount(mux)
 	return &env{
-		srv:    srv,
-		issuer: srv.URL,
-		st:     st,
-		writes: writes,
-		keys:   keys,
-		clock:  clk,
-		audit:  aw,
+		srv:      srv,
+		issuer:   srv.URL,
+		st:       st,
+		writes:   writes,
+		keys:     keys,
+		clock:    clk,
+		audit:    aw,
+		provider: p,
 		http: &http.Client{
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			Timeout:       30 * time.Second,

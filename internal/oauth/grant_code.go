@@ -44,6 +44,9 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest, client store.
 		}
 		return nil, err
 	}
+	if err := g.p.recordSessionClient(ctx, code.SessionID, client, now); err != nil {
+		return nil, err
+	}
 	return g.p.issue(ctx, issueParams{
 		client:   client,
 		userID:   code.UserID,

@@ -31,6 +31,10 @@ func (p *Provider) frontIDToken(ctx context.Context, f *flow, code string) (stri
 		audience: f.req.Audience, org: f.req.Organization, nonce: f.req.Nonce, code: code,
 		authTime: f.sess.AuthTime, amr: amr(f.sess.Methods), orgClaims: org,
 	}
+	// The application gets this session's sid now: its logout is owed.
+	if err := p.recordSessionClient(ctx, f.sess.ID, f.client, p.now()); err != nil {
+		return "", err
+	}
 	idTTL, _ := p.lifetimes(f.client)
 	return p.idToken(ctx, ip, ip.scopes, "", p.now(), idTTL)
 }

@@ -19,6 +19,12 @@ type logoutParams struct {
 	State                 string
 	ClientID              string
 	Confirmed             bool // the user pressed "Log out" on the confirmation page
+	// V2 marks /v2/logout, whose returnTo without a client_id is checked
+	// against the server's own allowed logout URLs, as the hosted
+	// service's is.
+	V2 bool
+	// Federated asks to end the session at the upstream provider too.
+	Federated bool
 }
 
 // v2Logout handles GET /v2/logout?client_id=…&returnTo=…: it ends the SSO
@@ -29,7 +35,8 @@ type logoutParams struct {
 // redirect. The README says so; /oidc/logout is the endpoint that asks.
 func (p *Provider) v2Logout(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	lp := logoutParams{ClientID: q.Get("client_id"), PostLogoutRedirectURI: q.Get("returnTo"), Confirmed: true}
+	lp := logoutParams{ClientID: q.Get("client_id"), PostLogoutRedirectURI: q.Get("returnTo"), Confirmed: true,
+		V2: true, Federated: q.Has("federated")}
 	p.logout(w, r, lp)
 }
 
@@ -113,7 +120,14 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, lp logoutParam
 	}
 
 	var redirect string
-	if lp.PostLogoutRedirectURI != "" {
+	if lp.PostLogoutRedirectURI != "" && clientID == "" && lp.V2 {
+		// Exact string match against the server's list.
+		if !slices.Contains(p.cfg.LogoutURLs, lp.PostLogoutRedirectURI) {
+			p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "The returnTo URL is not in this server's allowed logout URLs; add the client_id to check it against the application's.")
+			return
+		}
+		redirect = lp.PostLogoutRedirectURI
+	} else if lp.PostLogoutRedirectURI != "" {
 		if clientID == "" {
 			p.errorPage(w, http.StatusBadRequest, ErrInvalidRequest, "A logout redirect needs the client_id or an id_token_hint, to check the URL against the application's allowed logout URLs.")
 			return
@@ -148,6 +162,19 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, lp logoutParam
 		return
 	}
 	ending, hadSession, _ := p.cfg.Sessions.Get(r) // whose session ends, for the audit log
+	if hadSession && lp.Federated {
+		if upstream := p.upstreamLogoutURL(ctx, ending.UserID, redirect); upstream != "" {
+			redirect = upstream
+		}
+	}
+	if hadSession {
+		// Queued before the session goes, which forgets its applications;
+		// the LogoutSender posts them, so this response never waits.
+		if err := p.queueLogouts(ctx, ending.ID); err != nil {
+			p.internalErrorPage(w, "logout", err)
+			return
+		}
+	}
 	if err := p.cfg.Sessions.End(ctx, w, r); err != nil {
 		p.internalErrorPage(w, "logout: end session", err)
 		return

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authflow"
 	"gatehouse/internal/config"
+	"gatehouse/internal/connector"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -48,6 +50,13 @@ type Config struct {
 
 	// Audit records token exchanges and logouts; nil records nothing.
 	Audit audit.Recorder
+
+	// LogoutURLs are the server's own allowed logout URLs: where
+	// /v2/logout may return to when the request names no application.
+	LogoutURLs []string
+	// OpenConnector opens upstream connections for the federated logout
+	// of /v2/logout; nil ignores federated.
+	OpenConnector func(ctx context.Context, c store.Connection) (connector.CallbackConnector, error)
 }
 
 // Provider serves the protocol endpoints.
@@ -55,6 +64,8 @@ type Provider struct {
 	cfg    Config
 	grants []registeredGrant           // in the order discovery lists them
 	cop    *http.CrossOriginProtection // refuses cross-site logout form posts
+	// logoutWake wakes the LogoutSender when a logout queued deliveries.
+	logoutWake chan struct{}
 	// origins caches the applications' allowed origins (CORS).
 	origins originSet
 }
@@ -87,7 +98,7 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.PendingRequestsPerIP == 0 {
 		cfg.PendingRequestsPerIP = defaultPendingRequestsPerIP
 	}
-	p := &Provider{cfg: cfg, cop: http.NewCrossOriginProtection()}
+	p := &Provider{cfg: cfg, cop: http.NewCrossOriginProtection(), logoutWake: make(chan struct{}, 1)}
 	p.grants = []registeredGrant{
 		{name: store.GrantAuthorizationCode, grant: codeGrant{p}},
 		{name: store.GrantRefreshToken, grant: refreshGrant{p}},

@@ -44,6 +44,8 @@ type Server struct {
 	jobs    *mgmt.Jobs    // import and export jobs; Serve stops them
 	// cert, when set, makes Serve speak https with it.
 	cert *Certificate
+	// logouts sends back-channel logout tokens; Serve runs it.
+	logouts *oauth.LogoutSender
 }
 
 // connLimits bound what one connection may hold of the server, so a slow
@@ -171,6 +173,8 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		PendingRequestsPerIP: pendingRequestsPerIP(cfg.Throttle),
 		MFAPolicy:            cfg.MFA.Policy,
 		Audit:                auditLog,
+		LogoutURLs:           cfg.Logout.AllowedURLs,
+		OpenConnector:        o.openConnector,
 	})
 	if err != nil {
 		return nil, err
@@ -258,7 +262,8 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog, jobs: jobs, cert: o.cert}
+	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog, jobs: jobs, cert: o.cert,
+		logouts: provider.LogoutSender(oauth.LogoutSenderConfig{})}
 	s.handler = s.recoverer(realClient(trusted, s.logRequests(securityHeaders(mux))))
 	return s, nil
 }
@@ -286,6 +291,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.clean(cctx)
 	}()
 	streamDone := s.streamLogs(cctx)
+	logoutsDone := make(chan struct{})
+	go func() {
+		defer close(logoutsDone)
+		if s.logouts != nil {
+			s.logouts.Run(cctx)
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() {
 		if s.cert != nil {
@@ -318,6 +330,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stopCleaner()
 	<-cleanerDone
 	<-streamDone
+	<-logoutsDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -80,6 +80,9 @@ type Client struct {
 	// assertions of an AuthMethodPrivateKeyJWT client; "" otherwise.
 	JWKS      string
 	CreatedAt time.Time
+	// BackchannelLogoutURI receives the application's logout tokens
+	// (OpenID Back-Channel Logout 1.0 §2.2); "" sends none.
+	BackchannelLogoutURI string
 }
 
 // RefreshPolicy is a client's refresh-token policy. Zero durations mean the
@@ -334,6 +337,7 @@ type Store interface {
 	UserDirectory
 	SigningKeyRevoker
 	LogStore
+	BackchannelLogouts
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID

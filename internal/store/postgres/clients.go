@@ -16,7 +16,7 @@ const clientFieldColumns = `secret_hash, token_endpoint_auth_method, name, type,
 	first_party, allow_offline_access, id_token_ttl_ms, access_token_ttl_ms,
 	refresh_no_rotation, refresh_overlap_ms, refresh_idle_ms, refresh_absolute_ms,
 	organization_usage, organization_behavior, initiate_login_uri, mfa_policy, require_verified_email,
-	web_origins, allowed_origins, require_pkce, id_token_signed_response_alg, jwks`
+	web_origins, allowed_origins, require_pkce, id_token_signed_response_alg, jwks, backchannel_logout_uri`
 
 // clientFieldCount is the number of clientFieldColumns.
 var clientFieldCount = strings.Count(clientFieldColumns, ",") + 1
@@ -35,7 +35,7 @@ func clientFields(c store.Client) []any {
 		c.FirstParty, c.AllowOfflineAccess, millis(c.IDTokenTTL), millis(c.AccessTokenTTL),
 		c.Refresh.NoRotation, millis(c.Refresh.Overlap), millis(c.Refresh.Idle), millis(c.Refresh.Absolute),
 		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI, c.MFAPolicy, c.RequireVerifiedEmail,
-		list(c.WebOrigins), list(c.AllowedOrigins), c.RequirePKCE, c.IDTokenSigningAlg, c.JWKS}
+		list(c.WebOrigins), list(c.AllowedOrigins), c.RequirePKCE, c.IDTokenSigningAlg, c.JWKS, c.BackchannelLogoutURI}
 }
 
 func scanClient(row pgx.CollectableRow) (store.Client, error) {
@@ -45,7 +45,7 @@ func scanClient(row pgx.CollectableRow) (store.Client, error) {
 		&c.GrantTypes, &c.FirstParty, &c.AllowOfflineAccess, &idTTL, &atTTL,
 		&c.Refresh.NoRotation, &overlap, &idle, &absolute, &c.OrganizationUsage, &c.OrganizationBehavior,
 		&c.InitiateLoginURI, &c.MFAPolicy, &c.RequireVerifiedEmail,
-		&c.WebOrigins, &c.AllowedOrigins, &c.RequirePKCE, &c.IDTokenSigningAlg, &c.JWKS)
+		&c.WebOrigins, &c.AllowedOrigins, &c.RequirePKCE, &c.IDTokenSigningAlg, &c.JWKS, &c.BackchannelLogoutURI)
 	c.CreatedAt = utc(c.CreatedAt)
 	c.IDTokenTTL, c.AccessTokenTTL = duration(idTTL), duration(atTTL)
 	c.Refresh.Overlap, c.Refresh.Idle, c.Refresh.Absolute = duration(overlap), duration(idle), duration(absolute)

@@ -13,7 +13,7 @@ const clientFieldColumns = `secret_hash, token_endpoint_auth_method, name, type,
 	first_party, allow_offline_access, id_token_ttl, access_token_ttl,
 	refresh_no_rotation, refresh_overlap, refresh_idle, refresh_absolute,
 	organization_usage, organization_behavior, initiate_login_uri, mfa_policy, require_verified_email,
-	web_origins, allowed_origins, require_pkce, id_token_signed_response_alg, jwks`
+	web_origins, allowed_origins, require_pkce, id_token_signed_response_alg, jwks, backchannel_logout_uri`
 
 // clientFieldCount is the number of clientFieldColumns.
 var clientFieldCount = strings.Count(clientFieldColumns, ",") + 1
@@ -39,7 +39,7 @@ func clientFields(c store.Client) []any {
 		c.Refresh.NoRotation, durationMillis(c.Refresh.Overlap),
 		durationMillis(c.Refresh.Idle), durationMillis(c.Refresh.Absolute),
 		c.OrganizationUsage, c.OrganizationBehavior, c.InitiateLoginURI, c.MFAPolicy, c.RequireVerifiedEmail,
-		listJSON(c.WebOrigins), listJSON(c.AllowedOrigins), c.RequirePKCE, c.IDTokenSigningAlg, c.JWKS}
+		listJSON(c.WebOrigins), listJSON(c.AllowedOrigins), c.RequirePKCE, c.IDTokenSigningAlg, c.JWKS, c.BackchannelLogoutURI}
 }
 
 func scanClient(sc scanner) (store.Client, error) {
@@ -51,7 +51,7 @@ func scanClient(sc scanner) (store.Client, error) {
 		&c.Refresh.NoRotation, durationCol{&c.Refresh.Overlap},
 		durationCol{&c.Refresh.Idle}, durationCol{&c.Refresh.Absolute},
 		&c.OrganizationUsage, &c.OrganizationBehavior, &c.InitiateLoginURI, &c.MFAPolicy, &c.RequireVerifiedEmail,
-		jsonCol{&c.WebOrigins}, jsonCol{&c.AllowedOrigins}, &c.RequirePKCE, &c.IDTokenSigningAlg, &c.JWKS)
+		jsonCol{&c.WebOrigins}, jsonCol{&c.AllowedOrigins}, &c.RequirePKCE, &c.IDTokenSigningAlg, &c.JWKS, &c.BackchannelLogoutURI)
 	return c, err
 }
 

@@ -129,6 +129,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RotateWithoutOverlapEarlierClock", testRotateWithoutOverlapEarlierClock},
 		{"RevokeGrant", testRevokeGrant},
 		{"Sessions", testSessions},
+		{"BackchannelLogouts", testBackchannelLogouts},
 		{"Grants", testGrants},
 		{"Throttle", testThrottle},
 		{"Attempts", testAttempts},
