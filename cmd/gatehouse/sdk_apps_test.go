@@ -159,8 +159,10 @@ func chromiumSignIn(t *testing.T, tab *browserTab) {
 // with Auth0's express-openid-connect, unmodified, against Gatehouse over
 // https, with only the issuer and client changed: first exactly as the
 // quickstart writes it (ID token by form_post), then with a client secret
-// for the code flow and offline_access (refresh, userinfo). Both log out
-// through /v2/logout back to the app.
+// for the code flow and offline_access (refresh, userinfo). The first logs
+// out through the app's /logout (/v2/logout with returnTo, back to the
+// app); the second at Gatehouse, which reaches the app by the SDK's
+// back-channel logout.
 func TestAuth0ExpressSDK(t *testing.T) {
 	node := needNodeSDK(t)
 	if _, err := os.Stat(filepath.Join(sdkDir, "node_modules", "express-openid-connect", "package.json")); err != nil {
@@ -176,6 +178,11 @@ func TestAuth0ExpressSDK(t *testing.T) {
 		port := sdkLoopbackPort(t)
 		base := fmt.Sprintf("http://localhost:%d", port)
 		flags = append([]string{"--first-party", "--logout-url", base}, flags...)
+		for i, f := range flags {
+			if strings.Contains(f, "%d") {
+				flags[i] = fmt.Sprintf(f, port)
+			}
+		}
 		id, secret := g.app(base+"/callback", flags...)
 		env := []string{"GATEHOUSE_ISSUER=" + g.issuer, "GATEHOUSE_CLIENT_ID=" + id, fmt.Sprintf("APP_PORT=%d", port),
 			"NODE_EXTRA_CA_CERTS=" + g.caFile}
@@ -235,6 +242,24 @@ func TestAuth0ExpressSDK(t *testing.T) {
 			}
 		}
 
+		if withSecret {
+			// Logging out at Gatehouse, not through the app, reaches the
+			// app by back-channel logout: its session ends too.
+			b.do(t, "log out at Gatehouse", chromedp.Navigate(g.issuer+"v2/logout"))
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				b.do(t, "open the app", chromedp.Navigate(base+"/"), chromedp.WaitReady(chromedp.ID("authenticated")))
+				if browserRun(t, b, "read whether signed in", chromedp.Text(chromedp.ID("authenticated"))) == "no" {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.fatalf(t, "%s: still signed in to the app 10 s after logging out at Gatehouse", name)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			return
+		}
+
 		// /logout goes through Gatehouse's /v2/logout with returnTo and
 		// client_id, back to the app, signed out of both.
 		b.resetDocuments()
@@ -254,7 +279,7 @@ func TestAuth0ExpressSDK(t *testing.T) {
 		run(t, "quickstart", []string{"--allow-implicit"}, false, "id_token", "form_post")
 	})
 	t.Run("code flow with refresh", func(t *testing.T) {
-		run(t, "code flow", []string{"--allow-offline-access"}, true, "code", "")
+		run(t, "code flow", []string{"--allow-offline-access", "--backchannel-logout-uri", "http://127.0.0.1:%d/backchannel-logout"}, true, "code", "")
 	})
 }
 

@@ -34,6 +34,16 @@ if (secret) {
   // The quickstart's "get an access token" variant.
   config.clientSecret = secret;
   config.authorizationParams = { response_type: "code", scope: "openid profile email offline_access" };
+  // Back-channel logout (POST /backchannel-logout), with the smallest
+  // store the SDK accepts: what the logout tokens ended, in memory.
+  const ended = new Map();
+  config.backchannelLogout = {
+    store: {
+      get: (id, cb) => cb(null, ended.get(id)),
+      set: (id, v, cb) => { ended.set(id, v); cb(null); },
+      destroy: (id, cb) => { ended.delete(id); cb(null); },
+    },
+  };
 }
 
 const app = express();
