@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -41,6 +42,12 @@ type Config struct {
 	SecretKey     string `yaml:"-"`
 	// TLS, when set, makes the server speak https itself.
 	TLS TLS `yaml:"tls"`
+	// ACME, when it names domains, makes the server obtain and renew its
+	// https certificate itself from an ACME CA (Let's Encrypt by default).
+	ACME ACME `yaml:"acme"`
+	// MetricsAddr, when set, serves /metrics on a listener of its own
+	// instead of the public one, since metrics should not be public.
+	MetricsAddr string `yaml:"metrics_addr"`
 
 	Log      Log      `yaml:"log"`
 	Tokens   Tokens   `yaml:"tokens"`
@@ -87,6 +94,27 @@ type TLS struct {
 
 // Enabled reports whether the server terminates https itself.
 func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// LetsEncryptURL is the default ACME directory: Let's Encrypt production.
+const LetsEncryptURL = "https://acme-v02.api.letsencrypt.org/directory"
+
+// ACME obtains the https certificate from an ACME CA. The certificate is
+// requested for Domains with the TLS-ALPN-01 challenge on the https
+// listener itself and, when HTTPAddr is set, the HTTP-01 challenge there
+// (port 80 as the CA sees it). Certificates and the account key are
+// cached in the database (sealed with the master key, shared by replicas)
+// or, when CacheDir is set, in that directory; they are renewed before
+// they expire.
+type ACME struct {
+	Domains   []string `yaml:"domains"`
+	Email     string   `yaml:"email"`     // contact for expiry notices; optional
+	Directory string   `yaml:"directory"` // default LetsEncryptURL
+	HTTPAddr  string   `yaml:"http_addr"` // listen address for HTTP-01; optional
+	CacheDir  string   `yaml:"cache_dir"`
+}
+
+// Enabled reports whether certificates come from ACME.
+func (a ACME) Enabled() bool { return len(a.Domains) > 0 }
 
 // Log configures structured logging.
 type Log struct {
@@ -256,6 +284,14 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"GATEHOUSE_MFA_POLICY":        &c.MFA.Policy,
 		"GATEHOUSE_TLS_CERT_FILE":     &c.TLS.CertFile,
 		"GATEHOUSE_TLS_KEY_FILE":      &c.TLS.KeyFile,
+		"GATEHOUSE_ACME_EMAIL":        &c.ACME.Email,
+		"GATEHOUSE_ACME_DIRECTORY":    &c.ACME.Directory,
+		"GATEHOUSE_ACME_HTTP_ADDR":    &c.ACME.HTTPAddr,
+		"GATEHOUSE_ACME_CACHE_DIR":    &c.ACME.CacheDir,
+		"GATEHOUSE_METRICS_ADDR":      &c.MetricsAddr,
+	}
+	if v, ok := lookup("GATEHOUSE_ACME_DOMAINS"); ok {
+		c.ACME.Domains = SplitList(v)
 	}
 	if v, ok := lookup("GATEHOUSE_TRUSTED_PROXIES"); ok {
 		c.TrustedProxies = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
@@ -362,6 +398,12 @@ func (c *Config) Validate() error {
 		if u.Scheme != "https" {
 			return fmt.Errorf("issuer: %q must use https when the server serves TLS", c.Issuer)
 		}
+	}
+	if err := c.validateACME(u); err != nil {
+		return err
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
+		return fmt.Errorf("metrics_addr: %q is the public address; give metrics a listener of their own", c.MetricsAddr)
 	}
 	if _, _, err := c.DBPath(); err != nil {
 		return err
@@ -470,4 +512,52 @@ func IsLoopback(host string) bool {
 		return true
 	}
 	return false
+}
+
+// SplitList splits a comma- or space-separated list, dropping empty items.
+func SplitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+// validateACME checks the ACME settings against the issuer u.
+func (c *Config) validateACME(u *url.URL) error {
+	a := c.ACME
+	if !a.Enabled() {
+		if a.Email != "" || a.Directory != "" || a.HTTPAddr != "" || a.CacheDir != "" {
+			return errors.New("acme: settings given without acme.domains")
+		}
+		return nil
+	}
+	// Two sources of certificates would leave it unclear which is served.
+	if c.TLS.Enabled() {
+		return errors.New("acme: domains and tls cert_file/key_file exclude each other; pick one")
+	}
+	if u.Scheme != "https" {
+		return fmt.Errorf("issuer: %q must use https when the server obtains certificates with ACME", c.Issuer)
+	}
+	host := strings.ToLower(u.Hostname())
+	found := false
+	for _, d := range a.Domains {
+		if d == "" || strings.ContainsAny(d, "*/:") || net.ParseIP(d) != nil {
+			return fmt.Errorf("acme: domain %q is not a host name (no wildcards, ports or addresses)", d)
+		}
+		if strings.EqualFold(d, host) {
+			found = true
+		}
+	}
+	// A certificate that does not name the issuer's host is useless: every
+	// client would refuse it.
+	if !found {
+		return fmt.Errorf("acme: the issuer's host %q must be one of the domains %q", host, a.Domains)
+	}
+	if a.Directory != "" {
+		d, err := url.Parse(a.Directory)
+		if err != nil || d.Scheme != "https" || d.Host == "" {
+			return fmt.Errorf("acme: directory %q must be an https URL", a.Directory)
+		}
+	}
+	if a.HTTPAddr != "" && (a.HTTPAddr == c.Addr || a.HTTPAddr == c.MetricsAddr) {
+		return fmt.Errorf("acme: http_addr %q is already used by another listener", a.HTTPAddr)
+	}
+	return nil
 }

@@ -44,6 +44,29 @@ func TestValidate(t *testing.T) {
 		{"tls with http issuer", func(c *Config) {
 			c.Issuer, c.TLS = "http://localhost:8443", TLS{CertFile: "cert.pem", KeyFile: "key.pem"}
 		}, "must use https when the server serves TLS"},
+		{"acme", func(c *Config) {
+			c.Issuer, c.ACME = "https://id.example.com/", ACME{Domains: []string{"www.example.com", "ID.example.com"}, Email: "ops@example.com", HTTPAddr: ":80"}
+		}, ""},
+		{"acme with tls files", func(c *Config) {
+			c.Issuer, c.TLS, c.ACME.Domains = "https://id.example.com", TLS{CertFile: "cert.pem", KeyFile: "key.pem"}, []string{"id.example.com"}
+		}, "exclude each other"},
+		{"acme with http issuer", func(c *Config) { c.Issuer, c.ACME.Domains = "http://localhost:8080", []string{"localhost"} }, "must use https when the server obtains"},
+		{"acme without the issuer's host", func(c *Config) { c.Issuer, c.ACME.Domains = "https://id.example.com", []string{"www.example.com"} }, "must be one of the domains"},
+		{"acme wildcard", func(c *Config) {
+			c.Issuer, c.ACME.Domains = "https://id.example.com", []string{"id.example.com", "*.example.com"}
+		}, "not a host name"},
+		{"acme address", func(c *Config) {
+			c.Issuer, c.ACME.Domains = "https://id.example.com", []string{"id.example.com", "192.0.2.1"}
+		}, "not a host name"},
+		{"acme http directory", func(c *Config) {
+			c.Issuer, c.ACME = "https://id.example.com", ACME{Domains: []string{"id.example.com"}, Directory: "http://ca.example.com/dir"}
+		}, "must be an https URL"},
+		{"acme challenge on the public address", func(c *Config) {
+			c.Issuer, c.ACME = "https://id.example.com", ACME{Domains: []string{"id.example.com"}, HTTPAddr: c.Addr}
+		}, "already used"},
+		{"acme settings without domains", func(c *Config) { c.ACME.Email = "ops@example.com" }, "without acme.domains"},
+		{"metrics on their own address", func(c *Config) { c.MetricsAddr = "127.0.0.1:9090" }, ""},
+		{"metrics on the public address", func(c *Config) { c.MetricsAddr = c.Addr }, "metrics_addr"},
 		{"mfa always", func(c *Config) { c.MFA.Policy = MFAAlways }, ""},
 		{"mfa policy", func(c *Config) { c.MFA.Policy = "sometimes" }, "mfa.policy"},
 		{"mfa policy empty", func(c *Config) { c.MFA.Policy = "" }, "mfa.policy"},
@@ -92,6 +115,9 @@ func TestApplyEnv(t *testing.T) {
 		"GATEHOUSE_REFRESH_TOKEN_TTL": "7d", "GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1",
 		"GATEHOUSE_SETTINGS_CACHE_TTL": "0", "GATEHOUSE_SMTP_URL": "smtps://smtp.example.com", "GATEHOUSE_EMAIL_FROM": "a@example.com", "GATEHOUSE_PENDING_REQUESTS_PER_IP": "0", "GATEHOUSE_MFA_POLICY": "optional",
 		"GATEHOUSE_TLS_CERT_FILE": "/etc/gatehouse/cert.pem", "GATEHOUSE_TLS_KEY_FILE": "/etc/gatehouse/key.pem",
+		"GATEHOUSE_ACME_DOMAINS": "id.example.com, www.example.com", "GATEHOUSE_ACME_EMAIL": "ops@example.com",
+		"GATEHOUSE_ACME_DIRECTORY": "https://ca.example.com/dir", "GATEHOUSE_ACME_HTTP_ADDR": ":80",
+		"GATEHOUSE_ACME_CACHE_DIR": "/var/cache/gatehouse", "GATEHOUSE_METRICS_ADDR": "127.0.0.1:9090",
 	}
 	c := Default()
 	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
@@ -103,6 +129,11 @@ func TestApplyEnv(t *testing.T) {
 		c.Throttle.PendingRequestsPerIP != 0 || c.MFA.Policy != MFAOptional ||
 		c.TLS != (TLS{CertFile: "/etc/gatehouse/cert.pem", KeyFile: "/etc/gatehouse/key.pem"}) {
 		t.Errorf("config after env: %+v", c)
+	}
+	if strings.Join(c.ACME.Domains, "|") != "id.example.com|www.example.com" || c.ACME.Email != "ops@example.com" ||
+		c.ACME.Directory != "https://ca.example.com/dir" || c.ACME.HTTPAddr != ":80" || c.ACME.CacheDir != "/var/cache/gatehouse" ||
+		c.MetricsAddr != "127.0.0.1:9090" {
+		t.Errorf("acme and metrics after env: %+v %q", c.ACME, c.MetricsAddr)
 	}
 	bad := Default()
 	err := bad.ApplyEnv(func(k string) (string, bool) { return "soon", k == "GATEHOUSE_SESSION_TTL" })
@@ -132,6 +163,18 @@ func TestLoadFile(t *testing.T) {
 	if c.Issuer != "https://id.example.com" || c.Tokens.IDToken.D() != 30*time.Minute || c.Tokens.AccessToken.D() != time.Hour || c.MFA.Policy != MFAAlways ||
 		c.TLS != (TLS{CertFile: "c.pem", KeyFile: "k.pem"}) {
 		t.Errorf("loaded %+v", c)
+	}
+	a := Default()
+	if err := a.LoadFile(write("acme.yaml", "issuer: https://id.example.com\nmetrics_addr: 127.0.0.1:9090\nacme:\n  domains: [id.example.com, www.example.com]\n  email: ops@example.com\n  directory: https://ca.example.com/dir\n  http_addr: \":80\"\n  cache_dir: /var/cache/gatehouse\n")); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(a.ACME.Domains, "|") != "id.example.com|www.example.com" || a.ACME.Email != "ops@example.com" ||
+		a.ACME.Directory != "https://ca.example.com/dir" || a.ACME.HTTPAddr != ":80" || a.ACME.CacheDir != "/var/cache/gatehouse" ||
+		a.MetricsAddr != "127.0.0.1:9090" {
+		t.Errorf("loaded acme %+v, metrics %q", a.ACME, a.MetricsAddr)
+	}
+	if err := a.Validate(); err != nil {
+		t.Errorf("acme file: %v", err)
 	}
 	if err := c.LoadFile(write("empty.yaml", "")); err != nil {
 		t.Errorf("empty file: %v", err)

@@ -25,7 +25,7 @@ type testApp struct {
 	Callbacks []string
 }
 
-func newTestServer(t *testing.T, tweak func(*config.Config)) (*Server, testApp) {
+func newTestServer(t *testing.T, tweak func(*config.Config), opts ...Option) (*Server, testApp) {
 	t.Helper()
 	ctx := t.Context()
 	cfg := config.Default()
@@ -64,7 +64,7 @@ func newTestServer(t *testing.T, tweak func(*config.Config)) (*Server, testApp) 
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := New(cfg, st, keys, log)
+	s, err := New(cfg, st, keys, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

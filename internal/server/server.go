@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/acme/autocert"
+
 	"gatehouse/internal/audit"
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
@@ -46,6 +48,10 @@ type Server struct {
 	cert *Certificate
 	// logouts sends back-channel logout tokens; Serve runs it.
 	logouts *oauth.LogoutSender
+	// acme, when set, supplies the certificates instead of cert.
+	acme      *autocert.Manager
+	acmeHTTP  net.Listener
+	metricsLn net.Listener
 }
 
 // connLimits bound what one connection may hold of the server, so a slow
@@ -78,6 +84,9 @@ type options struct {
 	openConnector login.OpenConnector
 	mail          email.Sender
 	cert          *Certificate
+	acme          *autocert.Manager
+	acmeHTTP      net.Listener // HTTP-01 challenges, optional
+	metricsLn     net.Listener // /metrics apart from the public listener, optional
 }
 
 // WithTLS serves https with cert (see LoadCertificate) instead of plain
@@ -240,7 +249,9 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	met := newMetrics()
-	mux.Handle("GET /metrics", met.handler())
+	if o.metricsLn == nil {
+		mux.Handle("GET /metrics", met.handler())
+	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -263,7 +274,8 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: st, keys: keys, log: log, metrics: met, limits: defaultConnLimits, audit: auditLog, jobs: jobs, cert: o.cert,
-		logouts: provider.LogoutSender(oauth.LogoutSenderConfig{})}
+		logouts: provider.LogoutSender(oauth.LogoutSenderConfig{}),
+		acme:    o.acme, acmeHTTP: o.acmeHTTP, metricsLn: o.metricsLn}
 	s.handler = s.recoverer(realClient(trusted, s.logRequests(securityHeaders(mux))))
 	return s, nil
 }
@@ -298,9 +310,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			s.logouts.Run(cctx)
 		}
 	}()
-	errc := make(chan error, 1)
+	errc := make(chan error, 3)
+	var aux []*http.Server
+	if s.metricsLn != nil {
+		m := s.auxServer(s.metrics.handler())
+		aux = append(aux, m)
+		go func() { errc <- m.Serve(s.metricsLn) }()
+	}
+	if s.acmeHTTP != nil {
+		// HTTPHandler answers the CA's /.well-known/acme-challenge/
+		// requests and redirects everything else to https.
+		h := s.auxServer(acmeHTTPHandler(s.acme))
+		aux = append(aux, h)
+		go func() { errc <- h.Serve(s.acmeHTTP) }()
+	}
 	go func() {
-		if s.cert != nil {
+		if s.cert != nil || s.acme != nil {
 			// ServeTLS adds "h2" to the offered protocols: HTTP/2 for
 			// clients that negotiate it, HTTP/1.1 for the others.
 			errc <- srv.ServeTLS(ln, "", "")
@@ -311,11 +336,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var err error
 	select {
 	case err = <-errc:
+		// One listener failed (a side one too): stop serving on all.
+		_ = srv.Close()
 	case <-ctx.Done():
 		s.log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = srv.Shutdown(sctx)
 		cancel()
+	}
+	for _, a := range aux {
+		// Nothing long-running is served there: close at once.
+		_ = a.Close()
 	}
 	if s.jobs != nil {
 		// Jobs still running are marked failed: an import is rerun with
@@ -351,12 +382,23 @@ func (s *Server) httpServer() *http.Server {
 	}
 }
 
+// auxServer is an http.Server for a side listener (metrics, ACME HTTP-01)
+// with the public listener's connection limits.
+func (s *Server) auxServer(h http.Handler) *http.Server {
+	srv := s.httpServer()
+	srv.Handler, srv.TLSConfig = h, nil
+	return srv
+}
+
 // tlsConfig is the https configuration, or nil for plain http.
 func (s *Server) tlsConfig() *tls.Config {
-	if s.cert == nil {
-		return nil
+	switch {
+	case s.acme != nil:
+		return acmeTLSConfig(s.acme)
+	case s.cert != nil:
+		return s.cert.tlsConfig()
 	}
-	return s.cert.tlsConfig()
+	return nil
 }
 
 // clean deletes expired rows every minute.

@@ -338,6 +338,7 @@ type Store interface {
 	SigningKeyRevoker
 	LogStore
 	BackchannelLogouts
+	CertCache
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID

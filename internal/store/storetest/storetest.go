@@ -82,6 +82,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		run  func(t *testing.T, s store.Store)
 	}{
 		{"Clients", testClients},
+		{"CertCache", testCertCache},
 		{"UpdateClient", testUpdateClient},
 		{"ClientTypes", testClientTypes},
 		{"APIs", testAPIs},

@@ -1,0 +1,30 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// GetCertCacheEntry returns the value under key; ErrNotFound when none.
+func (db *DB) GetCertCacheEntry(ctx context.Context, key string) ([]byte, error) {
+	v, err := queryOne(ctx, db.pool, pgx.RowTo[[]byte], `SELECT value FROM cert_cache WHERE key = $1`, key)
+	if err != nil {
+		return nil, fail("get cert cache entry", err)
+	}
+	return v, nil
+}
+
+// PutCertCacheEntry stores value under key, replacing what was there.
+func (db *DB) PutCertCacheEntry(ctx context.Context, key string, value []byte, now time.Time) error {
+	_, err := db.exec(ctx, `INSERT INTO cert_cache (key, value, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, key, value, now)
+	return fail("put cert cache entry", err)
+}
+
+// DeleteCertCacheEntry removes key, if it is there.
+func (db *DB) DeleteCertCacheEntry(ctx context.Context, key string) error {
+	_, err := db.exec(ctx, `DELETE FROM cert_cache WHERE key = $1`, key)
+	return fail("delete cert cache entry", err)
+}
