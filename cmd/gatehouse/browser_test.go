@@ -420,7 +420,7 @@ func TestBrowserOrganizations(t *testing.T) {
 // startChromium starts a headless Chromium at chrome for the test, stopped
 // when it ends, and opens its first tab. The tab's deadline, browserTimeout
 // from now, bounds the whole browser session.
-func startChromium(t *testing.T, chrome string) *browserTab {
+func startChromium(t *testing.T, chrome string, extra ...chromedp.ExecAllocatorOption) *browserTab {
 	t.Helper()
 	deadline := time.Now().Add(browserTimeout)
 	// The allocator outlives the step deadline a little, so a failing step
@@ -440,6 +440,7 @@ func startChromium(t *testing.T, chrome string) *browserTab {
 		chromedp.WindowSize(1024, 768),
 		chromedp.UserDataDir(t.TempDir()),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(rootCtx, opts...)
 	t.Cleanup(cancelAlloc)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
