@@ -67,6 +67,19 @@ func TestCORS(t *testing.T) {
 		}
 	})
 
+	t.Run("discovery and keys", func(t *testing.T) {
+		for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/.well-known/jwks.json"} {
+			for origin, want := range map[string]string{allowed: allowed, refused: ""} {
+				req := e.newRequest(t, http.MethodGet, path, nil)
+				req.Header.Set("Origin", origin)
+				r := e.do(t, req)
+				if r.status != http.StatusOK || r.header.Get("Access-Control-Allow-Origin") != want {
+					t.Errorf("GET %s from %s: %d, Access-Control-Allow-Origin %q, want %q", path, origin, r.status, r.header.Get("Access-Control-Allow-Origin"), want)
+				}
+			}
+		}
+	})
+
 	t.Run("non-preflight OPTIONS", func(t *testing.T) {
 		r := e.do(t, e.newRequest(t, http.MethodOptions, "/oauth/token", nil))
 		if r.status != http.StatusMethodNotAllowed {

@@ -59,7 +59,6 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	doc["token_endpoint_auth_signing_alg_values_supported"] = ClientAssertionAlgorithms
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	w.Header().Set("Access-Control-Allow-Origin", "*")
 	_ = json.NewEncoder(w).Encode(doc)
 }
 
@@ -78,6 +77,5 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 	// Short enough that a key published as "next" is seen by verifiers
 	// well before it starts signing.
 	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(JWKSMaxAge/time.Second)))
-	w.Header().Set("Access-Control-Allow-Origin", "*")
 	_ = json.NewEncoder(w).Encode(set)
 }

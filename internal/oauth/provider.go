@@ -123,9 +123,11 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /oidc/logout", p.oidcLogout)
 	mux.HandleFunc("GET /userinfo", p.cors(p.userinfo))
 	mux.HandleFunc("POST /userinfo", p.cors(p.userinfo))
-	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
-	mux.HandleFunc("GET /.well-known/oauth-authorization-server", p.discovery)
-	mux.HandleFunc("GET /.well-known/jwks.json", p.jwks)
+	// Browser apps read discovery and the keys from their allowed
+	// origins only, as they call the token endpoint.
+	mux.HandleFunc("GET /.well-known/openid-configuration", p.cors(p.discovery))
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", p.cors(p.discovery))
+	mux.HandleFunc("GET /.well-known/jwks.json", p.cors(p.jwks))
 	p.mountFallbacks(mux)
 	p.mountCORS(mux)
 }
