@@ -444,6 +444,29 @@ func writePage[T any](w http.ResponseWriter, p page, key string, items []T, tota
 	})
 }
 
+// listPage answers a list route whose items are loaded whole: it refuses
+// query parameters other than the page's, loads the items, turns each into
+// its JSON and writes the requested page under key.
+func listPage[T, J any](w http.ResponseWriter, r *http.Request, key string, load func() ([]T, error), toJSON func(T) J) error {
+	if err := checkQuery(r, "page", "per_page", "include_totals"); err != nil {
+		return err
+	}
+	p, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	items, err := load()
+	if err != nil {
+		return err
+	}
+	out := make([]J, len(items))
+	for i, it := range items {
+		out[i] = toJSON(it)
+	}
+	pageSlice(w, p, key, out)
+	return nil
+}
+
 // pageSlice is writePage for a list held whole in memory.
 func pageSlice[T any](w http.ResponseWriter, p page, key string, all []T) {
 	start := min(p.offset(), len(all))

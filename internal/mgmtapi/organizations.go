@@ -340,27 +340,13 @@ type invitationCreate struct {
 const maxTTLSec = 30 * 24 * 3600
 
 func (a *API) listInvitations(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r, "page", "per_page", "include_totals"); err != nil {
-		return err
-	}
-	p, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	o, err := a.organization(r)
-	if err != nil {
-		return err
-	}
-	invs, err := a.svc.PendingInvitations(r.Context(), o.ID)
-	if err != nil {
-		return err
-	}
-	out := make([]invitationJSON, len(invs))
-	for i, inv := range invs {
-		out[i] = toInvitationJSON(inv, "")
-	}
-	pageSlice(w, p, "invitations", out)
-	return nil
+	return listPage(w, r, "invitations", func() ([]store.Invitation, error) {
+		o, err := a.organization(r)
+		if err != nil {
+			return nil, err
+		}
+		return a.svc.PendingInvitations(r.Context(), o.ID)
+	}, func(inv store.Invitation) invitationJSON { return toInvitationJSON(inv, "") })
 }
 
 func (a *API) createInvitation(w http.ResponseWriter, r *http.Request) error {
@@ -444,27 +430,13 @@ type orgConnectionPatch struct {
 }
 
 func (a *API) listOrgConnections(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r, "page", "per_page", "include_totals"); err != nil {
-		return err
-	}
-	p, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	o, err := a.organization(r)
-	if err != nil {
-		return err
-	}
-	ocs, err := a.svc.ListOrganizationConnections(r.Context(), o.ID)
-	if err != nil {
-		return err
-	}
-	out := make([]orgConnectionJSON, len(ocs))
-	for i, oc := range ocs {
-		out[i] = toOrgConnectionJSON(oc)
-	}
-	pageSlice(w, p, "enabled_connections", out)
-	return nil
+	return listPage(w, r, "enabled_connections", func() ([]mgmt.OrganizationConnection, error) {
+		o, err := a.organization(r)
+		if err != nil {
+			return nil, err
+		}
+		return a.svc.ListOrganizationConnections(r.Context(), o.ID)
+	}, toOrgConnectionJSON)
 }
 
 func (a *API) enableOrgConnection(w http.ResponseWriter, r *http.Request) error {

@@ -222,23 +222,9 @@ func (a *API) deleteRole(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listRolePermissions(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r, "page", "per_page", "include_totals"); err != nil {
-		return err
-	}
-	p, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	ps, err := a.svc.RolePermissions(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	out := make([]permissionJSON, len(ps))
-	for i, p := range ps {
-		out[i] = toPermissionJSON(p)
-	}
-	pageSlice(w, p, "permissions", out)
-	return nil
+	return listPage(w, r, "permissions", func() ([]mgmt.PermissionInfo, error) {
+		return a.svc.RolePermissions(r.Context(), r.PathValue("id"))
+	}, toPermissionJSON)
 }
 
 // changePermissions decodes a permissions body and applies change.
@@ -402,26 +388,15 @@ func (a *API) unassignUserRoles(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listUserPermissions(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r, "page", "per_page", "include_totals"); err != nil {
-		return err
-	}
-	p, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	ps, err := a.svc.UserPermissions(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	out := make([]userPermissionJSON, len(ps))
-	for i, p := range ps {
-		out[i] = userPermissionJSON{permissionJSON: toPermissionJSON(p), Sources: []permissionSourceJSON{}}
+	return listPage(w, r, "permissions", func() ([]mgmt.PermissionInfo, error) {
+		return a.svc.UserPermissions(r.Context(), r.PathValue("id"))
+	}, func(p mgmt.PermissionInfo) userPermissionJSON {
+		out := userPermissionJSON{permissionJSON: toPermissionJSON(p), Sources: []permissionSourceJSON{}}
 		for _, src := range p.Sources {
-			out[i].Sources = append(out[i].Sources, permissionSourceJSON{SourceID: src.RoleID, SourceName: src.RoleName, SourceType: src.Type})
+			out.Sources = append(out.Sources, permissionSourceJSON{SourceID: src.RoleID, SourceName: src.RoleName, SourceType: src.Type})
 		}
-	}
-	pageSlice(w, p, "permissions", out)
-	return nil
+		return out
+	})
 }
 
 func (a *API) addUserPermissions(w http.ResponseWriter, r *http.Request) error {

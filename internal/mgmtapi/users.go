@@ -406,24 +406,12 @@ type factorJSON struct {
 }
 
 func (a *API) listFactors(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r, "page", "per_page", "include_totals"); err != nil {
-		return err
-	}
-	p, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	fs, err := a.svc.ListUserFactors(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	out := make([]factorJSON, len(fs))
-	for i, f := range fs {
-		out[i] = factorJSON{ID: f.ID, Type: f.Type, Name: f.Name, Confirmed: f.Confirmed,
+	return listPage(w, r, "authenticators", func() ([]store.Factor, error) {
+		return a.svc.ListUserFactors(r.Context(), r.PathValue("id"))
+	}, func(f store.Factor) factorJSON {
+		return factorJSON{ID: f.ID, Type: f.Type, Name: f.Name, Confirmed: f.Confirmed,
 			CreatedAt: timestamp(f.CreatedAt), LastAuthAt: optTimestamp(f.LastUsedAt)}
-	}
-	pageSlice(w, p, "authenticators", out)
-	return nil
+	})
 }
 
 func (a *API) deleteFactors(w http.ResponseWriter, r *http.Request) error {
