@@ -23,35 +23,7 @@ import (
 func TestEndToEndManagementAPI(t *testing.T) {
 	g := startGatehouse(t, nil)
 	audience := g.issuer + "/api/v2/"
-	id, secret := g.m2mApp(audience, "read:users create:users update:users delete:users read:clients")
-	cfg := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: g.issuer + "/oauth/token",
-		EndpointParams: url.Values{"audience": {audience}}}
-	client := cfg.Client(t.Context())
-
-	call := func(method, path string, body any, want int, out any) {
-		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequestWithContext(t.Context(), method, g.issuer+"/api/v2"+path, rd)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
-		}
-		if out != nil {
-			if err := json.Unmarshal(b, out); err != nil {
-				t.Fatalf("%s %s: %s: %v", method, path, b, err)
-			}
-		}
-	}
+	call := mgmtClient(t, g, "read:users create:users update:users delete:users read:clients")
 
 	var u struct {
 		UserID string `json:"user_id"`
