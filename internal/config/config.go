@@ -135,6 +135,10 @@ type Tokens struct {
 	// KeysCacheTTL bounds how long a process signs and publishes from its
 	// cached signing keys before re-reading them from the database.
 	KeysCacheTTL Duration `yaml:"keys_cache_ttl"`
+	// RefreshGrace is how long after a rotation the previous refresh token
+	// returns the same successor again (a retry of a lost response); 0
+	// makes rotated tokens strictly single-use.
+	RefreshGrace Duration `yaml:"refresh_token_grace_period"`
 }
 
 // Password sets the argon2id parameters for new password hashes.
@@ -234,6 +238,7 @@ func Default() Config {
 			AccessToken:     Duration(time.Hour),
 			RefreshToken:    Duration(30 * 24 * time.Hour),
 			RefreshAbsolute: Duration(365 * 24 * time.Hour),
+			RefreshGrace:    Duration(30 * time.Second),
 			Session:         Duration(7 * 24 * time.Hour),
 			AuthRequest:     Duration(30 * time.Minute),
 			KeysCacheTTL:    Duration(10 * time.Second),
@@ -318,6 +323,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"GATEHOUSE_ACCESS_TOKEN_TTL":           &c.Tokens.AccessToken,
 		"GATEHOUSE_REFRESH_TOKEN_TTL":          &c.Tokens.RefreshToken,
 		"GATEHOUSE_REFRESH_TOKEN_ABSOLUTE_TTL": &c.Tokens.RefreshAbsolute,
+		"GATEHOUSE_REFRESH_TOKEN_GRACE_PERIOD": &c.Tokens.RefreshGrace,
 		"GATEHOUSE_SESSION_TTL":                &c.Tokens.Session,
 		"GATEHOUSE_SETTINGS_CACHE_TTL":         &c.SettingsCacheTTL,
 	}
@@ -427,6 +433,9 @@ func (c *Config) Validate() error {
 		if d.D() < time.Second {
 			return fmt.Errorf("tokens.%s: must be at least 1s", name)
 		}
+	}
+	if t.RefreshGrace.D() < 0 || t.RefreshGrace.D() > 5*time.Minute {
+		return errors.New("tokens.refresh_token_grace_period: must be between 0 (strict single use) and 5m")
 	}
 	if t.KeysCacheTTL.D() <= 0 || t.KeysCacheTTL.D() > 5*time.Minute {
 		return errors.New("tokens.keys_cache_ttl: must be between 1ms and 5m")

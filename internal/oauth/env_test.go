@@ -210,6 +210,11 @@ func (c *countingStore) RotateRefreshToken(ctx context.Context, oldID string, ne
 	return c.Store.RotateRefreshToken(ctx, oldID, next, now, overlap, access)
 }
 
+func (c *countingStore) RotateRefresh(ctx context.Context, r store.Rotation) (store.Rotated, error) {
+	c.count("RotateRefresh")
+	return c.Store.RotateRefresh(ctx, r)
+}
+
 func (c *countingStore) DeleteAuthRequest(ctx context.Context, id string) error {
 	c.count("DeleteAuthRequest")
 	return c.Store.DeleteAuthRequest(ctx, id)

@@ -28,12 +28,12 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest, client store.
 	// Read first, then spend the code and store the tokens in one write.
 	code, err := st.GetCode(ctx, id, now)
 	if err != nil {
-		return nil, g.redeemError(err, client)
+		return nil, g.redeemError(err, client, "")
 	}
 	if code.Used {
 		// RedeemCode revokes what the first redemption issued.
 		_, err := st.RedeemCode(ctx, id, now, store.Issued{})
-		return nil, g.redeemError(err, client)
+		return nil, g.redeemError(err, client, code.GrantID)
 	}
 	if err := checkCode(code, client, req); err != nil {
 		// A refused attempt spends the code all the same: it is not
@@ -62,7 +62,7 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest, client store.
 		commit: func(ctx context.Context, issued store.Issued) error {
 			_, err := st.RedeemCode(ctx, id, now, issued)
 			if err != nil {
-				return g.redeemError(err, client)
+				return g.redeemError(err, client, code.GrantID)
 			}
 			return nil
 		},
@@ -70,16 +70,17 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest, client store.
 }
 
 // redeemError turns a store error of reading or redeeming a code into the
-// token endpoint's answer.
-func (g codeGrant) redeemError(err error, client store.Client) error {
+// token endpoint's answer. grantID is the code's grant, when known.
+func (g codeGrant) redeemError(err error, client store.Client, grantID string) error {
 	switch {
 	case err == nil:
 		return errors.New("redeem code: a used code was redeemed")
 	case errors.Is(err, store.ErrNotFound):
 		return newError(ErrInvalidGrant, "the authorization code is invalid or expired")
 	case errors.Is(err, store.ErrAlreadyUsed):
-		// RFC 6749 §4.1.2: the store has revoked what the first redemption issued.
-		g.p.cfg.Log.Warn("authorization code reused; its tokens are revoked", "client_id", client.ID)
+		// RFC 6749 §4.1.2: the store has revoked what the first redemption
+		// issued. The losers of a race all land here: one line per grant.
+		g.p.reuses.report(g.p.cfg.Log, g.p.now(), grantID, "authorization code reused; its tokens are revoked", "client_id", client.ID)
 		return newError(ErrInvalidGrant, "the authorization code was already used")
 	default:
 		return fmt.Errorf("redeem code: %w", err)

@@ -12,7 +12,30 @@ import (
 
 // refreshGrant is the refresh_token grant (RFC 6749 §6) with rotation and
 // reuse detection (RFC 9700 §4.14.2).
+//
+// Rotation has a grace period (Config.RefreshGracePeriod, 30 s by
+// default): the previous token presented again within it, while its
+// successor is still unused, returns that same successor with a fresh
+// access token. A lost response (a dropped connection, a server killed
+// after its commit) then costs the client a retry, not its login; and 50
+// concurrent refreshes of one token all get the one successor. After the
+// grace period, or once the successor has been used (the chain moved on),
+// the previous token is a reuse and revokes the family, as RFC 9700
+// §4.14.2 asks. The grace period does not weaken reuse detection against a
+// thief who replays a stolen token late: only the legitimate holder's
+// prompt retry falls inside it, and it gets nothing the holder does not
+// already have. An application's overlap (RefreshPolicy.Overlap) applies
+// after the grace period cannot: one sibling token within its window.
+//
+// The FAPI 2.0 Security Profile discourages rotation for its
+// confidential, sender-constrained clients because a lost response locks
+// the client out; such clients should use RefreshPolicy.NoRotation. Where
+// rotation stays on, the grace period removes that failure mode.
 type refreshGrant struct{ p *Provider }
+
+// errSuccessorMismatch means the sealed successor of a retry did not open
+// to the token it belongs to: another master key, or a damaged row.
+var errSuccessorMismatch = errors.New("sealed value does not match the successor")
 
 func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client store.Client) (*tokenResponse, error) {
 	if req.RefreshToken == "" {
@@ -75,7 +98,6 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 		if old.UsedAt != nil {
 			return nil, newError(ErrInvalidGrant, "the refresh token was already used")
 		}
-		nextID = id
 		commit = func(ctx context.Context, issued store.Issued) error {
 			err := st.ExtendRefreshToken(ctx, id, minTime(now.Add(pol.Idle), family), now)
 			if errors.Is(err, store.ErrNotFound) {
@@ -109,16 +131,33 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 			ExpiresAt:       minTime(now.Add(pol.Idle), family),
 			FamilyExpiresAt: family,
 		}
+		grace := max(g.p.cfg.RefreshGracePeriod, 0)
+		var sealed []byte
+		if grace > 0 {
+			sealed = g.p.successors.Seal([]byte(value), []byte(nextID))
+		}
 		commit = func(ctx context.Context, issued store.Issued) error {
-			_, err := st.RotateRefreshToken(ctx, id, next, now, pol.Overlap, issued.Access)
+			r, err := st.RotateRefresh(ctx, store.Rotation{OldID: id, Next: next, NextSealed: sealed,
+				Now: now, Grace: grace, Overlap: pol.Overlap, Access: issued.Access})
 			switch {
 			case errors.Is(err, store.ErrReused):
-				g.p.cfg.Log.Warn("rotated refresh token reused; its family is revoked", "client_id", client.ID)
+				// Each loser of a race finds the family revoked by the
+				// first: one line per family.
+				g.p.reuses.report(g.p.cfg.Log, now, old.FamilyID, "rotated refresh token reused; its family is revoked", "client_id", client.ID)
 				return newError(ErrInvalidGrant, "the refresh token was already used")
 			case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrNotFound):
 				return newError(ErrInvalidGrant, "the refresh token is invalid or expired")
 			case err != nil:
 				return fmt.Errorf("rotate refresh token: %w", err)
+			}
+			if r.Successor != nil {
+				// A retry within the grace period: the same successor
+				// as the rotation whose response the client did not get.
+				plain, err := g.p.successors.Open(r.SuccessorSealed, []byte(r.Successor.ID))
+				if err != nil || token.Hash(string(plain)) != r.Successor.ID {
+					return fmt.Errorf("rotate refresh token: open the successor of a retry: %w", errors.Join(err, errSuccessorMismatch))
+				}
+				value, nextID = string(plain), r.Successor.ID
 			}
 			return nil
 		}
@@ -139,14 +178,9 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest, client sto
 	if err != nil {
 		return nil, err
 	}
-	// A replay of an older token may have revoked the family while these
-	// tokens were issued; revoke again so nothing issued here survives it.
-	if cur, err := st.GetRefreshToken(ctx, nextID); err != nil || cur.Revoked {
-		if rerr := st.RevokeGrant(ctx, old.FamilyID); rerr != nil {
-			return nil, fmt.Errorf("revoke family after a concurrent reuse: %w", rerr)
-		}
-		return nil, newError(ErrInvalidGrant, "the refresh token was already used")
-	}
+	// No read-back of the new token: the store serialises a rotation
+	// and a revocation of its family, so a reuse that revokes the family
+	// after this commit revokes the token returned here as well.
 	resp.RefreshToken = value
 	return resp, nil
 }

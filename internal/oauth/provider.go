@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -35,6 +36,12 @@ type Config struct {
 	RefreshTokenTTL time.Duration // idle lifetime of a refresh token
 	// RefreshAbsoluteTTL caps a refresh-token family's life.
 	RefreshAbsoluteTTL time.Duration
+	// RefreshGracePeriod is how long after a rotation the previous
+	// refresh token, presented again, returns the same successor (a
+	// client retrying a lost response) instead of revoking the family;
+	// 0 makes rotated tokens strictly single-use. The server's
+	// configuration defaults it to 30 s.
+	RefreshGracePeriod time.Duration
 	AuthRequestTTL     time.Duration
 	// PendingRequestsPerIP is how many authorization requests that need a
 	// hosted page (and so are stored) one client network may start per
@@ -68,6 +75,11 @@ type Provider struct {
 	logoutWake chan struct{}
 	// origins caches the applications' allowed origins (CORS).
 	origins originSet
+	// reuses reports reused codes and refresh tokens once per grant.
+	reuses reuseLog
+	// successors seals the value of each rotated refresh token for the
+	// retries of its predecessor within the grace period.
+	successors *token.Sealer
 }
 
 // New validates cfg and returns a Provider.
@@ -98,7 +110,11 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.PendingRequestsPerIP == 0 {
 		cfg.PendingRequestsPerIP = defaultPendingRequestsPerIP
 	}
-	p := &Provider{cfg: cfg, cop: http.NewCrossOriginProtection(), logoutWake: make(chan struct{}, 1)}
+	successors, err := token.NewSealer(cfg.Keys.DeriveKey("refresh token successors"))
+	if err != nil {
+		return nil, fmt.Errorf("oauth: %w", err)
+	}
+	p := &Provider{cfg: cfg, cop: http.NewCrossOriginProtection(), logoutWake: make(chan struct{}, 1), successors: successors}
 	p.grants = []registeredGrant{
 		{name: store.GrantAuthorizationCode, grant: codeGrant{p}},
 		{name: store.GrantRefreshToken, grant: refreshGrant{p}},

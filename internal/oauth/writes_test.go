@@ -39,7 +39,7 @@ func TestWritesPerStep(t *testing.T) {
 
 	// The rotation stores the new access token with it.
 	r := e.refresh(t, c, tr.RefreshToken)
-	want("refresh", map[string]int{"RotateRefreshToken": 1})
+	want("refresh", map[string]int{"RotateRefresh": 1})
 	if r.status != http.StatusOK {
 		t.Fatalf("refresh: status %d, body %s", r.status, r.body)
 	}

@@ -177,6 +177,7 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 		RefreshTokenTTL:    cfg.Tokens.RefreshToken.D(),
 		AuthRequestTTL:     cfg.Tokens.AuthRequest.D(),
 		RefreshAbsoluteTTL: cfg.Tokens.RefreshAbsolute.D(),
+		RefreshGracePeriod: cfg.Tokens.RefreshGrace.D(),
 		Claims:             cfg.Claims,
 
 		PendingRequestsPerIP: pendingRequestsPerIP(cfg.Throttle),

@@ -339,6 +339,7 @@ type Store interface {
 	LogStore
 	BackchannelLogouts
 	CertCache
+	RefreshRotator
 
 	// Clients.
 	CreateClient(ctx context.Context, c Client) error // ErrConflict on a taken ID

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -81,35 +80,6 @@ var (
 	qInsertRefreshToken = `INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
 		VALUES (` + refreshTokenValues(1) + `)`
 	qGetRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE id = $1`
-	// qRotateRefreshToken is the happy path of RotateRefreshToken in one
-	// statement: mark the live, unused, unrevoked token used and store the
-	// next one of the same family. Concurrent rotations queue on the row
-	// lock and, once the winner commits, find used_at set and do nothing.
-	// If the INSERT fails the UPDATE is undone with it.
-	//
-	// The family test is IS NOT DISTINCT FROM, which no index serves, so
-	// that the plan always finds the row by its primary key: with "=" a
-	// generic plan cached while the table was empty may pick the family
-	// index, and then every rotation scans the whole family.
-	qRotateRefreshToken = rotateRefreshToken + `
-		SELECT ` + refreshTokenColumns + ` FROM old`
-	// qRotateRefreshTokenAccess is qRotateRefreshToken that also stores
-	// the response's access token.
-	qRotateRefreshTokenAccess = rotateRefreshToken + `, access AS (
-			INSERT INTO access_tokens (` + accessTokenColumns + `)
-			SELECT ` + accessTokenValues(19) + ` FROM old
-		)
-		SELECT ` + refreshTokenColumns + ` FROM old`
-	rotateRefreshToken = `WITH old AS (
-			UPDATE refresh_tokens SET used_at = $2
-			WHERE id = $1 AND used_at IS NULL AND NOT revoked AND expires_at > $2
-				AND family_id IS NOT DISTINCT FROM $4
-			RETURNING ` + refreshTokenColumns + `
-		), next AS (
-			INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
-			SELECT ` + refreshTokenValues(3) + ` FROM old
-		)`
-	qLockRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE id = $1 FOR UPDATE`
 )
 
 func accessTokenDest(a *store.AccessToken) []any {
@@ -141,10 +111,15 @@ func (db *DB) GetAccessTokenUser(ctx context.Context, id string, now time.Time) 
 }
 
 func scanRefreshToken(row pgx.CollectableRow) (store.RefreshToken, error) {
+	return scanRefreshTokenWith(row)
+}
+
+// scanRefreshTokenWith scans refreshTokenColumns and then extra.
+func scanRefreshTokenWith(row pgx.Row, extra ...any) (store.RefreshToken, error) {
 	var r store.RefreshToken
 	var familyExpires *time.Time
-	err := row.Scan(&r.ID, &r.FamilyID, &r.ClientID, &r.UserID, &r.SessionID, &r.Scopes, &r.Audience,
-		&r.Organization, &r.AuthTime, &r.CreatedAt, &r.ExpiresAt, &familyExpires, &r.UsedAt, &r.OverlapUsed, &r.Revoked, &r.AMR)
+	err := row.Scan(append([]any{&r.ID, &r.FamilyID, &r.ClientID, &r.UserID, &r.SessionID, &r.Scopes, &r.Audience,
+		&r.Organization, &r.AuthTime, &r.CreatedAt, &r.ExpiresAt, &familyExpires, &r.UsedAt, &r.OverlapUsed, &r.Revoked, &r.AMR}, extra...)...)
 	r.AuthTime, r.CreatedAt, r.ExpiresAt = utc(r.AuthTime), utc(r.CreatedAt), utc(r.ExpiresAt)
 	r.FamilyExpiresAt = timeOrZero(familyExpires)
 	if r.UsedAt != nil {
@@ -206,86 +181,6 @@ func (db *DB) GetRefreshToken(ctx context.Context, id string) (store.RefreshToke
 		return store.RefreshToken{}, fail("get refresh token", err)
 	}
 	return r, nil
-}
-
-// RotateRefreshToken marks old used and stores next and access (when not
-// nil), atomically, and returns old as it was before the call.
-//
-// A token rotated before was stolen or replayed (RFC 9700 §4.14.2): the
-// whole family and its access tokens are revoked and ErrReused returned —
-// unless the rotation was less than overlap ago and the token has not been
-// used in the overlap yet (two tabs refreshing at once): then it is marked
-// OverlapUsed and next is stored beside the first rotation's token.
-//
-// The happy path is one statement. When it misses, a transaction locks the
-// token and tells the cases apart; concurrent presenters of one token queue
-// on that lock, so exactly one of them gets the overlap.
-func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, now time.Time, overlap time.Duration, access *store.AccessToken) (store.RefreshToken, error) {
-	var old store.RefreshToken
-	q, args := qRotateRefreshToken, append([]any{oldID, now}, refreshTokenArgs(next)...)
-	if access != nil {
-		q, args = qRotateRefreshTokenAccess, append(args, accessTokenArgs(*access)...)
-	}
-	err := retry(ctx, func() error {
-		var err error
-		old, err = queryOne(ctx, db.pool, scanRefreshToken, q, args...)
-		return err
-	})
-	if err == nil {
-		old.UsedAt = nil // as it was before this rotation
-		return old, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return store.RefreshToken{}, fail("rotate refresh token", err)
-	}
-
-	var reused bool
-	err = db.inTx(ctx, func(tx pgx.Tx) error {
-		reused = false
-		// The family lock first, then the token: two replays of different
-		// tokens of one family would otherwise each hold its token and wait
-		// for the other's while revoking the family, a deadlock.
-		if _, err := tx.Exec(ctx, qLockFamilyOfToken, familyLockSpace, oldID); err != nil {
-			return err
-		}
-		var err error
-		old, err = queryOne(ctx, tx, scanRefreshToken, qLockRefreshToken, oldID)
-		switch {
-		case err != nil:
-			return err
-		case !old.ExpiresAt.After(now):
-			return store.ErrNotFound
-		case old.Revoked:
-			return store.ErrRevoked
-		case old.UsedAt == nil:
-			// Stored or un-revoked since the statement above looked;
-			// rotate here.
-			if err := sameFamily(old, next); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE id = $1`, oldID, now); err != nil {
-				return err
-			}
-		case inOverlap(old, now, overlap):
-			if err := sameFamily(old, next); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET overlap_used = true WHERE id = $1`, oldID); err != nil {
-				return err
-			}
-		default:
-			reused = true
-			return revokeGrant(ctx, tx, old.FamilyID)
-		}
-		return insertIssued(ctx, tx, store.Issued{Access: access, Refresh: &next})
-	})
-	if err != nil {
-		return store.RefreshToken{}, fail("rotate refresh token", err)
-	}
-	if reused {
-		return old, fmt.Errorf("rotate refresh token: %w", store.ErrReused)
-	}
-	return old, nil
 }
 
 // inOverlap reports whether the rotated token r may be used once more at

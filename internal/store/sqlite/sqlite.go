@@ -186,7 +186,7 @@ var (
 		qInsertAuthRequest, qRecordAuthentication, qRecordConsent, qSetAuthRequestOrg, qStartUpstreamLogin, qEndAuthRequest, qConsumeUpstreamState, qDeleteAuthRequest,
 		qConsumeAuthRequest, qInsertCode, qRedeemCode, qGetLiveCode,
 		qInsertAccessToken, qRevokeAccessToken, qRevokeGrantAccess,
-		qInsertRefreshToken, qRotateRefreshToken, qGetRefreshToken, qMarkOverlapUsed,
+		qInsertRefreshToken, qRotateRefresh, qInsertRefreshSealed, qGetRefreshWithSuccessor, qGetRefreshToken, qMarkOverlapUsed,
 		qRevokeGrantRefresh,
 		qInsertSession, qDeleteSession, qRecordLogin,
 		qGetGrant, qInsertGrant, qUpdateGrant,

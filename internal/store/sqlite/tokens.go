@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -35,11 +33,6 @@ const (
 	qInsertRefreshToken = `INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE id = ?`
-	// qRotateRefreshToken marks a live, unused, unrevoked token used: the
-	// happy path of RotateRefreshToken in one statement.
-	qRotateRefreshToken = `UPDATE refresh_tokens SET used_at = ?
-		WHERE id = ? AND used_at IS NULL AND revoked = 0 AND expires_at > ?
-		RETURNING ` + refreshTokenColumns
 	// qMarkOverlapUsed spends the one use a rotated token has left within
 	// the overlap period.
 	qMarkOverlapUsed    = `UPDATE refresh_tokens SET overlap_used = 1 WHERE id = ?`
@@ -59,11 +52,7 @@ func scanAccessToken(sc scanner) (store.AccessToken, error) {
 }
 
 func scanRefreshToken(sc scanner) (store.RefreshToken, error) {
-	var r store.RefreshToken
-	err := sc.Scan(&r.ID, &r.FamilyID, &r.ClientID, &r.UserID, &r.SessionID, jsonCol{&r.Scopes},
-		&r.Audience, &r.Organization, timeCol{&r.AuthTime}, timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt},
-		timeCol{&r.FamilyExpiresAt}, timePtrCol{&r.UsedAt}, &r.OverlapUsed, &r.Revoked, jsonCol{&r.AMR})
-	return r, err
+	return scanRefreshTokenWith(sc)
 }
 
 func refreshTokenArgs(r store.RefreshToken) []any {
@@ -161,63 +150,6 @@ func (db *DB) GetRefreshToken(ctx context.Context, id string) (store.RefreshToke
 		return store.RefreshToken{}, fail("get refresh token", err)
 	}
 	return r, nil
-}
-
-// RotateRefreshToken marks old used and stores next and access (when not
-// nil) in one transaction, and returns old as it was before the call. A token rotated before means it was
-// stolen or replayed (RFC 9700 §4.14.2): the whole family and its access
-// tokens are revoked and ErrReused returned. The one exception is a second
-// use less than overlap after the rotation, when two requests of one client
-// raced with the same token: that use is recorded in OverlapUsed and next is
-// stored beside the token of the rotation. next must belong to old's family.
-func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, now time.Time, overlap time.Duration, access *store.AccessToken) (store.RefreshToken, error) {
-	var old store.RefreshToken
-	var reused bool
-	issued := store.Issued{Access: access, Refresh: &next}
-	err := db.inTx(ctx, func(t tx) error {
-		// The common case, a live unused token, is one statement.
-		r, err := scanRefreshToken(t.queryRow(ctx, qRotateRefreshToken, millis(now), oldID, millis(now)))
-		if err == nil {
-			r.UsedAt = nil // as it was before this rotation
-			if err := sameFamily(r, next); err != nil {
-				return err // the rollback undoes the update
-			}
-			old = r
-			return insertIssued(ctx, t, issued)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		// Unknown, expired, revoked or used: find out which.
-		r, err = scanRefreshToken(t.queryRow(ctx, qGetRefreshToken, oldID))
-		switch {
-		case err != nil:
-			return err
-		case r.ExpiresAt.UnixMilli() <= now.UnixMilli():
-			return store.ErrNotFound
-		case r.Revoked:
-			return store.ErrRevoked
-		}
-		old = r
-		if !inOverlap(r, now, overlap) {
-			reused = true
-			return revokeGrant(ctx, t, r.FamilyID)
-		}
-		if err := sameFamily(r, next); err != nil {
-			return err
-		}
-		if _, err := t.exec(ctx, qMarkOverlapUsed, oldID); err != nil {
-			return err
-		}
-		return insertIssued(ctx, t, issued)
-	})
-	if err != nil {
-		return store.RefreshToken{}, fail("rotate refresh token", err)
-	}
-	if reused {
-		return old, fmt.Errorf("rotate refresh token: %w", store.ErrReused)
-	}
-	return old, nil
 }
 
 // inOverlap reports whether the rotated token r may be used once more at
