@@ -23,6 +23,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RedeemCode", raceRedeemCode},
 		{"RotateRefreshToken", raceRotateRefreshToken},
 		{"RotateRefreshTokenOverlap", raceRotateRefreshTokenOverlap},
+		{"RefreshRounds", raceRefresh},
 		{"CreateUser", raceCreateUser},
 		{"UpsertGrant", raceUpsertGrant},
 		{"ConsumeAuthRequestForCode", raceConsumeAuthRequest},

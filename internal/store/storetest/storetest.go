@@ -126,6 +126,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotateRefreshTokenOverlap", testRotateRefreshTokenOverlap},
 		{"RotateRefreshTokenAccess", testRotateRefreshTokenAccess},
+		{"RotateRefreshGrace", testRotateRefreshGrace},
 		{"ExtendRefreshToken", testExtendRefreshToken},
 		{"RotateWithoutOverlapEarlierClock", testRotateWithoutOverlapEarlierClock},
 		{"RevokeGrant", testRevokeGrant},
