@@ -61,10 +61,14 @@ const (
 	// every second (so a rotation reaches all replicas quickly), a short
 	// PostgreSQL connect timeout (so an outage fails fast), and the
 	// cheapest argon2id the config allows (so logins do not dominate the
-	// load on a small CI machine), and no limit on login requests per
-	// client address (every flow comes from 127.0.0.1).
+	// load on a small CI machine), no limit on login requests per client
+	// address (every flow comes from 127.0.0.1), and rotated refresh
+	// tokens strictly single-use, so that the replays and races across
+	// replicas test reuse detection (the grace period would hand a replay
+	// within 30 s the successor again).
 	clusterConfigYAML = `tokens:
   keys_cache_ttl: 1s
+  refresh_token_grace_period: 0s
 postgres:
   max_conns: 10
   connect_timeout: 2s

@@ -21,11 +21,13 @@ import (
 // concurrent refreshes of one token all get the one successor. After the
 // grace period, or once the successor has been used (the chain moved on),
 // the previous token is a reuse and revokes the family, as RFC 9700
-// §4.14.2 asks. The grace period does not weaken reuse detection against a
-// thief who replays a stolen token late: only the legitimate holder's
-// prompt retry falls inside it, and it gets nothing the holder does not
-// already have. An application's overlap (RefreshPolicy.Overlap) applies
-// after the grace period cannot: one sibling token within its window.
+// §4.14.2 asks. A thief who replays a stolen token late is caught as
+// before; one who replays it within the grace period, before the holder
+// used the successor, gets the holder's successor rather than a token of
+// its own, so whichever of the two uses it second is a reuse: the theft
+// is detected one step later, not missed. An application's overlap
+// (RefreshPolicy.Overlap) applies where the grace period cannot: one
+// sibling token within its window.
 //
 // The FAPI 2.0 Security Profile discourages rotation for its
 // confidential, sender-constrained clients because a lost response locks
