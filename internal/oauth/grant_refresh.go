@@ -24,8 +24,10 @@ import (
 // §4.14.2 asks. A thief who replays a stolen token late is caught as
 // before; one who replays it within the grace period, before the holder
 // used the successor, gets the holder's successor rather than a token of
-// its own, so whichever of the two uses it second is a reuse: the theft
-// is detected one step later, not missed. An application's overlap
+// its own; the two then share one chain, and the first time one of them
+// uses a spent token more than the grace period after its rotation (as
+// refreshes an access-token lifetime apart do) the family is revoked: the
+// theft is detected a rotation later, not missed. An application's overlap
 // (RefreshPolicy.Overlap) applies where the grace period cannot: one
 // sibling token within its window.
 //
