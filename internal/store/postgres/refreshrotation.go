@@ -21,8 +21,9 @@ var (
 	// UPDATE is undone with it.
 	//
 	// The family test is IS NOT DISTINCT FROM, which no index serves, so
-	// that the plan always finds the row by its primary key (see the
-	// happy path of RedeemCode for the same reason).
+	// that the plan always finds the row by its primary key: with "=" a
+	// generic plan cached while the table was empty may pick the family
+	// index, and then every rotation scans the whole family.
 	qRotateRefresh = rotateRefresh + `
 		SELECT ` + refreshTokenColumns + ` FROM old`
 	// qRotateRefreshAccess is qRotateRefresh that also stores the
