@@ -322,6 +322,9 @@ type apiError struct {
 	Error      string `json:"error"`
 	Message    string `json:"message"`
 	ErrorCode  string `json:"errorCode,omitempty"`
+	// Field names the input at fault by its API name, when one is (a
+	// Gatehouse addition: the admin console shows the message beside it).
+	Field string `json:"field,omitempty"`
 }
 
 // writeError writes err in the API's error shape; err is a *mgmt.Error or
@@ -331,7 +334,7 @@ func writeError(w http.ResponseWriter, err error) {
 	if !errors.As(err, &me) {
 		me = &mgmt.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Message: "The database is unavailable; retry later"}
 	}
-	writeJSON(w, me.Status, apiError{StatusCode: me.Status, Error: http.StatusText(me.Status), Message: me.Message, ErrorCode: me.Code})
+	writeJSON(w, me.Status, apiError{StatusCode: me.Status, Error: http.StatusText(me.Status), Message: me.Message, ErrorCode: me.Code, Field: me.Field})
 }
 
 // writeJSON writes v as the JSON response.
