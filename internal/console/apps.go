@@ -100,8 +100,8 @@ func (f appForm) body() map[string]any {
 
 type appsListPage struct {
 	Page
-	List   List
-	Apps   []application
+	List List
+	Apps []application
 }
 
 func (c *Console) appsList(w http.ResponseWriter, rq *Request) error {
