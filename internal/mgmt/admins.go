@@ -58,19 +58,8 @@ func (s *Service) EnsureConsole(ctx context.Context) error {
 	if s.issuer == "" {
 		return errors.New("ensure console: the service has no issuer")
 	}
-	for _, r := range []struct{ name, desc string }{
-		{AdminRole, "Administers Gatehouse in the admin console"},
-		{ReadOnlyAdminRole, "Reads everything in the admin console, changes nothing"},
-	} {
-		if _, err := s.st.GetRoleByName(ctx, r.name); err == nil {
-			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("ensure console: get role %s: %w", r.name, err)
-		}
-		name, desc := r.name, r.desc
-		if _, err := s.CreateRole(ctx, RoleSettings{Name: &name, Description: &desc}); err != nil && !errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("ensure console: %w", err)
-		}
+	if err := s.ensureAdminRoles(ctx); err != nil {
+		return err
 	}
 	if _, err := s.st.GetClient(ctx, ConsoleClientID); err == nil {
 		return nil
@@ -87,6 +76,25 @@ func (s *Service) EnsureConsole(ctx context.Context) error {
 		TokenEndpointAuthMethod: &method, Callbacks: &callbacks, LogoutURLs: &logout, FirstParty: &first}})
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("ensure console: %w", err)
+	}
+	return nil
+}
+
+// ensureAdminRoles creates the two admin roles where they are missing.
+func (s *Service) ensureAdminRoles(ctx context.Context) error {
+	for _, r := range []struct{ name, desc string }{
+		{AdminRole, "Administers Gatehouse in the admin console"},
+		{ReadOnlyAdminRole, "Reads everything in the admin console, changes nothing"},
+	} {
+		if _, err := s.st.GetRoleByName(ctx, r.name); err == nil {
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("ensure console: get role %s: %w", r.name, err)
+		}
+		name, desc := r.name, r.desc
+		if _, err := s.CreateRole(ctx, RoleSettings{Name: &name, Description: &desc}); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("ensure console: %w", err)
+		}
 	}
 	return nil
 }
@@ -123,7 +131,7 @@ func (s *Service) AdminLevelOf(ctx context.Context, userID string) (AdminLevel, 
 // AddAdmin makes the user (ID or database email) an admin, full or
 // read-only; the other admin role is taken away, so the user holds one.
 func (s *Service) AddAdmin(ctx context.Context, idOrEmail string, readOnly bool) (store.User, error) {
-	if err := s.EnsureConsole(ctx); err != nil {
+	if err := s.ensureAdminRoles(ctx); err != nil {
 		return store.User{}, err
 	}
 	u, err := s.FindUser(ctx, idOrEmail)
