@@ -23,7 +23,7 @@ const Prefix = "/admin"
 // any session after MaxAge, whatever its use.
 const (
 	IdleTimeout = 12 * time.Hour
-	MaxAge      = 7 * 24 * time.Hour
+	MaxAge      = 24 * time.Hour
 )
 
 //go:embed templates/*.html
