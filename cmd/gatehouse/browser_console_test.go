@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -55,7 +56,7 @@ func TestBrowserConsoleApplication(t *testing.T) {
 	chrome := requireChromium(t)
 	shots := browserArtifactsDir(t)
 	g := startGatehouse(t, nil)
-	consoleAdmin(t, g, "admin@example.com", browserPassword, false)
+	adminID := consoleAdmin(t, g, "admin@example.com", browserPassword, false)
 	tab := startChromium(t, chrome)
 
 	consoleLogin(t, tab, g, "admin@example.com", browserPassword)
@@ -108,4 +109,19 @@ func TestBrowserConsoleApplication(t *testing.T) {
 
 	consoleOpen(t, tab, "open the delete confirmation", `a[href$="/delete"]`, g.issuer+"/admin/applications/"+id+"/delete")
 	tab.screenshots(t, shots, "console-08-delete-confirm")
+
+	// The console's changes are the admin's in the audit log (written in
+	// the background, so wait for them).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _, _ := g.cli("", "logs", "list", "--type", "sapi", "--user", adminID, "--json")
+		if strings.Count(out, "Create an application") == 1 && strings.Count(out, "Rotate an application's secret") == 1 &&
+			strings.Contains(out, `"client_id":"gatehouse-console"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the audit log has no console events of %s:\n%s", adminID, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

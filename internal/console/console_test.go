@@ -165,6 +165,21 @@ func TestIdleExpiry(t *testing.T) {
 	}
 }
 
+// TestSecureCookies: over https the console's cookies are __Host-,
+// Secure, HttpOnly and SameSite=Lax.
+func TestSecureCookies(t *testing.T) {
+	e := newEnv(t)
+	rec := httptest.NewRecorder()
+	e.consoleWith(0, true).ServeHTTP(rec, httptest.NewRequest("GET", "/admin/login", nil))
+	cs := rec.Result().Cookies()
+	if len(cs) != 1 {
+		t.Fatalf("cookies %v", cs)
+	}
+	if c := cs[0]; c.Name != "__Host-gatehouse-console-login" || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
+		t.Fatalf("cookie %+v", c)
+	}
+}
+
 // TestCSRF: a POST without the form's token, or with another browser's,
 // changes nothing.
 func TestCSRF(t *testing.T) {

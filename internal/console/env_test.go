@@ -182,13 +182,18 @@ func (b *browser) signIn(email string) page {
 // clockedConsole is a console over the env's server whose clock runs
 // ahead by skew, on a handler that sends everything else to the server.
 func (e *env) clockedConsole(skew time.Duration) http.Handler {
+	return e.consoleWith(skew, false)
+}
+
+// consoleWith is clockedConsole, with https cookies when secure.
+func (e *env) consoleWith(skew time.Duration, secure bool) http.Handler {
 	e.t.Helper()
-	binder, err := authflow.NewBinder(false, e.keys.DeriveKey("csrf"))
+	binder, err := authflow.NewBinder(secure, e.keys.DeriveKey("csrf"))
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	c, err := console.New(console.Config{Issuer: e.issuer, Service: e.svc, Keys: e.keys, Binder: binder, Handler: e.srv.Config.Handler,
+	c, err := console.New(console.Config{Issuer: e.issuer, Service: e.svc, Keys: e.keys, Binder: binder, Handler: e.srv.Config.Handler, Secure: secure,
 		Now: func() time.Time { return time.Now().Add(skew) }})
 	if err != nil {
 		e.t.Fatal(err)
