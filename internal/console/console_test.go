@@ -234,7 +234,7 @@ func TestReadOnly(t *testing.T) {
 }
 
 var clientIDRE = regexp.MustCompile(`<code id="client-id">([^<]+)</code>`)
-var secretRE = regexp.MustCompile(`<code class="secret-value" id="client-secret">([^<]+)</code>`)
+var secretRE = regexp.MustCompile(`<code class="secret-value" id="client-secret" data-copy="the client secret">([^<]+)</code>`)
 
 // TestApplications walks the Applications pages and their error paths:
 // API validation errors beside their field with the form kept, search,
