@@ -82,6 +82,7 @@ func FuzzHostedForms(f *testing.F) {
 			"req=" + r + "&credential=%7B%22id%22%3A%22x%22%7D",
 			"action=remove&id=f1",
 			"req=%zz&email=%",
+			"req=" + r + "&email=%FA%FB&password=%FF",
 			"req=&req=" + r,
 			"",
 		} {
