@@ -34,7 +34,7 @@ var formPaths = []string{
 
 // fuzzPages is the pages with mail (printed nowhere), a logged-in browser
 // and a pending request of it.
-func fuzzPages(f *testing.F) (*env, *browser, string) {
+func fuzzPages(f testing.TB) (*env, *browser, string) {
 	f.Helper()
 	e := newEnv(f, func(c *Config) {
 		c.Mail = email.NewPrinter(io.Discard)
@@ -179,6 +179,12 @@ func FuzzDBConnections(f *testing.F) {
 		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", contentType)
 		w := b.serve(req)
+		if w.Code == http.StatusServiceUnavailable && strings.Contains(w.Body.String(), `"email_unavailable"`) {
+			// The fuzzer, with the throttle lifted, outruns the background
+			// sends: the backlog is full (TestMailBacklog), which is load,
+			// not bad input.
+			return
+		}
 		if w.Code >= 500 {
 			t.Fatalf("status %d for bad input; body %.500s", w.Code, w.Body)
 		}
