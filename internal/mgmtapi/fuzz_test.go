@@ -17,8 +17,8 @@ type fuzzRoute struct {
 // FuzzJSONBodies sends arbitrary bodies, with a token holding every scope,
 // to every /api/v2 route that reads one, through the real handlers over a
 // real SQLite store (called directly, so that a panic reaches the
-// fuzzer). Every answer must be one the OpenAPI document describes, and an
-// error must be the hosted service's shape ({"statusCode", "error",
+// fuzzer). Every success must be one the OpenAPI document describes, and
+// an error must be the hosted service's shape ({"statusCode", "error",
 // "message", "errorCode"}) with a 4xx status: the store is up, so a 5xx is
 // a bug for some input. Under plain go test the seeds run as ordinary
 // tests; .ci/fuzz runs the target with -fuzz for a short time.
@@ -140,7 +140,11 @@ func FuzzJSONBodies(f *testing.F) {
 				t.Fatalf("%s %s: status %d with body %.500s, want the API's error shape (%v)", r.method, r.path, w.Code, w.Body, err)
 			}
 		}
-		resp := w.Result()
-		e.checkAgainstOpenAPI(t, req, resp, w.Body.Bytes())
+		// A success must be what the OpenAPI document describes. (Errors'
+		// shape is checked above: validating every answer against the
+		// document would cut the executions thirtyfold.)
+		if w.Code < 400 {
+			e.checkAgainstOpenAPI(t, req, w.Result(), w.Body.Bytes())
+		}
 	})
 }
