@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"unicode/utf8"
 )
 
 //go:embed templates/*.html
@@ -289,9 +290,16 @@ func (r *Renderer) render(w http.ResponseWriter, status int, name string, data a
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	page := buf.Bytes()
+	// Pages echo request parameters (a logout's client_id and state, a
+	// login's email), which may be any bytes; the page is declared UTF-8,
+	// so invalid sequences become U+FFFD instead of reaching the browser.
+	if !utf8.Valid(page) {
+		page = bytes.ToValidUTF8(page, []byte("\uFFFD"))
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(page)
 }

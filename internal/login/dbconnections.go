@@ -61,16 +61,24 @@ type dbRequest struct {
 // when it cannot.
 func readDBRequest(w http.ResponseWriter, r *http.Request) (dbRequest, bool) {
 	var req dbRequest
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
 	case "application/json":
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			if tooLarge(err) {
+				writeDBError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeError", "payload_too_large", tooLargeMessage)
+				return req, false
+			}
 			writeDBError(w, http.StatusBadRequest, "BadRequestError", "invalid_body", "The body is not valid JSON.")
 			return req, false
 		}
 	case "application/x-www-form-urlencoded":
 		if err := r.ParseForm(); err != nil {
+			if tooLarge(err) {
+				writeDBError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeError", "payload_too_large", tooLargeMessage)
+				return req, false
+			}
 			writeDBError(w, http.StatusBadRequest, "BadRequestError", "invalid_body", "The form could not be read.")
 			return req, false
 		}

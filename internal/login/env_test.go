@@ -44,7 +44,7 @@ type env struct {
 var testParams = database.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
 
 // newEnv builds the pages; opts change their Config first (a Mail sender).
-func newEnv(t *testing.T, opts ...func(*Config)) *env {
+func newEnv(t testing.TB, opts ...func(*Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -105,12 +105,12 @@ const testIssuer = "http://gatehouse.test"
 
 // browser is a cookie-keeping client that never follows redirects.
 type browser struct {
-	t *testing.T
+	t testing.TB
 	e *env
 	c *http.Client
 }
 
-func (e *env) browser(t *testing.T) *browser {
+func (e *env) browser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, e: e, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -179,7 +179,7 @@ func (b *browser) do(method, path string, form url.Values) response {
 var hiddenField = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
 
 // form returns a page's hidden fields.
-func form(t *testing.T, r response) url.Values {
+func form(t testing.TB, r response) url.Values {
 	t.Helper()
 	v := url.Values{}
 	for _, m := range hiddenField.FindAllStringSubmatch(r.body, -1) {
@@ -192,7 +192,7 @@ func form(t *testing.T, r response) url.Values {
 }
 
 // database opens the password connection over the env's store.
-func (e *env) database(t *testing.T) *database.Connector {
+func (e *env) database(t testing.TB) *database.Connector {
 	t.Helper()
 	db, err := database.Open(database.Config{Store: e.st, Params: testParams})
 	if err != nil {

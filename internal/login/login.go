@@ -154,8 +154,12 @@ func (p *Pages) protect(next http.HandlerFunc) http.HandlerFunc {
 			p.errorPage(w, http.StatusForbidden, "The form was sent from another site and was refused.")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
+			if tooLarge(err) {
+				p.errorPage(w, http.StatusRequestEntityTooLarge, tooLargeMessage)
+				return
+			}
 			p.errorPage(w, http.StatusBadRequest, "The form could not be read.")
 			return
 		}

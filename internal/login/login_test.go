@@ -12,7 +12,7 @@ import (
 	"gatehouse/internal/store"
 )
 
-func (e *env) request(t *testing.T, id string) store.AuthRequest {
+func (e *env) request(t testing.TB, id string) store.AuthRequest {
 	t.Helper()
 	r, err := e.st.GetAuthRequest(context.Background(), id)
 	if err != nil {
@@ -21,7 +21,7 @@ func (e *env) request(t *testing.T, id string) store.AuthRequest {
 	return r
 }
 
-func (e *env) dbUser(t *testing.T, email, password string) store.User {
+func (e *env) dbUser(t testing.TB, email, password string) store.User {
 	t.Helper()
 	db := e.database(t)
 	u, err := db.SignUp(context.Background(), email, password, "Test User")

@@ -35,7 +35,8 @@ type mailer struct {
 }
 
 // maxBackgroundSends bounds the sends in flight; past it a send is
-// dropped (and counted as a failure) rather than queued without bound.
+// dropped rather than queued without bound, and the pages say that email
+// cannot be sent until one finishes.
 const maxBackgroundSends = 32
 
 func newMailer(sender email.Sender, log *slog.Logger, now func() time.Time) *mailer {
@@ -45,8 +46,15 @@ func newMailer(sender email.Sender, log *slog.Logger, now func() time.Time) *mai
 // enabled reports whether the server can send email at all.
 func (m *mailer) enabled() bool { return m.sender != nil }
 
-// healthy reports whether the background sends work, as far as is known.
+// healthy reports whether the background sends work, as far as is known,
+// and whether there is room for one more. A full backlog is not recorded
+// as a failure: it clears as soon as a send finishes, whereas a recorded
+// failure would keep the pages from sending (and so from ever succeeding)
+// for mailHealthWindow, for every visitor.
 func (m *mailer) healthy() bool {
+	if len(m.slots) == cap(m.slots) {
+		return false
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.failedAt.IsZero() || m.now().Sub(m.failedAt) > mailHealthWindow
@@ -85,7 +93,6 @@ func (m *mailer) sendLater(kind string, build func(ctx context.Context) (email.M
 	select {
 	case m.slots <- struct{}{}:
 	default:
-		m.record(errBacklog)
 		m.log.Warn("send email: too many sends in flight, dropped", "kind", kind)
 		return
 	}
@@ -109,7 +116,6 @@ type mailError string
 func (e mailError) Error() string { return string(e) }
 
 const (
-	errBacklog = mailError("too many emails in flight")
 	// errNothingToSend ends a background send quietly (no such account).
 	errNothingToSend = mailError("nothing to send")
 )

@@ -28,7 +28,7 @@ const (
 // loggedIn logs b in with the password on a new request of its own, as
 // the login page does, and returns the request: the browser then has a
 // session with the methods ["pwd"], and the request records ada.
-func (e *env) loggedIn(t *testing.T, b *browser) store.AuthRequest {
+func (e *env) loggedIn(t testing.TB, b *browser) store.AuthRequest {
 	t.Helper()
 	req := b.pendingRequest(nil)
 	vals := form(t, b.get("/u/login?req="+url.QueryEscape(req.ID)))

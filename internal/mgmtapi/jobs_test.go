@@ -24,7 +24,7 @@ import (
 // most maxBytes: a second server over the env's store and service, whose
 // API has the jobs, with the env's keys. The returned env is that
 // server's.
-func newJobsEnv(t *testing.T, maxBytes int64) (*env, *mgmt.Jobs) {
+func newJobsEnv(t testing.TB, maxBytes int64) (*env, *mgmt.Jobs) {
 	t.Helper()
 	base := newEnv(t)
 	jobs, err := mgmt.NewJobs(mgmt.JobsConfig{Store: base.st, SpoolDir: t.TempDir(), MaxImportBytes: maxBytes,

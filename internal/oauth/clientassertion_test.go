@@ -20,7 +20,7 @@ import (
 
 // assertion signs a client assertion for clientID with key (kid may be
 // empty); edit changes the claims first.
-func assertion(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
+func assertion(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {

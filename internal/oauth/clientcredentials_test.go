@@ -21,9 +21,16 @@ type ccEnv struct {
 	publicCC       client // a public client whose record claims client_credentials
 }
 
-func newCCEnv(t *testing.T) *ccEnv {
+func newCCEnv(t testing.TB) *ccEnv {
 	t.Helper()
-	e := &ccEnv{env: newEnv(t)}
+	return newCCEnvWith(t, nil)
+}
+
+// newCCEnvWith is newCCEnv with edit applied to the provider's
+// configuration.
+func newCCEnvWith(t testing.TB, edit func(*oauth.Config)) *ccEnv {
+	t.Helper()
+	e := &ccEnv{env: newEnvWith(t, edit)}
 	e.api = e.newAPI(t, store.API{Identifier: "https://api.example", SigningAlgorithm: "ES256", TokenLifetime: 10 * time.Minute,
 		Scopes: []store.APIScope{{Name: "read:things"}, {Name: "write:things"}, {Name: "admin"}}})
 	e.other = e.newAPI(t, store.API{Identifier: "urn:other", Scopes: []store.APIScope{{Name: "use"}}})

@@ -212,7 +212,7 @@ func containsAll(list []string, want ...string) bool {
 }
 
 // newKeys returns an ES256 and an Ed25519 key.
-func newKeys(t *testing.T) (*ecdsa.PrivateKey, ed25519.PrivateKey) {
+func newKeys(t testing.TB) (*ecdsa.PrivateKey, ed25519.PrivateKey) {
 	t.Helper()
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

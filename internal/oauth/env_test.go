@@ -66,13 +66,13 @@ type env struct {
 	provider *oauth.Provider
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvWith(t, nil)
 }
 
 // newEnvWith is newEnv with edit applied to the provider's configuration.
-func newEnvWith(t *testing.T, edit func(*oauth.Config)) *env {
+func newEnvWith(t testing.TB, edit func(*oauth.Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -228,7 +228,7 @@ type client struct {
 }
 
 // newClient registers a client; Name and Callbacks have defaults.
-func (e *env) newClient(t *testing.T, p oauth.NewClientParams) client {
+func (e *env) newClient(t testing.TB, p oauth.NewClientParams) client {
 	t.Helper()
 	return e.newClientWith(t, p, nil)
 }
@@ -236,7 +236,7 @@ func (e *env) newClient(t *testing.T, p oauth.NewClientParams) client {
 // newClientWith registers a client like newClient, after edit has changed
 // the settings NewClientParams does not cover (token lifetimes, refresh
 // policy).
-func (e *env) newClientWith(t *testing.T, p oauth.NewClientParams, edit func(*store.Client)) client {
+func (e *env) newClientWith(t testing.TB, p oauth.NewClientParams, edit func(*store.Client)) client {
 	t.Helper()
 	if p.Name == "" {
 		p.Name = "Test app"
@@ -263,7 +263,7 @@ func (e *env) newClientWith(t *testing.T, p oauth.NewClientParams, edit func(*st
 
 // newAPI registers an API (resource server). Name and SigningAlgorithm
 // have defaults; first-party clients skip consent for it.
-func (e *env) newAPI(t *testing.T, a store.API) store.API {
+func (e *env) newAPI(t testing.TB, a store.API) store.API {
 	t.Helper()
 	if a.Name == "" {
 		a.Name = "Test API"
@@ -281,7 +281,7 @@ func (e *env) newAPI(t *testing.T, a store.API) store.API {
 }
 
 // jwks fetches the published key set.
-func (e *env) jwks(t *testing.T) jose.JSONWebKeySet {
+func (e *env) jwks(t testing.TB) jose.JSONWebKeySet {
 	t.Helper()
 	r := e.get(t, "/.well-known/jwks.json", nil, nil)
 	var set jose.JSONWebKeySet
@@ -293,7 +293,7 @@ func (e *env) jwks(t *testing.T) jose.JSONWebKeySet {
 
 // clientPost posts form to a client-authenticated endpoint (/oauth/revoke,
 // /oauth/introspect); setup may change the request.
-func (e *env) clientPost(t *testing.T, path string, form url.Values, setup func(*http.Request)) response {
+func (e *env) clientPost(t testing.TB, path string, form url.Values, setup func(*http.Request)) response {
 	t.Helper()
 	req := e.newRequest(t, http.MethodPost, path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -304,7 +304,7 @@ func (e *env) clientPost(t *testing.T, path string, form url.Values, setup func(
 }
 
 // refresh sends a refresh_token grant for c with client_secret_post.
-func (e *env) refresh(t *testing.T, c client, refreshToken string) response {
+func (e *env) refresh(t testing.TB, c client, refreshToken string) response {
 	t.Helper()
 	return e.tokenReq(t, url.Values{
 		"grant_type":    {"refresh_token"},
@@ -316,7 +316,7 @@ func (e *env) refresh(t *testing.T, c client, refreshToken string) response {
 
 // checkError checks an RFC 6749 §5.2 error response: status, JSON error
 // code, error_description charset and the no-store headers.
-func checkError(t *testing.T, r response, status int, code string) {
+func checkError(t testing.TB, r response, status int, code string) {
 	t.Helper()
 	if r.status != status {
 		t.Errorf("status %d, want %d; body %s", r.status, status, r.body)
@@ -341,7 +341,7 @@ func checkError(t *testing.T, r response, status int, code string) {
 
 // login creates a user and a live session for it, and returns the session
 // cookie a logged-in browser would send.
-func (e *env) login(t *testing.T) (store.User, store.Session, *http.Cookie) {
+func (e *env) login(t testing.TB) (store.User, store.Session, *http.Cookie) {
 	t.Helper()
 	now := e.clock.Now().UTC()
 	id := token.NewOpaque()[:16]
@@ -380,7 +380,7 @@ type response struct {
 	body   []byte
 }
 
-func (e *env) do(t *testing.T, req *http.Request) response {
+func (e *env) do(t testing.TB, req *http.Request) response {
 	t.Helper()
 	resp, err := e.http.Do(req)
 	if err != nil {
@@ -394,7 +394,7 @@ func (e *env) do(t *testing.T, req *http.Request) response {
 	return response{status: resp.StatusCode, header: resp.Header, body: body}
 }
 
-func (e *env) newRequest(t *testing.T, method, path string, body io.Reader) *http.Request {
+func (e *env) newRequest(t testing.TB, method, path string, body io.Reader) *http.Request {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, e.issuer+path, body)
 	if err != nil {
@@ -404,7 +404,7 @@ func (e *env) newRequest(t *testing.T, method, path string, body io.Reader) *htt
 }
 
 // get sends GET path?q with the cookie, if any.
-func (e *env) get(t *testing.T, path string, q url.Values, cookie *http.Cookie) response {
+func (e *env) get(t testing.TB, path string, q url.Values, cookie *http.Cookie) response {
 	t.Helper()
 	if len(q) > 0 {
 		path += "?" + q.Encode()
@@ -417,7 +417,7 @@ func (e *env) get(t *testing.T, path string, q url.Values, cookie *http.Cookie) 
 }
 
 // postForm sends a form-encoded POST with the cookie, if any.
-func (e *env) postForm(t *testing.T, path string, form url.Values, cookie *http.Cookie) response {
+func (e *env) postForm(t testing.TB, path string, form url.Values, cookie *http.Cookie) response {
 	t.Helper()
 	req := e.newRequest(t, http.MethodPost, path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -439,7 +439,7 @@ func authQuery(c client) url.Values {
 }
 
 // location parses the Location header of a redirect.
-func location(t *testing.T, r response) *url.URL {
+func location(t testing.TB, r response) *url.URL {
 	t.Helper()
 	loc := r.header.Get("Location")
 	if loc == "" {
@@ -462,7 +462,7 @@ func withoutQuery(u *url.URL) string {
 // code drives /authorize with a logged-in browser of a first-party client
 // and returns the code, after checking the redirect. extra replaces
 // parameters of authQuery; an empty value removes one.
-func (e *env) code(t *testing.T, c client, cookie *http.Cookie, extra url.Values) string {
+func (e *env) code(t testing.TB, c client, cookie *http.Cookie, extra url.Values) string {
 	t.Helper()
 	q := authQuery(c)
 	for k, v := range extra {
@@ -485,7 +485,7 @@ func (e *env) code(t *testing.T, c client, cookie *http.Cookie, extra url.Values
 }
 
 // tokenReq posts form to /oauth/token; setup may change the request.
-func (e *env) tokenReq(t *testing.T, form url.Values, setup func(*http.Request)) response {
+func (e *env) tokenReq(t testing.TB, form url.Values, setup func(*http.Request)) response {
 	t.Helper()
 	req := e.newRequest(t, http.MethodPost, "/oauth/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -496,7 +496,7 @@ func (e *env) tokenReq(t *testing.T, form url.Values, setup func(*http.Request))
 }
 
 // exchange redeems code with client_secret_post and expects success.
-func (e *env) exchange(t *testing.T, c client, code string, extra url.Values) tokenResult {
+func (e *env) exchange(t testing.TB, c client, code string, extra url.Values) tokenResult {
 	t.Helper()
 	form := url.Values{
 		"grant_type":    {"authorization_code"},
@@ -538,7 +538,7 @@ func basicAuth(id, secret string) func(*http.Request) {
 }
 
 // decodeJSON decodes a JSON object body.
-func decodeJSON(t *testing.T, r response) map[string]any {
+func decodeJSON(t testing.TB, r response) map[string]any {
 	t.Helper()
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type %q, want application/json", ct)
@@ -552,7 +552,7 @@ func decodeJSON(t *testing.T, r response) map[string]any {
 
 // checkDescription checks RFC 6749 §5.2's error_description charset:
 // %x20-21 / %x23-5B / %x5D-7E.
-func checkDescription(t *testing.T, desc string) {
+func checkDescription(t testing.TB, desc string) {
 	t.Helper()
 	if desc == "" {
 		t.Errorf("error_description is empty")
@@ -567,7 +567,7 @@ func checkDescription(t *testing.T, desc string) {
 }
 
 // checkNoStore checks the RFC 6749 §5.1 cache headers.
-func checkNoStore(t *testing.T, h http.Header) {
+func checkNoStore(t testing.TB, h http.Header) {
 	t.Helper()
 	if got := h.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control %q, want no-store", got)

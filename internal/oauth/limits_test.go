@@ -45,6 +45,9 @@ func TestAuthorizeParameterLimits(t *testing.T) {
 		{name: "redirect_uri over 2048", change: set("redirect_uri", loopbackCB+"?"+strings.Repeat("x", 2049-len(loopbackCB))), want: "page"},
 		{name: "state over 2048", change: over("state", 2048), want: "redirect"},
 		{name: "state over 2048, not logged in", change: over("state", 2048), anonymous: true, want: "redirect"},
+		// The anonymous request with a 60,000-character state that the
+		// server once stored for 30 minutes.
+		{name: "state of 60000, not logged in", change: set("state", strings.Repeat("s", 60000)), anonymous: true, want: "redirect"},
 		{name: "state 9 MiB, POST", change: set("state", strings.Repeat("x", 9<<20)), post: true, want: "too large"},
 		{name: "nonce over 2048", change: over("nonce", 2048), want: "redirect"},
 		{name: "nonce over 2048, POST", change: over("nonce", 2048), post: true, want: "redirect"},

@@ -12,19 +12,12 @@ import (
 	"gatehouse/internal/connector"
 )
 
-// HTTPClient returns c, or a client with DefaultTimeout when c is nil or
-// has no timeout: a provider that never answers must not hold a login (and
-// a server goroutine) forever.
+// HTTPClient returns a copy of c (a new client when c is nil) with
+// DefaultTimeout when it has none, and at most DefaultMaxPending calls
+// pending: a provider that never answers, or answers slowly, must not
+// hold a login (and a server goroutine) forever, nor let them pile up.
 func HTTPClient(c *http.Client) *http.Client {
-	if c == nil {
-		return &http.Client{Timeout: DefaultTimeout}
-	}
-	if c.Timeout <= 0 {
-		cp := *c
-		cp.Timeout = DefaultTimeout
-		return &cp
-	}
-	return c
+	return LimitClient(c, DefaultMaxPending)
 }
 
 // IsTimeout reports whether err is a timeout or a deadline.
