@@ -207,8 +207,10 @@ const loadtestUserBatch = 1000
 
 // setupLoadtestUsers creates the users 1 to n that the pattern names, or
 // resets the password and the block of those that exist, with the import
-// job's bulk write (store.JobStore.ImportUsers). It returns how many it
-// created and how many it reset.
+// job's bulk write (store.JobStore.ImportUsers). A batch is inserted first,
+// which PostgreSQL does in a round trip per row; only the rows refused
+// because the user exists are written again as upserts, which read the
+// user first. It returns how many users it created and how many it reset.
 func setupLoadtestUsers(ctx context.Context, st store.Store, pattern string, n int, provider, hash string) (created, reset int, err error) {
 	reset1 := func(u *store.User) { u.PasswordHash, u.Blocked = hash, false }
 	seen := map[string]bool{}
@@ -221,17 +223,30 @@ func setupLoadtestUsers(ctx context.Context, st store.Store, pattern string, n i
 		if err != nil {
 			return err
 		}
+		var again []store.ImportUser
 		for i, r := range results {
 			switch {
+			case errors.Is(r.Err, store.ErrConflict):
+				again = append(again, store.ImportUser{User: batch[i].User, Update: reset1})
 			case r.Err != nil:
 				return fmt.Errorf("user %s: %w", batch[i].User.Email, r.Err)
-			case r.Updated:
-				reset++
 			default:
 				created++
 			}
 		}
 		batch = batch[:0]
+		if len(again) == 0 {
+			return nil
+		}
+		if results, err = st.ImportUsers(ctx, again); err != nil {
+			return err
+		}
+		for i, r := range results {
+			if r.Err != nil {
+				return fmt.Errorf("user %s: %w", again[i].User.Email, r.Err)
+			}
+			reset++
+		}
 		return nil
 	}
 	for i := 1; i <= n; i++ {
@@ -247,7 +262,7 @@ func setupLoadtestUsers(ctx context.Context, st store.Store, pattern string, n i
 		if !strings.Contains(pattern, loadtest.UserPlaceholder) {
 			seen[email] = true
 		}
-		batch = append(batch, store.ImportUser{User: loadtestUser(provider, email, hash), Update: reset1})
+		batch = append(batch, store.ImportUser{User: loadtestUser(provider, email, hash)})
 		if len(batch) == loadtestUserBatch {
 			if err := flush(); err != nil {
 				return created, reset, err
