@@ -30,10 +30,25 @@ const (
 	Refresh Scenario = "refresh"
 	// UserInfo calls the UserInfo endpoint with each worker's access token.
 	UserInfo Scenario = "userinfo"
+	// ClientCredentials gets access tokens for an API with the
+	// client_credentials grant of a machine-to-machine application.
+	ClientCredentials Scenario = "client_credentials"
+	// Mgmt searches a random user by email through the management API
+	// (GET /api/v2/users?q=email:"…") and then reads it by its ID (GET
+	// /api/v2/users/{id}), with a client_credentials token.
+	Mgmt Scenario = "mgmt"
+	// MgmtSearch is the search of Mgmt alone.
+	MgmtSearch Scenario = "mgmt-search"
 )
 
 // Scenarios lists every scenario.
-var Scenarios = []Scenario{Login, SSO, Exchange, Refresh, UserInfo}
+var Scenarios = []Scenario{Login, SSO, Exchange, Refresh, UserInfo, ClientCredentials, Mgmt, MgmtSearch}
+
+// Machine reports whether the scenario is a machine-to-machine one: a
+// client_credentials client, no browser, no user logging in.
+func (s Scenario) Machine() bool {
+	return s == ClientCredentials || s == Mgmt || s == MgmtSearch
+}
 
 // ParseScenario returns the scenario named s.
 func ParseScenario(s string) (Scenario, error) {
@@ -63,9 +78,18 @@ type Config struct {
 	// listen there: the driver stops at the redirect to it.
 	RedirectURI string
 	// User is the account name the login form gets; UserPlaceholder is
-	// replaced by the worker number.
+	// replaced by the worker number. The management scenarios search for
+	// it by email, with UserPlaceholder replaced by a random number from 1
+	// to Users.
 	User     string
 	Password string
+	// Users is how many users the management scenarios pick from;
+	// Concurrency when zero.
+	Users int
+	// Audience is the API whose access tokens the machine-to-machine
+	// scenarios get; the issuer's management API (ISSUER/api/v2/) when
+	// empty, which the management scenarios need.
+	Audience string
 
 	Scenario    Scenario
 	Concurrency int
@@ -112,15 +136,32 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ClientID == "" || c.ClientSecret == "" {
 		return c, errors.New("client id and secret are required")
 	}
-	r, err := url.Parse(c.RedirectURI)
-	if c.RedirectURI == "" || err != nil || !r.IsAbs() || r.Host == "" {
-		return c, fmt.Errorf("redirect URI %q is not an absolute URL", c.RedirectURI)
-	}
 	if _, err := ParseScenario(string(c.Scenario)); err != nil {
 		return c, err
 	}
-	if c.User == "" || c.Password == "" {
-		return c, errors.New("a user and a password are required")
+	if c.Scenario.Machine() {
+		c.PKCE = false // no authorization request
+	}
+	switch {
+	case !c.Scenario.Machine():
+		r, err := url.Parse(c.RedirectURI)
+		if c.RedirectURI == "" || err != nil || !r.IsAbs() || r.Host == "" {
+			return c, fmt.Errorf("redirect URI %q is not an absolute URL", c.RedirectURI)
+		}
+		if c.User == "" || c.Password == "" {
+			return c, errors.New("a user and a password are required")
+		}
+	case c.Scenario != ClientCredentials && !strings.Contains(c.User, UserPlaceholder):
+		return c, fmt.Errorf("user %q: the management scenarios need %s in it, to search users 1 to --users", c.User, UserPlaceholder)
+	}
+	if c.Users < 0 {
+		return c, fmt.Errorf("users %d: must not be negative", c.Users)
+	}
+	if c.Users == 0 {
+		c.Users = c.Concurrency
+	}
+	if c.Audience == "" {
+		c.Audience = strings.TrimSuffix(c.Issuer, "/") + "/api/v2/"
 	}
 	if c.Concurrency < 1 {
 		return c, fmt.Errorf("concurrency %d: must be at least 1", c.Concurrency)
@@ -131,7 +172,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Count == 0 && c.Duration == 0 {
 		c.Duration = 10 * time.Second
 	}
-	if len(c.Scopes) == 0 {
+	switch {
+	case len(c.Scopes) > 0:
+	case c.Scenario == Mgmt || c.Scenario == MgmtSearch:
+		c.Scopes = []string{"read:users"}
+	case c.Scenario == ClientCredentials:
+		// None asked: the provider grants what the client grant allows.
+	default:
 		c.Scopes = []string{"openid", "profile", "email"}
 	}
 	c.Scopes = slices.Clone(c.Scopes)

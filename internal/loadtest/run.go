@@ -75,6 +75,8 @@ type runner struct {
 	authURL     *url.URL
 	tokenURL    string
 	userinfoURL string
+	apiBase     string // the management API: ISSUER/api/v2
+	keySet      *oidc.RemoteKeySet
 	basicAuth   bool // client_secret_basic, else client_secret_post
 	verifier    *oidc.IDTokenVerifier
 	redirect    *url.URL
@@ -109,6 +111,7 @@ func (r *runner) discover(ctx context.Context) error {
 	}
 	var meta struct {
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+		JWKSURI     string   `json:"jwks_uri"`
 	}
 	if err := p.Claims(&meta); err != nil {
 		return fmt.Errorf("discovery: %w", err)
@@ -128,6 +131,11 @@ func (r *runner) discover(ctx context.Context) error {
 	// RFC 8414 §2: client_secret_basic is the default when none is listed.
 	r.basicAuth = len(meta.AuthMethods) == 0 || slices.Contains(meta.AuthMethods, "client_secret_basic")
 	r.issuer = r.cfg.Issuer
+	if r.cfg.Scenario.Machine() && meta.JWKSURI == "" {
+		return errors.New("discovery: no jwks_uri to check access tokens with")
+	}
+	r.keySet = oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), r.api), meta.JWKSURI)
+	r.apiBase = strings.TrimSuffix(r.cfg.Issuer, "/") + "/api/v2"
 	r.verifier = p.VerifierContext(oidc.ClientContext(context.Background(), r.api), &oidc.Config{ClientID: r.cfg.ClientID})
 	r.redirect, _ = url.Parse(r.cfg.RedirectURI) // checked by withDefaults
 	iss, _ := url.Parse(r.cfg.Issuer)
@@ -315,6 +323,7 @@ type worker struct {
 	sub          string
 	accessToken  string
 	refreshToken string
+	tokenExp     time.Time     // of accessToken in the management scenarios
 	pending      []pendingCode // minted codes of the exchange scenario
 }
 
@@ -368,8 +377,11 @@ func (w *worker) count(ctx context.Context, err error) {
 
 // flow runs one flow of the scenario.
 func (w *worker) flow(ctx context.Context) error {
-	if w.r.cfg.Scenario == Login {
+	switch {
+	case w.r.cfg.Scenario == Login:
 		return w.loginFlow(ctx)
+	case w.r.cfg.Scenario.Machine():
+		return w.machineFlow(ctx)
 	}
 	if w.b == nil {
 		if err := w.setup(ctx); err != nil {
@@ -389,6 +401,9 @@ func (w *worker) flow(ctx context.Context) error {
 
 // setup logs the worker in and keeps its session and tokens.
 func (w *worker) setup(ctx context.Context) error {
+	if w.r.cfg.Scenario.Machine() {
+		return w.setupMachine(ctx)
+	}
 	w.b = nil
 	b := w.r.newBrowser()
 	a := w.r.newAuthRequest()

@@ -35,6 +35,9 @@ type gatehouse struct {
 	// clientID and secret are a registered third-party client, so that
 	// the consent page shows, allowed offline access.
 	clientID, secret string
+	// m2mID and m2mSecret are a machine-to-machine application granted
+	// read:users of the management API.
+	m2mID, m2mSecret string
 }
 
 // startGatehouse starts a server with a fresh database and users
@@ -103,6 +106,20 @@ func startGatehouse(t testing.TB, users int, tweak func(*config.Config)) *gateho
 		t.Fatal(err)
 	}
 	g.clientID, g.secret = c.ID, secret
+	msvc, err := mgmt.New(mgmt.Config{Store: st, Issuer: cfg.Issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2mName, m2m := "Load test back end", store.ClientM2M
+	mc, msecret, err := msvc.CreateClient(ctx, mgmt.NewClient{ClientSettings: mgmt.ClientSettings{Name: &m2mName, Type: &m2m}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := msvc.CreateClientGrant(ctx, mgmt.NewClientGrant{ClientID: mc.ID,
+		Audience: store.ManagementAudience(cfg.Issuer), Scopes: []string{"read:users"}}); err != nil {
+		t.Fatal(err)
+	}
+	g.m2mID, g.m2mSecret = mc.ID, msecret
 	db, err := database.Open(database.Config{Store: st})
 	if err != nil {
 		t.Fatal(err)

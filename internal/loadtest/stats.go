@@ -19,11 +19,13 @@ const (
 	stepToken                 // the code exchange at the token endpoint
 	stepRefresh               // a refresh-token grant at the token endpoint
 	stepUserInfo              // a UserInfo request
+	stepSearch                // a user search of the management API
+	stepGetUser               // a read of one user by ID through the management API
 	stepFlow                  // one whole flow, validation included
 	numSteps
 )
 
-var stepNames = [numSteps]string{"authorize", "login", "consent", "token", "refresh", "userinfo", "flow"}
+var stepNames = [numSteps]string{"authorize", "login", "consent", "token", "refresh", "userinfo", "search", "get_user", "flow"}
 
 // hist is a latency histogram in microseconds with log-linear buckets: exact
 // below 128 µs, then 64 buckets per power of two (under 1.6 % error), up to
@@ -98,8 +100,9 @@ func (h *hist) quantile(q float64) float64 {
 }
 
 // Report is the outcome of a run. Times are in the measured phase only:
-// the logins that set up sso, exchange, refresh and userinfo workers, and
-// exchange's code minting, are not in it.
+// the logins that set up sso, exchange, refresh and userinfo workers,
+// exchange's code minting, and the management scenarios' first access
+// token are not in it.
 type Report struct {
 	Scenario    string   `json:"scenario"`
 	Issuer      string   `json:"issuer"`

@@ -200,19 +200,31 @@ func (db *DB) ReadJobFile(ctx context.Context, jobID string, fn func(part []byte
 }
 
 // ImportUsers writes the rows in one transaction, each inside a savepoint,
-// so that a row refused by a unique key is undone alone. A row that
-// inserts costs one round trip: its statements go as one batch.
+// so that a row refused by a unique key is undone alone. The rows that
+// only insert go as one pipelined batch, one round trip for all of them;
+// when one of them is refused, its savepoint is rolled back and the rows
+// after it are sent again. An upsert reads its user first: it costs its
+// own round trips.
 func (db *DB) ImportUsers(ctx context.Context, rows []store.ImportUser) ([]store.ImportResult, error) {
 	var results []store.ImportResult
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		// Set afresh in each attempt of the transaction.
 		results = make([]store.ImportResult, len(rows))
-		for i, row := range rows {
-			r, err := importRow(ctx, tx, row)
+		for i := 0; i < len(rows); {
+			if rows[i].Update != nil {
+				r, err := importRow(ctx, tx, rows[i])
+				if err != nil {
+					return err
+				}
+				results[i] = r
+				i++
+				continue
+			}
+			next, err := insertRows(ctx, tx, rows, i, results)
 			if err != nil {
 				return err
 			}
-			results[i] = r
+			i = next
 		}
 		return nil
 	})
@@ -220,6 +232,64 @@ func (db *DB) ImportUsers(ctx context.Context, rows []store.ImportUser) ([]store
 		return nil, fail("import users", err)
 	}
 	return results, nil
+}
+
+// insertRows sends the insert-only rows from first on, up to the next
+// upsert, as one batch, each in its savepoint, and records their results.
+// It returns the index of the first row it did not settle: the end of the
+// run, or the row after one refused by a unique key, whose savepoint it
+// has rolled back (the statements after a failed one do not run).
+func insertRows(ctx context.Context, tx pgx.Tx, rows []store.ImportUser, first int, results []store.ImportResult) (int, error) {
+	b := &pgx.Batch{}
+	var owner []int // the row of each queued statement
+	end := first
+	for ; end < len(rows) && rows[end].Update == nil; end++ {
+		u := rows[end].User
+		fields, err := userFields(u)
+		if err != nil {
+			return 0, err
+		}
+		b.Queue(`SAVEPOINT import_row`)
+		b.Queue(qInsertUser, append([]any{u.ID, u.CreatedAt}, fields...)...)
+		owner = append(owner, end, end)
+		if len(u.Identities) > 0 {
+			conns, providers, users := identityArrays(u.Identities)
+			b.Queue(qInsertIdentities, u.ID, conns, providers, users)
+			owner = append(owner, end)
+		}
+		b.Queue(`RELEASE import_row`)
+		owner = append(owner, end)
+	}
+	br := tx.SendBatch(ctx, b)
+	failed, rowErr := -1, error(nil)
+	for _, row := range owner {
+		if _, err := br.Exec(); err != nil {
+			failed, rowErr = row, err
+			break
+		}
+	}
+	_ = br.Close() // after a failure it reports that failure again
+	settled := end
+	if failed >= 0 {
+		var pgErr *pgconn.PgError
+		if !errors.As(rowErr, &pgErr) || pgErr.Code != "23505" { // unique_violation
+			return 0, rowErr
+		}
+		for _, q := range []string{`ROLLBACK TO import_row`, `RELEASE import_row`} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return 0, err
+			}
+		}
+		results[failed] = store.ImportResult{Err: fail("import user", rowErr)}
+		settled = failed
+	}
+	for i := first; i < settled; i++ {
+		results[i] = store.ImportResult{UserID: rows[i].User.ID}
+	}
+	if failed >= 0 {
+		return failed + 1, nil
+	}
+	return end, nil
 }
 
 // importRow writes one row inside its savepoint. A unique violation rolls

@@ -36,8 +36,11 @@ func userWhere(q store.UserQuery) (string, []any) {
 }
 
 // SearchUsers returns one page of the users matching q, by ID, and the
-// number of matches, read in one repeatable-read transaction so that they
-// agree.
+// number of matches. Page and count come from one statement, so they
+// agree and cost one round trip: count(*) OVER () counts the matches
+// before LIMIT, and the users' identities are read for the page's rows
+// only. Only a page past the end, which has no row to carry the count,
+// costs a second statement.
 func (db *DB) SearchUsers(ctx context.Context, q store.UserQuery) ([]store.User, int, error) {
 	where, args := userWhere(q)
 	page := ` ORDER BY u.id COLLATE "C"`
@@ -47,18 +50,39 @@ func (db *DB) SearchUsers(ctx context.Context, q store.UserQuery) ([]store.User,
 	if q.Offset > 0 {
 		page += fmt.Sprintf(" OFFSET %d", q.Offset)
 	}
+	query := `WITH m AS (SELECT u.id, count(*) OVER () AS total FROM users u WHERE ` + where + page + `)
+		SELECT ` + userColumns + `, m.total FROM m JOIN users u ON u.id = m.id ORDER BY u.id COLLATE "C"`
 	var users []store.User
-	var total int
+	total := -1
 	err := retry(ctx, func() error {
-		return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM users u WHERE `+where, args...).Scan(&total); err != nil {
+		users, total = nil, -1
+		rows, err := db.pool.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r userRow
+			var n int64
+			if err := rows.Scan(append(r.dest(), &n)...); err != nil {
 				return err
 			}
-			var err error
-			users, err = queryAll(ctx, tx, scanUser, userSelect+` WHERE `+where+page, args...)
-			return err
-		})
+			u, err := r.user()
+			if err != nil {
+				return err
+			}
+			users, total = append(users, u), int(n)
+		}
+		return rows.Err()
 	})
+	if err == nil && total < 0 {
+		total = 0
+		if q.Offset > 0 {
+			err = retry(ctx, func() error {
+				return db.pool.QueryRow(ctx, `SELECT count(*) FROM users u WHERE `+where, args...).Scan(&total)
+			})
+		}
+	}
 	if err != nil {
 		return nil, 0, fail("search users", err)
 	}
