@@ -107,6 +107,9 @@ Gatehouse demo is running.
   Forgot the password? Click "Forgot password?" on the login page: the
   demo prints every email (and its link) here instead of sending it.
 
+  Admin console:         %s/admin/
+                         (log in as %s, an admin)
+
   Management API (%s/api/v2, OpenAPI at %s/api/v2/openapi.json), as the
   m2m application %s with every management scope:
     TOKEN=$(curl -s %s/oauth/token -d grant_type=client_credentials \
@@ -120,7 +123,7 @@ Gatehouse demo is running.
 
 Press Ctrl+C to stop.
 `, *appURL, demoEmail, demoPassword, *appURL, demoInvitee, invitationURL, base,
-		base, base, demoBackOfficeID, base, demoBackOfficeID, backOfficeSecret, store.ManagementAudience(cfg.Issuer), base,
+		base, demoEmail, base, base, demoBackOfficeID, base, demoBackOfficeID, backOfficeSecret, store.ManagementAudience(cfg.Issuer), base,
 		cfg.Issuer, demoClientID, dir)
 
 	err = <-serveErr
@@ -192,8 +195,12 @@ func seedDemoBackOffice(ctx context.Context, cfg config.Config) (secret string, 
 			ClientSettings: mgmt.ClientSettings{Name: &name, Type: &typ}}); err != nil {
 			return err
 		}
-		_, err = svc.CreateClientGrant(ctx, mgmt.NewClientGrant{ClientID: demoBackOfficeID,
-			Audience: store.ManagementAudience(cfg.Issuer), Scopes: mgmt.ManagementScopeNames()})
+		if _, err = svc.CreateClientGrant(ctx, mgmt.NewClientGrant{ClientID: demoBackOfficeID,
+			Audience: store.ManagementAudience(cfg.Issuer), Scopes: mgmt.ManagementScopeNames()}); err != nil {
+			return err
+		}
+		// The demo user administers the demo in the admin console.
+		_, err = svc.AddAdmin(ctx, demoEmail, false)
 		return err
 	})
 	return secret, err

@@ -33,6 +33,7 @@ Commands:
   client-grants create|list|update|delete   let machine-to-machine applications call APIs
   roles create|list|show|delete|add-permissions|remove-permissions|assign|unassign   manage roles (RBAC)
   logs list|tail         read the audit log; tail follows it
+  admins add|list|remove   manage who may use the admin console (/admin)
   loadtest               drive an OpenID provider through the authorization code flow under load
 
 Run "gatehouse <command> --help" for a command's flags.
@@ -138,6 +139,8 @@ func dispatch(ctx context.Context, e env, args []string) error {
 	case "keys":
 		return sub("keys", map[string]func(context.Context, env, []string) error{
 			"rotate": cmdKeysRotate, "list": cmdKeysList, "revoke": cmdKeysRevoke})
+	case "admins":
+		return sub("admins", map[string]func(context.Context, env, []string) error{"add": cmdAdminsAdd, "list": cmdAdminsList, "remove": cmdAdminsRemove})
 	case "logs":
 		return sub("logs", map[string]func(context.Context, env, []string) error{"list": cmdLogsList, "tail": cmdLogsTail})
 	}

@@ -205,7 +205,10 @@ func (a *API) allowed(r *http.Request) []string {
 // Caller is the application calling the API.
 type Caller struct {
 	ClientID string
-	Scopes   []string
+	// UserID is the admin for whom the admin console calls; "" for an
+	// application calling on its own behalf.
+	UserID string
+	Scopes []string
 }
 
 type callerKey struct{}
@@ -254,17 +257,34 @@ func (a *API) authenticate(r *http.Request, rt *Route) (Caller, error) {
 	if !c.HasAudience(a.audience) {
 		return Caller{}, &mgmt.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "Bad audience: " + strings.Join(c.Audience, " ")}
 	}
-	// Only applications hold management tokens: client_credentials names
-	// the application as the subject (CLIENT_ID@clients).
-	if c.ClientID == "" || c.Subject != c.ClientID+"@clients" {
+	scopes := c.Scopes()
+	var userID string
+	switch {
+	case c.GrantType == mgmt.ConsoleGrantType && c.ClientID == mgmt.ConsoleClientID && !strings.HasSuffix(c.Subject, "@clients"):
+		// The admin console's token for its signed-in admin: the role is
+		// checked again at every call, so taking it away, or blocking
+		// the user, takes effect at once.
+		level, err := a.svc.AdminLevelOf(r.Context(), c.Subject)
+		if err != nil {
+			return Caller{}, err
+		}
+		if level == mgmt.AdminNone {
+			return Caller{}, &mgmt.Error{Status: http.StatusForbidden, Code: "insufficient_scope", Message: "The user is no longer an admin"}
+		}
+		allowed := level.Scopes()
+		scopes = slices.DeleteFunc(scopes, func(s string) bool { return !slices.Contains(allowed, s) })
+		userID = c.Subject
+	case c.ClientID != "" && c.Subject == c.ClientID+"@clients":
+		// Otherwise only applications hold management tokens:
+		// client_credentials names the application as the subject.
+	default:
 		return Caller{}, &mgmt.Error{Status: http.StatusForbidden, Code: "insufficient_scope", Message: "The management API takes tokens from client_credentials only"}
 	}
-	scopes := c.Scopes()
 	if len(rt.Scopes) > 0 && !slices.ContainsFunc(rt.Scopes, func(s string) bool { return slices.Contains(scopes, s) }) {
 		return Caller{}, &mgmt.Error{Status: http.StatusForbidden, Code: "insufficient_scope",
 			Message: "Insufficient scope, expected any of: " + strings.Join(rt.Scopes, ",")}
 	}
-	return Caller{ClientID: c.ClientID, Scopes: scopes}, nil
+	return Caller{ClientID: c.ClientID, UserID: userID, Scopes: scopes}, nil
 }
 
 // bearer returns the token of an Authorization: Bearer header (RFC 6750
@@ -302,6 +322,9 @@ type apiError struct {
 	Error      string `json:"error"`
 	Message    string `json:"message"`
 	ErrorCode  string `json:"errorCode,omitempty"`
+	// Field names the input at fault by its API name, when one is (a
+	// Gatehouse addition: the admin console shows the message beside it).
+	Field string `json:"field,omitempty"`
 }
 
 // writeError writes err in the API's error shape; err is a *mgmt.Error or
@@ -311,7 +334,7 @@ func writeError(w http.ResponseWriter, err error) {
 	if !errors.As(err, &me) {
 		me = &mgmt.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Message: "The database is unavailable; retry later"}
 	}
-	writeJSON(w, me.Status, apiError{StatusCode: me.Status, Error: http.StatusText(me.Status), Message: me.Message, ErrorCode: me.Code})
+	writeJSON(w, me.Status, apiError{StatusCode: me.Status, Error: http.StatusText(me.Status), Message: me.Message, ErrorCode: me.Code, Field: me.Field})
 }
 
 // writeJSON writes v as the JSON response.

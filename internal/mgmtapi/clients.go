@@ -3,6 +3,7 @@ package mgmtapi
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"gatehouse/internal/mfa"
@@ -241,7 +242,7 @@ func offlineFromGrants(typ string, grants []string) (bool, error) {
 }
 
 func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r, "page", "per_page", "include_totals", "app_type", "is_first_party"); err != nil {
+	if err := checkQuery(r, "page", "per_page", "include_totals", "app_type", "is_first_party", "q"); err != nil {
 		return err
 	}
 	p, err := pageOf(r)
@@ -259,6 +260,12 @@ func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		if fp := r.URL.Query().Get("is_first_party"); fp != "" && (fp == "true") != c.FirstParty {
+			continue
+		}
+		// q (a Gatehouse addition, for the admin console's search) keeps
+		// the applications whose name or client ID contains it, in any case.
+		if q := strings.ToLower(r.URL.Query().Get("q")); q != "" &&
+			!strings.Contains(strings.ToLower(c.Name), q) && !strings.Contains(strings.ToLower(c.ID), q) {
 			continue
 		}
 		out = append(out, j)

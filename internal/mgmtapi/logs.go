@@ -168,6 +168,11 @@ func (a *API) recordOperation(r *http.Request, rt *Route, caller Caller, err err
 	if strings.HasPrefix(rt.Path, "/users/{id}") {
 		e.UserID = r.PathValue("id")
 	}
+	if caller.UserID != "" {
+		// An admin's call from the console is the admin's act; the user
+		// acted on, if any, stays in the request's path.
+		e.UserID = caller.UserID
+	}
 	if c, cerr := a.svc.GetClient(r.Context(), caller.ClientID); cerr == nil {
 		e.ClientName = c.Name
 	}

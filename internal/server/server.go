@@ -21,6 +21,7 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/config"
 	"gatehouse/internal/connector/database"
+	"gatehouse/internal/console"
 	"gatehouse/internal/email"
 	"gatehouse/internal/login"
 	"gatehouse/internal/mfa"
@@ -225,6 +226,9 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	if err := svc.EnsureManagementAPI(ctx); err != nil {
 		return nil, err
 	}
+	if err := svc.EnsureConsole(ctx); err != nil {
+		return nil, err
+	}
 	// Bulk user imports and exports run in the background; jobs a stopped
 	// server left behind are failed now, so nobody waits for them.
 	jobs, err := mgmt.NewJobs(mgmt.JobsConfig{Store: st, Provider: cfg.UserIDProvider,
@@ -244,6 +248,12 @@ func New(cfg config.Config, st store.Store, keys *token.Keys, log *slog.Logger, 
 	provider.Mount(mux)
 	hosted.Mount(mux)
 	api.Mount(mux)
+	// The admin console calls the token endpoint and the API on mux itself.
+	admin, err := console.New(console.Config{Issuer: cfg.Issuer, Service: svc, Keys: keys, Binder: binder, Secure: secure, Handler: mux, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	admin.Mount(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
