@@ -1,7 +1,14 @@
 package token
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
@@ -11,6 +18,8 @@ import (
 	"hash"
 
 	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // ErrInvalidToken is wrapped by every error of Verify that is about the
@@ -58,23 +67,94 @@ func (k *Keys) sign(ctx context.Context, alg string, claims any, typ string) (st
 	if len(payload) == 0 || payload[0] != '{' {
 		return "", fmt.Errorf("claims encode to %.20q, not a JSON object", payload)
 	}
-	opts := &jose.SignerOptions{}
-	if typ != "" {
-		opts = opts.WithType(jose.ContentType(typ))
+	return signCompact(key, typ, payload)
+}
+
+// jwsHeader is the protected header of every token signed here.
+type jwsHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ,omitempty"`
+}
+
+// signCompact builds the compact JWS (RFC 7515 §7.1) of payload by hand:
+// the header and payload are encoded once into the buffer the signature is
+// appended to. Going through go-jose instead built a signer, re-encoded
+// the payload and the header through its own JSON package and copied the
+// result several times: about 70 allocations a token, for the same bytes.
+func signCompact(key signingKey, typ string, payload []byte) (string, error) {
+	header, err := json.Marshal(jwsHeader{Alg: key.alg, Kid: key.kid, Typ: typ})
+	if err != nil {
+		return "", fmt.Errorf("encode header: %w", err)
 	}
-	// The JWK carries the kid, which go-jose puts in the protected header.
-	signer, err := jose.NewSigner(jose.SigningKey{
-		Algorithm: jose.SignatureAlgorithm(key.alg),
-		Key:       key.jwk,
-	}, opts)
+	enc := base64.RawURLEncoding
+	// Room for the signature: RSA-4096's 512 bytes at most.
+	buf := make([]byte, 0, enc.EncodedLen(len(header))+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
+	buf = enc.AppendEncode(buf, header)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	sig, err := rawSignature(key, buf)
 	if err != nil {
 		return "", err
 	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		return "", err
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// rawSignature signs a JWS signing input with the key, in the signature
+// format of its JWS algorithm (RFC 7518 §3.3, §3.4; RFC 8037 §3.1).
+func rawSignature(key signingKey, input []byte) ([]byte, error) {
+	switch priv := key.jwk.Key.(type) {
+	case *rsa.PrivateKey:
+		if key.alg != RS256 {
+			break
+		}
+		digest := sha256.Sum256(input)
+		// PKCS #1 v1.5 is deterministic: no randomness to pass.
+		sig, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, digest[:])
+		if err != nil {
+			return nil, fmt.Errorf("sign %s: %w", key.alg, err)
+		}
+		return sig, nil
+	case *ecdsa.PrivateKey:
+		if key.alg != ES256 || priv.Curve != elliptic.P256() {
+			break
+		}
+		digest := sha256.Sum256(input)
+		der, err := ecdsa.SignASN1(rand.Reader, priv, digest[:])
+		if err != nil {
+			return nil, fmt.Errorf("sign %s: %w", key.alg, err)
+		}
+		return p256Signature(der)
+	case ed25519.PrivateKey:
+		if key.alg != EdDSA {
+			break
+		}
+		return ed25519.Sign(priv, input), nil
 	}
-	return jws.CompactSerialize()
+	return nil, fmt.Errorf("sign: key %q of type %T does not sign %s", key.kid, key.jwk.Key, key.alg)
+}
+
+// p256Signature turns an ASN.1 ECDSA signature into JWS's form: R and S as
+// two 32-byte big-endian integers (RFC 7518 §3.4). It reads the bytes
+// directly; ecdsa.Sign's big.Int values cost some 60 allocations.
+func p256Signature(der []byte) ([]byte, error) {
+	var r, s []byte
+	in, inner := cryptobyte.String(der), cryptobyte.String(nil)
+	if !in.ReadASN1(&inner, cbasn1.SEQUENCE) || !in.Empty() ||
+		!inner.ReadASN1Integer(&r) || !inner.ReadASN1Integer(&s) || !inner.Empty() {
+		return nil, errors.New("sign ES256: malformed signature")
+	}
+	sig := make([]byte, 64)
+	for i, n := range [][]byte{r, s} {
+		n = bytes.TrimLeft(n, "\x00") // ASN.1's sign byte
+		if len(n) > 32 {
+			return nil, errors.New("sign ES256: signature value longer than 32 bytes")
+		}
+		copy(sig[32*(i+1)-len(n):32*(i+1)], n)
+	}
+	return sig, nil
 }
 
 // signer returns the current key of alg's ring. A ring missing from the

@@ -373,11 +373,13 @@ func benchmarkSign(b *testing.B, alg string) {
 		"exp": 1767225600, "iat": 1767222000, "nonce": "n-0S6_WzA2Mj", "at_hash": "77QmUPtjPfzWtF2AnpK9RQ",
 	}
 	b.ReportAllocs()
+	start := processCPU(b)
 	for b.Loop() {
 		if _, err := k.Sign(ctx, claims, "JWT"); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 func BenchmarkSignRS256(b *testing.B) { benchmarkSign(b, RS256) }
