@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // logRoutes are the audit log's pages: the search with its filters, one
@@ -245,7 +246,7 @@ func (c *Console) logsTail(w http.ResponseWriter, rq *Request) error {
 		if f.User != "" && uid == "" || !f.matches(e, uid) {
 			continue
 		}
-		out.Events = append(out.Events, tailEvent{LogID: e.LogID, URL: Prefix + "/logs/" + url.PathEscape(e.LogID), Date: e.Date,
+		out.Events = append(out.Events, tailEvent{LogID: e.LogID, URL: Prefix + "/logs/" + url.PathEscape(e.LogID), Date: when(e.Date),
 			Type: typeName(e.Type), Desc: e.Description, User: firstOf(e.UserName, e.UserID), App: firstOf(e.ClientName, e.ClientID)})
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -283,4 +284,15 @@ func (c *Console) logShow(w http.ResponseWriter, rq *Request) error {
 func init() {
 	// The log's templates name event types for people.
 	funcs["logtype"] = typeName
+	funcs["when"] = when
+}
+
+// when shows an API timestamp for people: to the second, in UTC; what
+// does not parse is shown as it is.
+func when(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
 }
