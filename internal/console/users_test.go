@@ -261,6 +261,26 @@ func TestUsersReadOnly(t *testing.T) {
 	if u, _ := e.svc.GetUser(t.Context(), id); u.Blocked {
 		t.Fatal("a read-only admin blocked the user")
 	}
+	// Reading the log and the dashboard is allowed.
+	for _, path := range []string{"/admin/", "/admin/logs", "/admin/logs?type=s", "/admin/logs/tail?from=" + strings.Repeat("0", 56)} {
+		if got := b.get(path); got.status != 200 && !(strings.Contains(path, "tail") && got.status == 400) {
+			t.Fatalf("%s: %d\n%s", path, got.status, got.body)
+		}
+	}
+}
+
+// TestUsersNonAdmin: a user without an admin role reaches none of the
+// pages, and the page says nothing of them.
+func TestUsersNonAdmin(t *testing.T) {
+	e := newEnv(t)
+	id := e.user("plain@example.com", mgmt.AdminNone)
+	b := e.browser()
+	b.signIn("plain@example.com")
+	for _, path := range []string{"/admin/users", "/admin/users/" + url.PathEscape(id), "/admin/logs", "/admin/logs/tail?from=x"} {
+		if got := b.get(path); got.status != 403 || strings.Contains(got.body, "plain@example.com") || strings.Contains(got.body, "Logs") {
+			t.Fatalf("%s: %d\n%s", path, got.status, got.body)
+		}
+	}
 }
 
 // countEvents is the number of the audit log's management-API events.
