@@ -103,6 +103,8 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST "+Prefix+"/logout", c.logout)
 	c.page("GET "+Prefix+"/{$}", c.dashboard)
 	c.appRoutes()
+	c.userRoutes()
+	c.logRoutes()
 	c.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, http.StatusNotFound, "Page not found", "There is no such page in the console.")
 	})
@@ -313,14 +315,4 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, status int
 // more than that.
 func (c *Console) forbidden(w http.ResponseWriter, r *http.Request) {
 	c.render(w, http.StatusForbidden, "forbidden", messagePage{Page: Page{Title: "Access denied"}})
-}
-
-type dashboardPage struct {
-	Page
-}
-
-// dashboard is the console's home.
-func (c *Console) dashboard(w http.ResponseWriter, rq *Request) error {
-	rq.Render(w, http.StatusOK, "dashboard", dashboardPage{Page: rq.NewPage("Dashboard", "/")})
-	return nil
 }
