@@ -103,6 +103,10 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST "+Prefix+"/logout", c.logout)
 	c.page("GET "+Prefix+"/{$}", c.dashboard)
 	c.appRoutes()
+	c.apiRoutes()
+	c.connRoutes()
+	c.orgRoutes()
+	c.keyRoutes()
 	c.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, http.StatusNotFound, "Page not found", "There is no such page in the console.")
 	})
