@@ -58,7 +58,7 @@ type member struct {
 }
 
 type invitation struct {
-	ID            string `json:"id"`
+	ID            string                 `json:"id"`
 	Invitee       struct{ Email string } `json:"invitee"`
 	Inviter       struct{ Name string }  `json:"inviter"`
 	InvitationURL string                 `json:"invitation_url"`
