@@ -83,6 +83,7 @@ func (f apiForm) body() (map[string]any, map[string]string) {
 	}
 	b := map[string]any{"name": f.Name, "scopes": scopes, "enforce_policies": f.EnforcePolicies, "token_dialect": dialect,
 		"allow_offline_access": f.Offline}
+	b["token_lifetime"] = 0 // the server's default
 	if f.TokenLifetime != "" {
 		n, err := strconv.Atoi(f.TokenLifetime)
 		if err != nil {
