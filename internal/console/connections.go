@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"gatehouse/internal/mgmt"
 )
 
 // connRoutes are the Connections pages: the list, a new GitHub, OpenID
@@ -18,6 +20,7 @@ func (c *Console) connRoutes() {
 	c.page("POST "+Prefix+"/connections/{id}", c.connUpdate)
 	c.page("GET "+Prefix+"/connections/{id}/delete", c.connDeleteConfirm)
 	c.page("POST "+Prefix+"/connections/{id}/delete", c.connDelete)
+	c.page("GET "+Prefix+"/connections/{id}/test", c.connTest)
 }
 
 // connection is what the pages read of the API's connection; the client
@@ -239,4 +242,57 @@ func (c *Console) connDelete(w http.ResponseWriter, rq *Request) error {
 	}
 	http.Redirect(w, rq.Request, Prefix+"/connections?deleted=1", http.StatusSeeOther)
 	return nil
+}
+
+// connTest starts a real login through the connection, in the tab the
+// button opened: the console's own authorization request with
+// connection=NAME and prompt=login. Its callback (testResult) shows the
+// profile the login produced, or the error, and opens no session: the
+// admin's console session is untouched. The console's application must
+// be enabled for the connection (the result says so when it is not).
+func (c *Console) connTest(w http.ResponseWriter, rq *Request) error {
+	if rq.Admin.ReadOnly {
+		// A login may create the user: a change.
+		return &APIError{Status: http.StatusForbidden, Message: "Your admin role is read-only: you cannot test connections (a test login may create a user)."}
+	}
+	x, err := getConn(rq)
+	if err != nil {
+		return err
+	}
+	c.startLogin(w, rq.Request, Prefix+"/connections/"+url.PathEscape(x.ID), x.Name)
+	return nil
+}
+
+type testPage struct {
+	Page
+	Connection  string
+	Subject     string
+	Email, Name string
+	Failure     string
+	Back        string
+}
+
+// testResult is the end of a "Test connection" login.
+func (c *Console) testResult(w http.ResponseWriter, r *http.Request, p pendingLogin, q url.Values) {
+	tp := testPage{Page: Page{Title: "Test of the connection " + p.Test}, Connection: p.Test, Back: safeNext(p.Next)}
+	status := http.StatusOK
+	switch {
+	case q.Get("error") != "":
+		tp.Failure = q.Get("error") + ": " + q.Get("error_description")
+		if strings.Contains(q.Get("error_description"), "connection") {
+			tp.Failure += " (Is the connection enabled for the application " + mgmt.ConsoleClientID + "?)"
+		}
+		status = http.StatusBadRequest
+	case q.Get("code") == "":
+		tp.Failure, status = "The login returned no code.", http.StatusBadRequest
+	default:
+		claims, err := c.exchange(r, q.Get("code"), p)
+		if err != nil {
+			c.cfg.Log.Warn("console: connection test refused", "connection", p.Test, "err", err)
+			tp.Failure, status = "The login's code could not be exchanged for a valid ID token.", http.StatusBadRequest
+		} else {
+			tp.Subject, tp.Email, tp.Name = claims.Subject, claims.Email, claims.Name
+		}
+	}
+	c.render(w, status, "conn_test", tp)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"gatehouse/internal/mgmt"
+	"gatehouse/internal/store"
 )
 
 // TestAPIPages checks the APIs pages: an API made with scopes and RBAC
@@ -194,4 +195,43 @@ func TestConsoleApplicationProtected(t *testing.T) {
 	if _, err := e.svc.GetClient(t.Context(), mgmt.ConsoleClientID); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestConnectionTest runs the "Test connection" login through the
+// database connection: the hosted login, then the console's page with the
+// profile, and the admin's console session is still the admin's. A
+// connection the console's application is not enabled for ends on the
+// page with the error; a read-only admin may not test.
+func TestConnectionTest(t *testing.T) {
+	e := newEnv(t)
+	e.user("admin@example.com", mgmt.AdminFull)
+	e.user("reader@example.com", mgmt.AdminReadOnly)
+	testerID := e.user("tester@example.com", mgmt.AdminNone)
+	b := e.browser()
+	b.signIn("admin@example.com")
+
+	conn := store.DefaultDatabaseConnection
+	want(t, b.get("/admin/connections/"+conn), 200, `id="test-connection"`, `target="_blank"`)
+	login := b.get("/admin/connections/" + conn + "/test")
+	if login.url.Path != "/u/login" {
+		t.Fatalf("the test went to %s (%d)", login.url, login.status)
+	}
+	p := b.post("/u/login", url.Values{"csrf": {login.hidden(t, "csrf")}, "req": {login.hidden(t, "req")},
+		"email": {"tester@example.com"}, "password": {password}})
+	want(t, p, 200, "worked", testerID, "tester@example.com", "opened no console session")
+	if p.url.Path != "/admin/callback" {
+		t.Fatalf("the test ended on %s", p.url)
+	}
+	// The console is still the admin's.
+	want(t, b.get("/admin/connections"), 200, "admin@example.com")
+
+	form := b.get("/admin/connections/new")
+	want(t, b.postWith(form, "/admin/connections", url.Values{"name": {"corp"}, "strategy": {"oidc"}, "client_id": {"abc"},
+		"client_secret": {"s"}, "issuer": {"https://idp.example"}}), 200, "The connection was created.")
+	want(t, b.get("/admin/connections/corp/test"), 400, `id="test-error"`, "not enabled for this application", "Is the connection enabled for the application gatehouse-console?")
+
+	want(t, b.get("/admin/connections/nothing/test"), 404)
+	r := e.browser()
+	r.signIn("reader@example.com")
+	want(t, r.get("/admin/connections/"+conn+"/test"), 403, "read-only")
 }
