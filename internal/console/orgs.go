@@ -182,6 +182,8 @@ type orgPage struct {
 	Form    orgForm
 	Preview Preview
 	Members []member
+	// MemberList searches and pages the members.
+	MemberList List
 	Invites []invitation
 	Conns   []orgConnection
 	// Options of the invitation and connection forms.
@@ -240,9 +242,13 @@ func (c *Console) loadOrgPage(rq *Request) (orgPage, error) {
 	p := orgPage{Page: rq.NewPage(orgTitle(o), "/organizations"), Org: o, Form: formOfOrg(o)}
 	p.Preview = p.Form.preview()
 	base := "/organizations/" + PathEscape(o.ID)
-	if p.Members, err = allOf[member](rq, base+"/members", "members"); err != nil {
+	members, err := allOf[member](rq, base+"/members", "members")
+	if err != nil {
 		return p, err
 	}
+	p.MemberList = ListOf(rq.Request)
+	p.MemberList.Path = Prefix + "/organizations/" + url.PathEscape(o.ID)
+	p.Members = pageOf(&p.MemberList, members, func(m member, q string) bool { return contains(q, m.Email, m.Name, m.UserID) })
 	if p.Invites, err = allOf[invitation](rq, base+"/invitations", "invitations"); err != nil {
 		return p, err
 	}

@@ -103,6 +103,10 @@ func TestOrganizationPages(t *testing.T) {
 		want(t, p, 400, `id="err-member"`)
 		p = b.postWith(p, orgPath+"/members", url.Values{"member": {"member@example.com"}})
 		want(t, p, 200, "The member was added.", memberID)
+		want(t, b.get(orgPath+"?q=MEMBER@"), 200, "<code>"+memberID+"</code>", "1 in all")
+		if p := b.get(orgPath + "?q=someone-else"); !strings.Contains(p.body, "No member matches") {
+			t.Fatalf("a search for no member:\n%s", p.body)
+		}
 		confirm := b.get(orgPath + "/members/remove?user=" + url.QueryEscape(memberID))
 		want(t, confirm, 200, "Remove the member")
 		p = b.postWith(confirm, orgPath+"/members/remove?user="+url.QueryEscape(memberID), url.Values{})
