@@ -184,8 +184,8 @@ type orgPage struct {
 	Members []member
 	// MemberList searches and pages the members.
 	MemberList List
-	Invites []invitation
-	Conns   []orgConnection
+	Invites    []invitation
+	Conns      []orgConnection
 	// Options of the invitation and connection forms.
 	Apps     []application
 	AllConns []connection
