@@ -61,10 +61,43 @@ func TestBrowserConsoleOrganizations(t *testing.T) {
 	tab.screenshots(t, shots, "console-orgs-04-apis")
 	consoleOpen(t, tab, "open New API", `a[href="/admin/apis/new"]`, g.issuer+"/admin/apis/new")
 	tab.screenshots(t, shots, "console-orgs-05-new-api")
+	tab.do(t, "fill the API",
+		chromedp.SendKeys(chromedp.ID("name"), "Orders"),
+		chromedp.SendKeys(chromedp.ID("identifier"), "https://orders.example"),
+		chromedp.SendKeys(chromedp.ID("scopes"), "read:orders Read the orders\nwrite:orders Change them"),
+		chromedp.Click(chromedp.CSS(`input[name=enforce_policies]`)))
+	tab.click(t, "create the API", chromedp.CSS("form.console-form button[type=submit]"))
+	tab.do(t, "wait for the API", chromedp.WaitVisible(chromedp.ID("api-identifier")))
+	if got := browserRun(t, tab, "read the scopes", chromedp.Value(chromedp.ID("scopes"))); !strings.Contains(got, "write:orders Change them") {
+		tab.fatalf(t, "the API's scopes are %q", got)
+	}
+	tab.screenshots(t, shots, "console-orgs-05b-api")
 	consoleOpen(t, tab, "open Connections", `nav.console-nav a[href="/admin/connections"]`, g.issuer+"/admin/connections")
 	tab.screenshots(t, shots, "console-orgs-06-connections")
 	consoleOpen(t, tab, "open New connection", `a[href="/admin/connections/new"]`, g.issuer+"/admin/connections/new")
 	tab.screenshots(t, shots, "console-orgs-07-new-connection")
+	// The database connection's page, and its test: a real login through
+	// it, whose profile the console shows (in the same tab here; the
+	// button opens a new one).
+	conn := g.issuer + "/admin/connections/Username-Password-Authentication"
+	tab.do(t, "open the database connection", chromedp.Navigate(conn))
+	tab.do(t, "wait for the test button", chromedp.WaitVisible(chromedp.ID("test-connection")))
+	tab.screenshots(t, shots, "console-orgs-07b-connection")
+	tab.do(t, "start the test", chromedp.Navigate(conn+"/test"))
+	tab.wantLocation(t, g.issuer+"/u/login")
+	tab.do(t, "log in for the test",
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), "admin@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), browserPassword))
+	tab.click(t, "submit the test login", chromedp.CSS("button[type=submit]"))
+	tab.do(t, "wait for the test's profile", chromedp.WaitVisible(chromedp.ID("test-profile")))
+	if got := browserRun(t, tab, "read the profile", chromedp.Text(chromedp.ID("test-profile"))); !strings.Contains(got, "admin@example.com") {
+		tab.fatalf(t, "the test's profile is %q", got)
+	}
+	tab.screenshots(t, shots, "console-orgs-07c-connection-test")
+	// The console session is the one it was.
+	tab.do(t, "back to the console", chromedp.Navigate(g.issuer+"/admin/"), chromedp.WaitVisible(chromedp.CSS("nav.console-nav")))
+	tab.wantLocation(t, g.issuer+"/admin/")
 
 	// An organization, branded.
 	consoleOpen(t, tab, "open Organizations", `nav.console-nav a[href="/admin/organizations"]`, g.issuer+"/admin/organizations")
