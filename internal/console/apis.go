@@ -130,9 +130,9 @@ func (c *Console) apiNew(w http.ResponseWriter, rq *Request) error {
 	return nil
 }
 
-// formFailed shows the form again with the console's own or the API's
+// apiFormFailed shows the form again with the console's own or the API's
 // error beside its field.
-func formFailed(w http.ResponseWriter, rq *Request, pg *Page, fields map[string]string, err error, page string, data any, names ...string) error {
+func apiFormFailed(w http.ResponseWriter, rq *Request, pg *Page, fields map[string]string, err error, page string, data any, names ...string) error {
 	if fields != nil {
 		pg.Fields, pg.Error = fields, "The form has an error: see below."
 	} else if err := pg.FormError(err, names...); err != nil {
@@ -146,12 +146,12 @@ func (c *Console) apiCreate(w http.ResponseWriter, rq *Request) error {
 	p := apiPage{Page: rq.NewPage("New API", "/apis"), New: true, Form: parseAPIForm(rq.Request)}
 	body, bad := p.Form.body()
 	if bad != nil {
-		return formFailed(w, rq, &p.Page, bad, nil, "api", &p)
+		return apiFormFailed(w, rq, &p.Page, bad, nil, "api", &p)
 	}
 	body["identifier"] = p.Form.Identifier
 	var a resourceServer
 	if err := rq.API.Post(rq.Context(), "/resource-servers", body, &a); err != nil {
-		return formFailed(w, rq, &p.Page, nil, err, "api", &p, apiFields...)
+		return apiFormFailed(w, rq, &p.Page, nil, err, "api", &p, apiFields...)
 	}
 	http.Redirect(w, rq.Request, Prefix+"/apis/"+url.PathEscape(a.ID)+"?created=1", http.StatusSeeOther)
 	return nil
@@ -185,11 +185,11 @@ func (c *Console) apiUpdate(w http.ResponseWriter, rq *Request) error {
 	p.Form.Identifier = a.Identifier
 	body, bad := p.Form.body()
 	if bad != nil {
-		return formFailed(w, rq, &p.Page, bad, nil, "api", &p)
+		return apiFormFailed(w, rq, &p.Page, bad, nil, "api", &p)
 	}
 	var updated resourceServer
 	if err := rq.API.Patch(rq.Context(), "/resource-servers/"+PathEscape(a.ID), body, &updated); err != nil {
-		return formFailed(w, rq, &p.Page, nil, err, "api", &p, apiFields...)
+		return apiFormFailed(w, rq, &p.Page, nil, err, "api", &p, apiFields...)
 	}
 	p.API, p.Form, p.Title = updated, formOfAPI(updated), updated.Name
 	p.Notice = "The changes were saved."
