@@ -31,6 +31,7 @@ func (c *Console) orgRoutes() {
 	c.page("POST "+Prefix+"/organizations/{id}/connections/{conn}/disable", c.orgDisableConnection)
 	// The preview's colors, as a stylesheet: the CSP allows no inline style.
 	c.page("GET "+Prefix+"/organization-preview.css", c.orgPreviewCSS)
+	c.orgRoleRoutes()
 }
 
 type orgColors struct {

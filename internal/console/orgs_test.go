@@ -107,6 +107,24 @@ func TestOrganizationPages(t *testing.T) {
 		if p := b.get(orgPath + "?q=someone-else"); !strings.Contains(p.body, "No member matches") {
 			t.Fatalf("a search for no member:\n%s", p.body)
 		}
+		// The member's roles in the organization.
+		roleName, roleDesc := "buyer", "Places orders"
+		r, err := e.svc.CreateRole(ctx, mgmt.RoleSettings{Name: &roleName, Description: &roleDesc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rolesPath := orgPath + "/members/" + url.PathEscape(memberID) + "/roles"
+		roles := b.get(rolesPath)
+		want(t, roles, 200, "No roles in this organization.", `<option value="`+r.ID+`">buyer</option>`)
+		if strings.Contains(roles.body, mgmt.AdminRole) {
+			t.Fatal("the console's admin role is offered as an organization role")
+		}
+		want(t, b.postWith(roles, rolesPath, url.Values{"role": {""}}), 400, `id="err-role"`)
+		want(t, b.postWith(roles, rolesPath, url.Values{"role": {"rol_missing"}}), 400, `id="err-role"`)
+		want(t, b.postWith(roles, rolesPath, url.Values{"role": {r.ID}}), 200, "The role was assigned.", `id="member-roles"`, "Places orders")
+		want(t, b.postWith(roles, rolesPath+"/remove", url.Values{"role": {r.ID}}), 200, "The role was removed.", "No roles in this organization.")
+		want(t, b.get(orgPath+"/members/"+url.PathEscape("auth0|nobody")+"/roles"), 404)
+
 		confirm := b.get(orgPath + "/members/remove?user=" + url.QueryEscape(memberID))
 		want(t, confirm, 200, "Remove the member")
 		p = b.postWith(confirm, orgPath+"/members/remove?user="+url.QueryEscape(memberID), url.Values{})
@@ -165,6 +183,7 @@ func TestOrganizationPages(t *testing.T) {
 		}
 		want(t, r.postWith(view, orgPath+"/members", url.Values{"member": {"member@example.com"}}), 403, "read-only")
 		want(t, r.postWith(view, orgPath+"/delete", url.Values{}), 403, "read-only")
+		want(t, r.postWith(view, orgPath+"/members/"+url.PathEscape(memberID)+"/roles", url.Values{"role": {"rol_x"}}), 403, "read-only")
 	})
 
 	confirm := b.get(orgPath + "/delete")
