@@ -166,6 +166,9 @@ func TestBrowserConsoleOrganizations(t *testing.T) {
 		tab.fatalf(t, "the members are %q, want %s among them", got, inviteeEmail)
 	}
 	tab.screenshots(t, shots, "console-orgs-11-member")
+	tab.click(t, "open the member's roles", chromedp.CSS(`#members-table a[href$="/roles"]`))
+	tab.do(t, "wait for the roles page", chromedp.WaitVisible(chromedp.ID("role")))
+	tab.screenshots(t, shots, "console-orgs-11b-member-roles")
 
 	// Once the next key has been published for the key cache period plus
 	// the JWKS cache period, the rotation goes through. The browser
