@@ -105,6 +105,10 @@ func (c *Console) routes() {
 	c.appRoutes()
 	c.userRoutes()
 	c.logRoutes()
+	c.apiRoutes()
+	c.connRoutes()
+	c.orgRoutes()
+	c.keyRoutes()
 	c.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, http.StatusNotFound, "Page not found", "There is no such page in the console.")
 	})

@@ -31,4 +31,28 @@
 //     and a POST that acts; no script needed.
 //   - Styles go in web/static/console.css; no inline script or style (the
 //     CSP forbids them).
+//
+// Pages of note:
+//
+//   - Connections: "Test connection" opens, in a new tab, the console's own
+//     authorization request with connection=NAME and prompt=login: a real
+//     login through that connection (its provider, then the hosted pages).
+//     The callback sees the test in the sealed login cookie, exchanges the
+//     code, and shows the profile of the ID token (user ID, email, name), or
+//     the error /authorize returned (a connection not enabled for the
+//     console's application gatehouse-console is refused there). It opens
+//     no console session; the login may create the user, so read-only
+//     admins cannot run it.
+//   - Organizations: the branding preview is the hosted login's header
+//     drawn by the console; "Preview" shows the form's values unsaved, with
+//     the colors from a stylesheet route (organization-preview.css) as the
+//     CSP allows no inline style. Invitation links are shown once, when made.
+//     Lists without an API search (organizations, APIs, connections, keys)
+//     are read whole (up to 5,000) and searched and paged by the console.
+//   - Signing keys: a rotation is refused by the API until the next key has
+//     been published for the key cache period plus the JWKS cache period
+//     (60 s), so that no verifier with a cached JWKS meets a token signed by
+//     a key it does not know; the page shows the refusal and the wait.
+//   - The console's own application cannot be deleted, nor changed so that
+//     the console's sign-in breaks (mgmt.Service refuses).
 package console

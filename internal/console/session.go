@@ -46,6 +46,9 @@ type pendingLogin struct {
 	Verifier string `json:"v"`
 	Next     string `json:"x"`
 	Expires  int64  `json:"e"`
+	// Test names the connection a "Test connection" login goes through:
+	// its callback shows the profile and opens no session.
+	Test string `json:"t,omitempty"`
 }
 
 func (c *Console) cookieName(base string) string {
@@ -135,8 +138,14 @@ func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 // login starts the authorization code flow with PKCE, state and nonce at
 // the server's own /authorize: the hosted login, MFA and all.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	c.startLogin(w, r, safeNext(r.URL.Query().Get("next")), "")
+}
+
+// startLogin sends the browser to /authorize; test, when set, is the
+// connection to log in through, with a fresh login (prompt=login).
+func (c *Console) startLogin(w http.ResponseWriter, r *http.Request, next, test string) {
 	p := pendingLogin{State: token.NewOpaque(), Nonce: token.NewOpaque(), Verifier: token.NewOpaque(),
-		Next: safeNext(r.URL.Query().Get("next")), Expires: c.cfg.Now().Add(loginTTL).Unix()}
+		Next: next, Expires: c.cfg.Now().Add(loginTTL).Unix(), Test: test}
 	v, err := c.seal(loginCookie, p)
 	if err != nil {
 		c.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "The sign-in could not start.")
@@ -148,6 +157,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		"client_id": {mgmt.ConsoleClientID}, "response_type": {"code"}, "redirect_uri": {mgmt.ConsoleRedirectURI(c.cfg.Issuer)},
 		"scope": {"openid email profile"}, "state": {p.State}, "nonce": {p.Nonce},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}
+	if test != "" {
+		q.Set("connection", test)
+		q.Set("prompt", "login")
 	}
 	http.Redirect(w, r, config.IssuerURL(c.cfg.Issuer, "/authorize")+"?"+q.Encode(), http.StatusFound)
 }
@@ -163,6 +176,10 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	c.setCookie(w, loginCookie, "", -1)
 	if !ok {
 		c.renderError(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in was not started here or took too long. Open the console again.")
+		return
+	}
+	if p.Test != "" {
+		c.testResult(w, r, p, q)
 		return
 	}
 	if e := q.Get("error"); e != "" || q.Get("code") == "" {
@@ -197,6 +214,7 @@ type idClaims struct {
 	Expiry   int64           `json:"exp"`
 	Nonce    string          `json:"nonce"`
 	Email    string          `json:"email"`
+	Name     string          `json:"name"`
 }
 
 // exchange redeems the code at the token endpoint, called in-process, and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"gatehouse/internal/config"
@@ -76,6 +77,31 @@ func (s *Service) EnsureConsole(ctx context.Context) error {
 		TokenEndpointAuthMethod: &method, Callbacks: &callbacks, LogoutURLs: &logout, FirstParty: &first}})
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("ensure console: %w", err)
+	}
+	return nil
+}
+
+// checkConsoleClient refuses settings of the console's application that
+// would lock the admins out of the console: its sign-in is a public PKCE
+// client (the console keeps no secret) of the spa type, redirected to its
+// own callback, with no organization prompt and no consent screen in
+// the way. Other settings (name, logout URLs, second factor) stay free.
+func (s *Service) checkConsoleClient(c store.Client) error {
+	if c.ID != ConsoleClientID {
+		return nil
+	}
+	const why = " would break the admin console's sign-in"
+	switch {
+	case c.Type != store.ClientSPA:
+		return refused("app_type", "app_type of %s must stay %s: a change%s", ConsoleClientID, store.ClientSPA, why)
+	case c.TokenEndpointAuthMethod != store.AuthMethodNone:
+		return refused("token_endpoint_auth_method", "token_endpoint_auth_method of %s must stay none: a change%s", ConsoleClientID, why)
+	case s.issuer != "" && !slices.Contains(c.Callbacks, ConsoleRedirectURI(s.issuer)):
+		return refused("callbacks", "callbacks of %s must keep %s: removing it%s", ConsoleClientID, ConsoleRedirectURI(s.issuer), why)
+	case c.OrganizationUsage == store.OrgUsageRequire:
+		return refused("organization_usage", "organization_usage of %s cannot be require: it%s", ConsoleClientID, why)
+	case !c.FirstParty:
+		return refused("is_first_party", "is_first_party of %s must stay true: a consent screen%s", ConsoleClientID, why)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package mgmt
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -274,6 +275,9 @@ func (s *Service) UpdateClient(ctx context.Context, id string, in ClientSettings
 	if err := validateClient(c); err != nil {
 		return store.Client{}, "", err
 	}
+	if err := s.checkConsoleClient(c); err != nil {
+		return store.Client{}, "", err
+	}
 	var secret string
 	switch {
 	case c.Public(), c.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT:
@@ -316,6 +320,10 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string) (store.Clie
 // connection for it and deletes its client grants, so that an application
 // registered later with the same client id starts with none.
 func (s *Service) DeleteClient(ctx context.Context, id string) error {
+	if id == ConsoleClientID {
+		return &Error{Status: http.StatusForbidden, Code: CodeOperationNotSupported,
+			Message: "application " + ConsoleClientID + " is the admin console's own: it cannot be deleted (the server would register it again at its next start, and until then no admin could sign in to the console)"}
+	}
 	if err := s.st.DeleteClient(ctx, id); err != nil {
 		return notFound(err, "application", id)
 	}
