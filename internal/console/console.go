@@ -167,7 +167,10 @@ func (c *Console) page(pattern string, h handler) {
 			return
 		}
 		if r.Method == http.MethodPost {
-			if err := r.ParseForm(); err != nil || !c.cfg.Binder.CheckCSRF(r, r.PostForm.Get("csrf")) {
+			if !c.parseForm(w, r) {
+				return
+			}
+			if !c.cfg.Binder.CheckCSRF(r, r.PostForm.Get("csrf")) {
 				c.renderError(w, r, http.StatusForbidden, "Form expired", "The form was not sent from this console session. Go back, reload the page and try again.")
 				return
 			}
@@ -319,4 +322,25 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, status int
 // more than that.
 func (c *Console) forbidden(w http.ResponseWriter, r *http.Request) {
 	c.render(w, http.StatusForbidden, "forbidden", messagePage{Page: Page{Title: "Access denied"}})
+}
+
+// MaxFormBytes bounds a console form's body. The largest form, a user's
+// metadata, is far below it (the API refuses metadata over 16 KB).
+const MaxFormBytes = 256 << 10
+
+// parseForm reads a POST form of at most MaxFormBytes; it answers 413 for
+// a larger body and 400 for one that does not parse, and reports whether
+// the form can be used.
+func (c *Console) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
+	err := r.ParseForm()
+	if err == nil {
+		return true
+	}
+	if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+		c.renderError(w, r, http.StatusRequestEntityTooLarge, "Form too large", "The form is larger than the console accepts (256 KiB).")
+		return false
+	}
+	c.renderError(w, r, http.StatusBadRequest, "Bad form", "The form could not be read. Go back, reload the page and try again.")
+	return false
 }

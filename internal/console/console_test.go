@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/console"
 	"gatehouse/internal/mgmt"
 )
 
@@ -199,6 +200,34 @@ func TestCSRF(t *testing.T) {
 		})
 	}
 	if list := b.get("/admin/applications?q=sneaky"); strings.Contains(list.body, "Sneaky") {
+		t.Fatal("the application was created")
+	}
+}
+
+// TestFormLimits: a form over MaxFormBytes is refused with 413 and one
+// that does not parse with 400, on the pages and on sign-out; nothing is
+// created.
+func TestFormLimits(t *testing.T) {
+	e := newEnv(t)
+	e.user("admin@example.com", mgmt.AdminFull)
+	b := e.browser()
+	b.signIn("admin@example.com")
+	csrf := b.get("/admin/applications/new").hidden(t, "csrf")
+	big := url.Values{"csrf": {csrf}, "name": {"Huge"}, "callbacks": {"https://x.example/cb"}, "description": {strings.Repeat("a", console.MaxFormBytes)}}
+	for _, path := range []string{"/admin/applications", "/admin/logout"} {
+		if p := b.post(path, big); p.status != 413 || !strings.Contains(p.body, "Form too large") {
+			t.Fatalf("%s: %d:\n%s", path, p.status, p.body)
+		}
+	}
+	req, err := http.NewRequestWithContext(t.Context(), "POST", e.srv.URL+"/admin/applications", strings.NewReader("csrf=%zz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if p := b.do(req); p.status != 400 || !strings.Contains(p.body, "Bad form") {
+		t.Fatalf("malformed: %d:\n%s", p.status, p.body)
+	}
+	if list := b.get("/admin/applications?q=huge"); strings.Contains(list.body, "Huge") {
 		t.Fatal("the application was created")
 	}
 }

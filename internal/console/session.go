@@ -280,7 +280,10 @@ func (c *Console) verifyIDToken(ctx context.Context, raw, nonce string) (idClaim
 // logout ends the console session, then the hosted login's session, and
 // comes back to the console's start.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || !c.cfg.Binder.CheckCSRF(r, r.PostForm.Get("csrf")) {
+	if !c.parseForm(w, r) {
+		return
+	}
+	if !c.cfg.Binder.CheckCSRF(r, r.PostForm.Get("csrf")) {
 		c.renderError(w, r, http.StatusForbidden, "Form expired", "Reload the page and sign out again.")
 		return
 	}
