@@ -148,11 +148,30 @@ func (j *Jobs) Recover(ctx context.Context) (int64, error) {
 	for _, f := range files {
 		id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), spoolPrefix), spoolSuffix)
 		job, err := j.st.GetJob(ctx, id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && ended(job)) {
+		switch {
+		case err == nil && ended(job):
+			_ = os.Remove(f)
+		case errors.Is(err, store.ErrNotFound) && orphaned(f):
 			_ = os.Remove(f)
 		}
 	}
 	return n, nil
+}
+
+// orphanAge is how long a users file without a job must have been left
+// alone before Recover removes it. The file is written before its job's
+// row, and another process on the same host (a second replica, or a
+// server of another database) may be receiving it right now; uploads
+// move their deadline to 30 minutes, so an hour without a write means no
+// one is writing it.
+const orphanAge = time.Hour
+
+// orphaned reports whether the spooled file f has not been written for
+// orphanAge. The file's time is the file system's wall clock, so it is
+// compared with the wall clock, not the service's clock.
+func orphaned(f string) bool {
+	fi, err := os.Stat(f)
+	return err == nil && time.Since(fi.ModTime()) > orphanAge
 }
 
 // GetJob returns the job with the ID. A running job whose lease has run

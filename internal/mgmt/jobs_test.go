@@ -447,6 +447,19 @@ func TestJobStops(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// Files without a job: one being uploaded right now (by this or
+		// another process on the host) stays, one left for hours goes.
+		receiving := filepath.Join(e.spool, "gatehouse-import-job_2222222222222222.json")
+		stale := filepath.Join(e.spool, "gatehouse-import-job_3333333333333333.json")
+		for _, f := range []string{receiving, stale} {
+			if err := os.WriteFile(f, []byte("[]"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old := time.Now().Add(-2 * time.Hour)
+		if err := os.Chtimes(stale, old, old); err != nil {
+			t.Fatal(err)
+		}
 		if got, _ := e.jobs.GetJob(t.Context(), dead.ID); got.Status != store.JobProcessing {
 			t.Errorf("job within its lease: %+v", got)
 		}
@@ -460,8 +473,13 @@ func TestJobStops(t *testing.T) {
 			t.Errorf("Recover after GetJob failed the job: %d %v", n, err)
 		}
 		files, _ := os.ReadDir(e.spool)
-		if len(files) != 1 || !strings.Contains(files[0].Name(), live.ID) {
-			t.Errorf("spool after Recover: %v, want only the live job's upload", files)
+		var names []string
+		for _, f := range files {
+			names = append(names, f.Name())
+		}
+		want := []string{filepath.Base(live.ID), filepath.Base(receiving)}
+		if len(names) != 2 || !strings.Contains(names[0], want[0]) || names[1] != want[1] {
+			t.Errorf("spool after Recover: %v, want the live job's upload and the file being received", names)
 		}
 	})
 }
