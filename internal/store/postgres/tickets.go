@@ -26,10 +26,13 @@ const (
 		WHERE id = $1 AND kind = $2 AND expires_at > $3`
 	qDeleteUserTickets = `DELETE FROM tickets WHERE user_id = $1 AND (kind = $2 OR $2 = '') AND used_at IS NULL`
 
-	// qRevokeUserRefresh returns the family of each token it revokes, so
-	// that the caller can count families.
-	qRevokeUserRefresh = `UPDATE refresh_tokens SET revoked = true WHERE user_id = $1 AND NOT revoked
-		RETURNING family_id`
+	// qRevokeUserRefresh returns the families it revoked tokens of, so that
+	// the caller can count them and check it had locked them.
+	qRevokeUserRefresh = `WITH revoked AS (
+			UPDATE refresh_tokens SET revoked = true WHERE user_id = $1 AND NOT revoked
+			RETURNING family_id
+		)
+		SELECT DISTINCT family_id FROM revoked`
 )
 
 func scanTicket(row pgx.CollectableRow) (store.Ticket, error) {
@@ -132,40 +135,66 @@ func (db *DB) DeleteUserSessions(ctx context.Context, userID, exceptSessionID st
 	return n, nil
 }
 
-// RevokeUserRefreshTokens revokes the user's refresh tokens, then deletes
-// their opaque access tokens.
+// RevokeUserRefreshTokens revokes the user's refresh tokens and deletes
+// their opaque access tokens under the family locks, as rotations and
+// revokeGrant take them (see userfamilies.go).
 //
-// The happy path of a rotation is one statement that takes no family lock,
-// so the revoking UPDATE runs again until it finds nothing: a rotation
-// that committed while an UPDATE ran stored its next token past that
-// UPDATE's snapshot, but the UPDATE waited for its commit (the rotated
-// token's row lock), so the next run sees the new token and revokes it. A
-// rotation that comes after finds its token revoked. Each run is a
-// statement of its own, retried after a deadlock with a concurrent
-// RevokeGrant of one of the families.
+// The happy path is one round trip: the locks, the revocation and the
+// deletion go out as one batch, which PostgreSQL runs as one implicit
+// transaction, each statement with a snapshot taken after the one before
+// finished, so after the locks were granted. The batch runs again only
+// when it revoked a token of a family it had not locked: a family whose
+// first token was stored after the locks were taken, whose rotation may
+// have committed while the revocation ran.
 func (db *DB) RevokeUserRefreshTokens(ctx context.Context, userID string) (int64, error) {
 	families := map[string]bool{}
 	for {
-		var revoked []string
+		var locked, revoked []string
 		err := retry(ctx, func() error {
 			var err error
-			revoked, err = queryAll(ctx, db.pool, pgx.RowTo[string], qRevokeUserRefresh, userID)
+			locked, revoked, err = db.revokeUserBatch(ctx, userID)
 			return err
 		})
 		if err != nil {
 			return 0, fail("revoke user refresh tokens", err)
 		}
-		if len(revoked) == 0 {
-			break
+		lockedSet := map[string]bool{}
+		for _, f := range locked {
+			lockedSet[f] = true
 		}
 		for _, f := range revoked {
 			families[f] = true
 		}
+		if allLocked(revoked, lockedSet) {
+			return int64(len(families)), nil
+		}
 	}
-	// After the loop: the access tokens of the rotations it caught were
-	// stored with their refresh tokens, so this statement sees them.
-	if _, err := db.exec(ctx, `DELETE FROM access_tokens WHERE user_id = $1`, userID); err != nil {
-		return 0, fail("revoke user access tokens", err)
+}
+
+// revokeUserBatch sends the family locks, the revocation and the deletion
+// of the access tokens in one round trip and returns the families it
+// locked and those it revoked tokens of.
+func (db *DB) revokeUserBatch(ctx context.Context, userID string) (locked, revoked []string, err error) {
+	b := &pgx.Batch{}
+	b.Queue(qLockUserFamilies, familyLockSpace, userID)
+	b.Queue(qRevokeUserRefresh, userID)
+	b.Queue(`DELETE FROM access_tokens WHERE user_id = $1`, userID)
+	br := db.pool.SendBatch(ctx, b)
+	rows, err := br.Query()
+	if err == nil {
+		locked, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
-	return int64(len(families)), nil
+	if err == nil {
+		rows, err = br.Query()
+	}
+	if err == nil {
+		revoked, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return locked, revoked, err
 }

@@ -279,12 +279,12 @@ func deleteUser(ctx context.Context, tx pgx.Tx, id string) error {
 		`DELETE FROM sessions WHERE user_id = $1`,
 		`DELETE FROM grants WHERE user_id = $1`,
 		`DELETE FROM auth_codes WHERE user_id = $1`,
-		`DELETE FROM access_tokens WHERE user_id = $1`,
-		`DELETE FROM refresh_tokens WHERE user_id = $1`,
 	} {
 		if _, err := tx.Exec(ctx, q, id); err != nil {
 			return err
 		}
 	}
-	return nil
+	// Under the family locks, so that a rotation racing the deletion
+	// cannot leave its new token behind.
+	return deleteUserTokens(ctx, tx, id)
 }

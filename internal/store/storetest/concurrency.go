@@ -24,6 +24,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RotateRefreshToken", raceRotateRefreshToken},
 		{"RotateRefreshTokenOverlap", raceRotateRefreshTokenOverlap},
 		{"RefreshRounds", raceRefresh},
+		{"UserRevocations", raceUserRevocations},
 		{"CreateUser", raceCreateUser},
 		{"UpsertGrant", raceUpsertGrant},
 		{"ConsumeAuthRequestForCode", raceConsumeAuthRequest},
