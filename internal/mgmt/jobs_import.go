@@ -429,12 +429,6 @@ var reservedAppMetadata = []string{"__tenant", "_id", "blocked", "clientID", "cr
 	"globalClientID", "global_client_id", "identities", "lastIP", "lastLogin", "loginsCount", "metadata",
 	"multifactor_last_modified", "multifactor", "updated_at", "user_id"}
 
-// upsertFields are the properties an upsert changes on an existing user,
-// as Auth0's table of import properties has them; the rest (email,
-// user_id, blocked, password_hash) are set only on insert.
-var upsertFields = []string{"app_metadata", "user_metadata", "email_verified", "given_name", "family_name",
-	"name", "nickname", "picture", "custom_password_hash"}
-
 // rowChecker gathers the errors of one row.
 type rowChecker struct {
 	fields map[string]json.RawMessage
@@ -728,14 +722,12 @@ func jsonTypeOf(goType string) string {
 }
 
 // upsert returns the change an upsert row makes to an existing user: the
-// upsertFields the row has, taken from u (the row as a new user).
+// properties the row has that an upsert changes, taken from u (the row as
+// a new user). They are those of Auth0's table of import properties; the
+// rest (email, user_id, blocked, password_hash) are set only on insert.
 func upsert(fields map[string]json.RawMessage, u store.User) func(*store.User) {
 	return func(e *store.User) {
-		has := func(name string) bool { _, ok := fields[name]; return ok }
-		for _, name := range upsertFields {
-			if !has(name) {
-				continue
-			}
+		for name := range fields {
 			switch name {
 			case "app_metadata":
 				e.AppMetadata = u.AppMetadata
